@@ -1,0 +1,1 @@
+"""Published numbers, cross-section tables and analysis metadata (shipped as recast.data)."""

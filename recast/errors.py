@@ -1,0 +1,24 @@
+"""Errors a user can act on.
+
+Every problem caused by input (files, options, SLHA cards, analysis names) is raised as a
+:class:`RecastError` whose message is one line naming the file or object and the cause. The
+command line prints that line and exits non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class RecastError(Exception):
+    """An input problem the user can fix; ``str(err)`` is a complete one-line message."""
+
+
+class EventFileError(RecastError):
+    """A HepMC file that cannot be read: missing, empty, truncated or corrupt."""
+
+
+class SLHAError(RecastError):
+    """An SLHA card that is unreadable or lacks what the requested process needs."""
+
+
+class AnalysisError(RecastError):
+    """An unknown analysis, an invalid option, or an analysis definition that is inconsistent."""

@@ -1,0 +1,444 @@
+"""HepMC3 ASCII and HepMC2 IO_GenEvent files: chunked reading into event batches, and writing.
+
+Reading goes through pyhepmc (HepMC3's own readers). Each event is taken out of HepMC3 as its
+serialised arrays (``GenEventData``: the particle table plus the vertex links), never particle by
+particle in Python; the parent table of a whole chunk is then built by one numba kernel and the
+ancestry flags by another (:mod:`recast.events.record`).
+
+Compression (gzip, bzip2, xz, zstd) is recognised by the file's magic bytes, not its name. When
+HepMC3 rejects an event, the file is scanned again to name the event and the line at fault.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numba
+import numpy as np
+import pyhepmc
+
+from ..errors import EventFileError
+from .record import GenRecord, check_momenta, pid_table, to_batch
+
+_MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+}
+
+MEV_TO_GEV = 1.0e-3
+
+
+def compression_of(path: Path) -> str | None:
+    """The compression format of a file from its first bytes, or None for plain text."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    for magic, name in _MAGIC.items():
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a possibly compressed file for reading, decompressing transparently."""
+    kind = compression_of(path)
+    if kind == "gzip":
+        return gzip.open(path, "rb")
+    if kind == "bzip2":
+        return bz2.open(path, "rb")
+    if kind == "xz":
+        return lzma.open(path, "rb")
+    if kind == "zstd":
+        import zstandard
+
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"),
+                                                                          closefd=True))
+    return open(path, "rb")
+
+
+def open_for_writing(path: Path, name: str | None = None) -> IO[bytes]:
+    """Open ``path`` for writing, compressed according to the suffix of ``name`` (default: the
+    path's own name): .gz .bz2 .xz .zst, anything else plain."""
+    name = name or path.name
+    if name.endswith(".gz"):
+        return gzip.open(path, "wb", compresslevel=6)
+    if name.endswith(".bz2"):
+        return bz2.open(path, "wb")
+    if name.endswith(".xz"):
+        return lzma.open(path, "wb")
+    if name.endswith((".zst", ".zstd")):
+        import zstandard
+
+        return zstandard.ZstdCompressor(level=6).stream_writer(open(path, "wb"), closefd=True)
+    return open(path, "wb")
+
+
+def detect_format(path: Path) -> str:
+    """'hepmc3' or 'hepmc2' from the listing header; a one-line error for anything else."""
+    try:
+        with open_binary(path) as f:
+            head = f.read(4096)
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise EventFileError(f"{path}: cannot read: {exc}") from None
+    except Exception as exc:  # zstandard raises its own ZstdError
+        raise EventFileError(f"{path}: cannot decompress: {exc}") from None
+    if not head.strip():
+        raise EventFileError(f"{path}: empty file (no events)")
+    if b"HepMC::Asciiv3" in head:
+        return "hepmc3"
+    if b"HepMC::IO_GenEvent" in head:
+        return "hepmc2"
+    first = head.strip().splitlines()[0][:60].decode("utf-8", "replace")
+    raise EventFileError(f"{path}: not a HepMC3 or HepMC2 ASCII file (starts with {first!r})")
+
+
+@numba.njit(cache=True)
+def _parents_from_links(part_off, vert_off, link_off, links1, links2):
+    """Parent table (CSR over global particle indices) from HepMC3 links of many events.
+
+    A link (p > 0, v < 0) makes particle p an incoming particle of vertex v; (v < 0, p > 0) makes
+    v the production vertex of p. Parents of a particle are the incoming particles of its
+    production vertex. Returns (offsets, parents, status) with status != 0 on a dangling link.
+    """
+    n = part_off[-1]
+    nv = vert_off[-1]
+    prod = np.full(n, -1, np.int64)
+    vin_count = np.zeros(nv + 1, np.int64)
+    for e in range(len(part_off) - 1):
+        np_e = part_off[e + 1] - part_off[e]
+        nv_e = vert_off[e + 1] - vert_off[e]
+        for k in range(link_off[e], link_off[e + 1]):
+            a = links1[k]
+            b = links2[k]
+            if a > 0 and b < 0:
+                if a > np_e or -b > nv_e:
+                    return np.zeros(1, np.int64), np.zeros(0, np.int64), e + 1
+                vin_count[vert_off[e] - b] += 1  # slot vert_off[e] + (-b) - 1, shifted by one
+            elif a < 0 and b > 0:
+                if b > np_e or -a > nv_e:
+                    return np.zeros(1, np.int64), np.zeros(0, np.int64), e + 1
+                prod[part_off[e] + b - 1] = vert_off[e] - a - 1
+    vin_off = np.zeros(nv + 1, np.int64)
+    for v in range(nv):
+        vin_off[v + 1] = vin_off[v] + vin_count[v + 1]
+    vin = np.empty(vin_off[nv], np.int64)
+    fill = vin_off[:-1].copy()
+    for e in range(len(part_off) - 1):
+        for k in range(link_off[e], link_off[e + 1]):
+            a = links1[k]
+            b = links2[k]
+            if a > 0 and b < 0:
+                v = vert_off[e] - b - 1
+                vin[fill[v]] = part_off[e] + a - 1
+                fill[v] += 1
+    poff = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        poff[i + 1] = poff[i] + (vin_off[prod[i] + 1] - vin_off[prod[i]] if prod[i] >= 0 else 0)
+    parents = np.empty(poff[n], np.int64)
+    for i in range(n):
+        if prod[i] >= 0:
+            k = poff[i]
+            for j in range(vin_off[prod[i]], vin_off[prod[i] + 1]):
+                parents[k] = vin[j]
+                k += 1
+    return poff, parents, 0
+
+
+@dataclass
+class HepMCSource:
+    """Read a HepMC3 or HepMC2 file (plain or compressed) and yield event batches of
+    ``chunk_size`` events; memory stays bounded by the chunk size whatever the file length.
+
+    After (or during) iteration: ``n_read`` events read, ``cross_section_fb`` the last cross
+    section the file carried (HepMC ``GenCrossSection``), or None.
+    """
+
+    path: Path
+    chunk_size: int = 1000
+    max_events: int | None = None
+    n_read: int = 0
+    cross_section_fb: float | None = None
+    cross_section_err_fb: float | None = None
+    format: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        if not self.path.exists():
+            raise EventFileError(f"{self.path}: no such file")
+        if not self.path.is_file():
+            raise EventFileError(f"{self.path}: not a regular file")
+        if not os.access(self.path, os.R_OK):
+            raise EventFileError(f"{self.path}: permission denied")
+        self.format = detect_format(self.path)
+
+    @property
+    def description(self) -> str:
+        kind = compression_of(self.path)
+        return f"{self.format.upper()} file {self.path}" + (f" ({kind})" if kind else "")
+
+    def __iter__(self) -> Iterator:
+        reader_cls = pyhepmc.io.ReaderAscii if self.format == "hepmc3" else pyhepmc.io.ReaderAsciiHepMC2
+        with open_binary(self.path) as f:
+            reader = reader_cls(pyhepmc.io.pyiostream(f))
+            evt = pyhepmc.GenEvent()
+            chunk: list[tuple] = []
+            while self.max_events is None or self.n_read + len(chunk) < self.max_events:
+                try:
+                    ok = reader.read_event(evt)
+                except Exception as exc:  # decompression errors surface here
+                    raise EventFileError(f"{self.path}: cannot read event "
+                                         f"{self.n_read + len(chunk) + 1}: {exc}") from None
+                if not ok or reader.failed():
+                    self._check_clean_end(self.n_read + len(chunk))
+                    break
+                data = pyhepmc.GenEventData()  # write_data appends: one fresh container per event
+                evt.write_data(data)
+                chunk.append(self._arrays(data))
+                if len(chunk) == self.chunk_size:
+                    self._remember_cross_section(evt)
+                    yield self._batch(chunk)
+                    chunk = []
+            if chunk:
+                self._remember_cross_section(evt)
+                yield self._batch(chunk)
+        if self.n_read == 0:
+            raise EventFileError(f"{self.path}: no events in file")
+
+    @staticmethod
+    def _arrays(data) -> tuple:
+        parts = np.array(data.particles, copy=True)
+        if data.momentum_unit == pyhepmc.Units.MEV:
+            for c in ("px", "py", "pz", "e", "mass"):
+                parts[c] *= MEV_TO_GEV
+        w = data.weights
+        return (parts, len(data.vertices), np.asarray(data.links1, np.int64).copy(),
+                np.asarray(data.links2, np.int64).copy(), float(w[0]) if len(w) else 1.0,
+                int(data.event_number))
+
+    def _remember_cross_section(self, evt) -> None:
+        cs = evt.cross_section
+        if cs is not None and cs.is_valid:
+            xs, err = float(cs.xsec(0)), float(cs.xsec_err(0))
+            if np.isfinite(xs) and xs > 0:
+                self.cross_section_fb, self.cross_section_err_fb = xs * 1000.0, err * 1000.0
+
+    def _batch(self, chunk: list[tuple]):
+        parts = np.concatenate([c[0] for c in chunk])
+        n_part = np.array([len(c[0]) for c in chunk], np.int64)
+        n_vert = np.array([c[1] for c in chunk], np.int64)
+        n_link = np.array([len(c[2]) for c in chunk], np.int64)
+        part_off, vert_off, link_off = (np.concatenate([[0], np.cumsum(x)]) for x in (n_part, n_vert, n_link))
+        links1 = np.concatenate([c[2] for c in chunk]) if n_link.sum() else np.zeros(0, np.int64)
+        links2 = np.concatenate([c[3] for c in chunk]) if n_link.sum() else np.zeros(0, np.int64)
+        poff, parents, bad = _parents_from_links(part_off, vert_off, link_off, links1, links2)
+        if bad:
+            raise EventFileError(f"{self.path}: event {self.n_read + bad} links a particle or vertex "
+                                 f"that does not exist")
+        status = parts["status"]
+        rec = GenRecord(
+            event_offsets=part_off,
+            pid=parts["pid"].astype(np.int32),
+            final=status == 1,
+            beam=status == 4,
+            p4=np.stack([parts["px"], parts["py"], parts["pz"], parts["e"]], axis=1),
+            parent_offsets=poff,
+            parents=parents,
+            weight=np.array([c[4] for c in chunk], np.float64),
+            event_number=np.array([c[5] for c in chunk], np.int64),
+        )
+        check_momenta(rec, str(self.path), self.n_read)
+        self.n_read += len(chunk)
+        return to_batch(rec)
+
+    def _check_clean_end(self, n_good: int) -> None:
+        """HepMC3 stops both at the end of the file and at a bad event: tell the two apart."""
+        problem = locate_problem(self.path, self.format, n_good)
+        if problem is not None:
+            line, reason = problem
+            raise EventFileError(f"{self.path}: event {n_good + 1}, line {line}: {reason}")
+
+
+_FLOAT = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
+_INT = r"[-+]?\d+"
+_P3 = re.compile(rf"^P {_INT} {_INT} {_INT}(?: (?:{_FLOAT})){{5}} {_INT}\s*$", re.IGNORECASE)
+_V3 = re.compile(rf"^V {_INT} {_INT}(?: \[[-\d,]*\])?(?: @(?: (?:{_FLOAT})){{4}})?\s*$", re.IGNORECASE)
+_P2 = re.compile(rf"^P {_INT} {_INT}(?: (?:{_FLOAT})){{7}} {_INT} {_INT}( {_INT})*\s*$", re.IGNORECASE)
+_V2 = re.compile(rf"^V {_INT} {_INT}(?: (?:{_FLOAT})){{4}} {_INT} {_INT} {_INT}( \S+)*\s*$", re.IGNORECASE)
+
+
+def locate_problem(path: Path, fmt: str, event_index: int) -> tuple[int, str] | None:
+    """Find the first line at fault in the ``event_index``-th event (0-based) of a HepMC file.
+
+    Returns ``(line_number, reason)``, or None when the file simply ended after the previous
+    event. This runs only on the error path, so it can afford a line-by-line scan.
+    """
+    p_re, v_re = (_P3, _V3) if fmt == "hepmc3" else (_P2, _V2)
+    n_events = -1
+    expect_p = expect_v = seen_p = seen_v = 0
+    start_line = 0
+    ended = False
+
+    def count_problem() -> str | None:
+        if fmt == "hepmc3" and (seen_p != expect_p or seen_v > expect_v):
+            return (f"event is incomplete: the E line declares {expect_p} particles and "
+                    f"{expect_v} vertices, {seen_p} particles and {seen_v} vertices follow")
+        if fmt == "hepmc2" and (seen_v != expect_v or seen_p != expect_p):
+            return (f"event is incomplete: {expect_v} vertices and {expect_p} particles declared, "
+                    f"{seen_v} vertices and {seen_p} particles follow")
+        return None
+
+    with open_binary(path) as f:
+        lineno = 0
+        for raw in f:
+            lineno += 1
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if n_events < event_index:
+                if line.startswith("E "):
+                    n_events += 1
+                    if n_events == event_index:
+                        start_line = lineno
+                        err = _parse_event_line(line, fmt)
+                        if isinstance(err, str):
+                            return lineno, err
+                        expect_v, expect_p = err
+                continue
+            # inside the target event
+            if line.startswith("E ") or line.startswith("HepMC::"):
+                ended = True
+                break
+            if line.startswith("P "):
+                if not p_re.match(line):
+                    return lineno, f"malformed particle line: {line[:80]!r}"
+                seen_p += 1
+                if fmt == "hepmc3" and seen_p > expect_p:
+                    return lineno, f"more particles than the {expect_p} the E line declares"
+            elif line.startswith("V "):
+                if not v_re.match(line):
+                    return lineno, f"malformed vertex line: {line[:80]!r}"
+                seen_v += 1
+                if fmt == "hepmc2":
+                    expect_p += int(line.split()[8])  # particles written after each vertex
+            elif line[:2] in ("U ", "W ", "A ", "T ", "C ", "H ", "F ", "N ") or not line.strip():
+                continue
+            else:
+                return lineno, f"unexpected line: {line[:80]!r}"
+        if n_events < event_index:
+            return None  # the file ended cleanly after the last event
+        problem = count_problem()
+        if problem is not None:
+            return (lineno if not ended else start_line), (
+                problem if ended else "file ends in the middle of the event (truncated?): " + problem)
+        if not ended:
+            return None
+    return start_line, "HepMC3 rejected this event (inconsistent vertex or particle references)"
+
+
+def _parse_event_line(line: str, fmt: str) -> tuple[int, int] | str:
+    tok = line.split()
+    try:
+        if fmt == "hepmc3":
+            return int(tok[2]), int(tok[3])
+        return int(tok[8]), 0  # HepMC2: vertices declared; particles follow from the V lines
+    except (IndexError, ValueError):
+        return f"malformed event line: {line[:80]!r}"
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+class PythiaHepMCWriter:
+    """Write Pythia events (as returned by ``nextBatch``) to a HepMC3 ASCII file.
+
+    Vertices are built the way Pythia's own HepMC3 interface builds them: a particle's production
+    vertex is the end vertex of its first mother, created on first use with all of that
+    particle's mothers as incoming particles; ``GenEvent.add_tree`` then stores the record in
+    topological order, which the HepMC3 reader requires. The file appears under its final name
+    only once complete.
+    """
+
+    def __init__(self, path: Path, pythia) -> None:
+        self.path = Path(path)
+        self._tmp = self.path.with_name(f".{self.path.name}.partial")
+        self._stream = open_for_writing(self._tmp, self.path.name)
+        self._ios = pyhepmc.io.pyiostream(self._stream)
+        self._writer = pyhepmc.io.WriterAscii(self._ios)
+        self._pythia = pythia
+
+    def write(self, events, first_number: int) -> None:
+        import awkward as ak
+
+        from .pythia import _mother_lists
+
+        info = self._pythia.infoPython()
+        xs_pb, xs_err_pb = float(info.sigmaGen()) * 1e9, float(info.sigmaErr()) * 1e9
+        prt = events.prt
+        counts = ak.to_numpy(ak.num(prt)).astype(np.int64)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        flat = ak.flatten(prt)
+        pid = ak.to_numpy(flat.id).astype(np.int64)
+        status = ak.to_numpy(flat.status).astype(np.int64)
+        m1 = ak.to_numpy(flat.mother1).astype(np.int64)
+        m2 = ak.to_numpy(flat.mother2).astype(np.int64)
+        mom = np.stack([ak.to_numpy(flat.p.px), ak.to_numpy(flat.p.py), ak.to_numpy(flat.p.pz),
+                        ak.to_numpy(flat.p.e)], axis=1)
+        mass = ak.to_numpy(flat.m)
+        poff, parents = _mother_lists(offsets, status.astype(np.int32), m1, m2)
+        _, hadron, _, _, _ = pid_table(pid)
+        hep_status = np.where(status > 0, 1, np.where(status == -12, 4, np.where(
+            (hadron | np.isin(np.abs(pid), (13, 15))) & (status < 0), 2,
+            np.where((status <= -11) & (status >= -200), -status, 0))))
+        weights = ak.to_list(events.info.weights)
+        for e in range(len(counts)):
+            lo, hi = offsets[e], offsets[e + 1]
+            evt = pyhepmc.GenEvent(pyhepmc.Units.GEV, pyhepmc.Units.MM)
+            evt.event_number = first_number + e
+            evt.weights = weights[e] or [1.0]
+            parts = [None] * (hi - lo)
+            vertices = []  # HepMC3 particles hold weak references to their vertices: keep them alive
+            for i in range(1, hi - lo):  # entry 0 is Pythia's "system" line
+                g = lo + i
+                p = pyhepmc.GenParticle(tuple(mom[g]), int(pid[g]), int(hep_status[g]))
+                p.generated_mass = float(mass[g])
+                parts[i] = p
+            for i in range(1, hi - lo):
+                moth = parents[poff[lo + i]:poff[lo + i + 1]] - lo
+                if len(moth) == 0:
+                    continue
+                vtx = parts[moth[0]].end_vertex
+                if vtx is None:
+                    vtx = pyhepmc.GenVertex()
+                    vertices.append(vtx)
+                    for j in moth:
+                        vtx.add_particle_in(parts[j])
+                vtx.add_particle_out(parts[i])
+            evt.add_tree([parts[1], parts[2]])
+            cs = pyhepmc.GenCrossSection()
+            cs.set_cross_section(xs_pb, xs_err_pb, self._pythia.infoPython().nAccepted(), -1)
+            evt.cross_section = cs
+            self._writer.write_event(evt)
+
+    def _finish(self) -> None:
+        self._writer.close()
+        self._ios.flush()  # the C++ stream buffers: flush it into the Python file before closing
+        self._stream.close()
+
+    def close(self) -> None:
+        self._finish()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            self._finish()
+        finally:
+            self._tmp.unlink(missing_ok=True)

@@ -1,0 +1,254 @@
+"""Pythia 8 in the same process: SLHA model point -> event batches, optionally also a HepMC file.
+
+Pythia is driven through the official ``pythia8mc`` wheels and read in whole batches with
+``Pythia.nextBatch`` (particles one by one through the bindings cost as much as generating them).
+Decays come from the SLHA DECAY blocks (``SLHA:useDecayTable = on``). The run is reproducible:
+the seed is always set explicitly and recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import awkward as ak
+import numba
+import numpy as np
+
+from ..errors import RecastError, SLHAError
+from .. import slha as slha_mod
+from ._capture import captured_stdout
+from .record import GenRecord, check_momenta, to_batch
+
+MB_TO_FB = 1.0e12
+
+
+@dataclass(frozen=True)
+class Process:
+    """A production process: Pythia switches and the particles whose MASS/DECAY entries it needs."""
+
+    name: str
+    settings: tuple[str, ...]
+    produced: tuple[int, ...]
+    description: str
+
+
+PROCESSES: dict[str, Process] = {
+    p.name: p
+    for p in [
+        Process("gluino-pair", ("SUSY:gg2gluinogluino = on", "SUSY:qqbar2gluinogluino = on"),
+                (1000021,), "gluino pair production (gg and qqbar initial states)"),
+        Process("stop-pair", ("SUSY:gg2squarkantisquark = on", "SUSY:qqbar2squarkantisquark = on",
+                              "SUSY:idA = 1000006", "SUSY:idB = 1000006"),
+                (1000006,), "stop-antistop pair production"),
+        Process("squark-pair", ("SUSY:gg2squarkantisquark = on", "SUSY:qqbar2squarkantisquark = on",
+                                "SUSY:qq2squarksquark = on"),
+                (1000001, 1000002, 1000003, 1000004, 2000001, 2000002, 2000003, 2000004),
+                "light-flavour squark pair production"),
+        Process("electroweakino", ("SUSY:qqbar2chi0chi0 = on", "SUSY:qqbar2chi+-chi0 = on",
+                                   "SUSY:qqbar2chi+chi- = on"),
+                (1000022, 1000023, 1000024), "neutralino and chargino pair production"),
+    ]
+}
+
+
+def get_process(name: str) -> Process:
+    try:
+        return PROCESSES[name]
+    except KeyError:
+        raise RecastError(f"unknown process {name!r}; known: {', '.join(PROCESSES)}") from None
+
+
+@dataclass
+class PythiaConfig:
+    """Everything that determines the generated events; recorded in every result file."""
+
+    slha: Path
+    process: str = "gluino-pair"
+    nevents: int = 5000
+    seed: int = 1
+    sqrt_s_gev: float = 13000.0
+    extra_settings: tuple[str, ...] = ()
+
+    def settings(self, slha_path: Path) -> list[str]:
+        if not 0 <= self.seed <= 900_000_000:
+            raise RecastError(f"--seed {self.seed}: Pythia seeds must lie in 0..900000000")
+        return [
+            f"Beams:eCM = {self.sqrt_s_gev:g}",  # Pythia's default is 14 TeV
+            *get_process(self.process).settings,
+            f"SLHA:file = {slha_path}",
+            "SLHA:useDecayTable = on",
+            "Random:setSeed = on",
+            f"Random:seed = {self.seed}",
+            "Next:numberCount = 0",
+            "Init:showChangedSettings = off",
+            "Init:showChangedParticleData = off",
+            *self.extra_settings,
+        ]
+
+
+@numba.njit(cache=True)
+def _mother_lists(offsets, status, mother1, mother2):
+    """Pythia's ``Particle::motherList`` for every particle, as a CSR table of global indices.
+
+    Index 0 of each event is Pythia's "system" entry; links to it are dropped.
+    """
+    n = len(status)
+    poff = np.zeros(n + 1, np.int64)
+    parents = np.empty(0, np.int64)
+    for sweep in range(2):  # first count, then fill
+        if sweep == 1:
+            for i in range(n):
+                poff[i + 1] += poff[i]
+            parents = np.empty(poff[n], np.int64)
+        for e in range(len(offsets) - 1):
+            base = offsets[e]
+            for i in range(offsets[e], offsets[e + 1]):
+                s = abs(status[i])
+                a = mother1[i]
+                b = mother2[i]
+                if s == 11 or s == 12:
+                    continue  # beams and the system entry have no mothers
+                if b == 0 or b == a:
+                    lo, hi, step = a, a, 1
+                elif (80 < s < 90) or (100 < s < 107):
+                    lo, hi, step = a, b, 1  # hadrons from a string: every parton in the range
+                else:
+                    lo, hi, step = min(a, b), max(a, b), max(a, b) - min(a, b)
+                k = poff[i]
+                m = lo
+                while m <= hi:
+                    if m > 0:
+                        if sweep == 0:
+                            poff[i + 1] += 1
+                        else:
+                            parents[k] = base + m
+                            k += 1
+                    m += step
+    return poff, parents
+
+
+def _record_from_pythia(events: ak.Array, first_number: int) -> GenRecord:
+    prt = events.prt
+    counts = ak.to_numpy(ak.num(prt)).astype(np.int64)
+    offsets = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    flat = ak.flatten(prt)
+    status = ak.to_numpy(flat.status).astype(np.int32)
+    m1 = ak.to_numpy(flat.mother1).astype(np.int64)
+    m2 = ak.to_numpy(flat.mother2).astype(np.int64)
+    p = flat.p
+    p4 = np.stack([ak.to_numpy(p.px), ak.to_numpy(p.py), ak.to_numpy(p.pz), ak.to_numpy(p.e)], axis=1)
+    poff, parents = _mother_lists(offsets, status, m1, m2)
+    weights = events.info.weights
+    w = ak.to_numpy(ak.fill_none(ak.firsts(weights), 1.0)).astype(np.float64)
+    return GenRecord(
+        event_offsets=offsets,
+        pid=ak.to_numpy(flat.id).astype(np.int32),
+        final=status > 0,
+        beam=np.abs(status) == 12,
+        p4=p4,
+        parent_offsets=poff,
+        parents=parents,
+        weight=w,
+        event_number=np.arange(first_number, first_number + len(counts), dtype=np.int64),
+    )
+
+
+def _first_problem(log: str) -> str:
+    for line in log.splitlines():
+        if "PYTHIA Error" in line or "PYTHIA Abort" in line:
+            return line.strip().removeprefix("PYTHIA ").strip()
+    return "see Pythia's log"
+
+
+@dataclass
+class PythiaSource:
+    """Generate ``config.nevents`` events in chunks and yield event batches.
+
+    After iteration, ``sigma_gen_fb`` holds Pythia's own (leading-order) cross section.
+    With ``hepmc_out`` the full event record is also written as HepMC3 ASCII.
+    """
+
+    config: PythiaConfig
+    chunk_size: int = 1000
+    hepmc_out: Path | None = None
+    sigma_gen_fb: float | None = None
+    sigma_err_fb: float | None = None
+    n_generated: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def description(self) -> str:
+        return f"Pythia {_pythia_version()} from {self.config.slha}"
+
+    def __iter__(self) -> Iterator[ak.Array]:
+        import pythia8mc
+
+        cfg = self.config
+        slha_doc = slha_mod.read(cfg.slha)
+        slha_mod.check_process(slha_doc, cfg.slha, get_process(cfg.process))
+        workdir = Path(tempfile.mkdtemp(prefix="recast-pythia-"))
+        writer = None
+        try:
+            slha_path = slha_mod.prepared_for_pythia(cfg.slha, slha_doc, workdir, self.notes)
+            with captured_stdout() as log:
+                pythia = pythia8mc.Pythia(_xmldoc(), False)
+                for s in cfg.settings(slha_path):
+                    if not pythia.readString(s):
+                        raise RecastError(f"Pythia rejected the setting {s!r}")
+                ok = pythia.init()
+            if not ok:
+                raise SLHAError(f"{cfg.slha}: Pythia could not initialise: {_first_problem(log[0])}")
+            if self.hepmc_out is not None:
+                from .hepmc import PythiaHepMCWriter
+
+                writer = PythiaHepMCWriter(self.hepmc_out, pythia)
+            remaining = cfg.nevents
+            while remaining > 0:
+                n = min(self.chunk_size, remaining)
+                with captured_stdout():
+                    events = pythia.nextBatch(n)
+                if len(events) == 0:
+                    raise RecastError(f"{cfg.slha}: Pythia failed to generate events (see its log)")
+                if writer is not None:
+                    writer.write(events, first_number=self.n_generated + 1)
+                rec = _record_from_pythia(events, self.n_generated + 1)
+                check_momenta(rec, "Pythia", self.n_generated)
+                self.n_generated += len(events)
+                remaining -= len(events)
+                yield to_batch(rec)
+            info = pythia.infoPython()  # a snapshot: take it after the loop
+            self.sigma_gen_fb = float(info.sigmaGen()) * MB_TO_FB
+            self.sigma_err_fb = float(info.sigmaErr()) * MB_TO_FB
+            if writer is not None:
+                writer.close()
+                writer = None
+        finally:
+            if writer is not None:
+                writer.abort()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _xmldoc() -> str:
+    """Pythia's data directory: $PYTHIA8DATA if set (needed for ``pip --target`` installs)."""
+    env = os.environ.get("PYTHIA8DATA")
+    if env:
+        return env
+    import pythia8mc
+
+    base = Path(pythia8mc.__file__).parent
+    for cand in (base / "share" / "Pythia8" / "xmldoc", base.parent / "share" / "Pythia8" / "xmldoc"):
+        if cand.is_dir():
+            return str(cand)
+    return ""
+
+
+def _pythia_version() -> str:
+    from importlib.metadata import version
+
+    return version("pythia8mc")

@@ -1,0 +1,209 @@
+"""Generator records (particles plus decay history) for a chunk of events, and the event batch.
+
+Every event source (Pythia in-process, HepMC3 or HepMC2 files) fills a :class:`GenRecord`:
+flat numpy arrays over all particles of a chunk of events, with the parent links as a CSR
+table. :func:`to_batch` turns it into the columnar **event batch** that the object stage reads:
+
+``batch`` (an awkward array, one entry per event) has the fields
+
+==============  =====================================================================================
+``event_number``  int64, from the file or the generator's event counter
+``weight``        float64, the nominal event weight
+``particles``     final-state particles: ``px, py, pz, E`` (GeV), ``pid``, ``charge`` (units of e),
+                  ``origin`` (bit mask of :data:`FROM_HADRON`, :data:`FROM_TAU`, :data:`FROM_BSM`)
+``bhadrons``      weakly decaying B hadrons (no B hadron among their children): ``px, py, pz, E``
+``chadrons``      weakly decaying C hadrons: ``px, py, pz, E``
+``taus``          last taus of each decay chain: visible ``px, py, pz, E`` (tau minus its neutrinos),
+                  ``charge``, ``hadronic`` (no electron or muon among the decay products),
+                  ``origin``
+==============  =====================================================================================
+
+The origin flags are computed from the full ancestry in one numba pass per chunk. "From hadron"
+means some ancestor is a decayed hadron; beam particles do not count (every particle descends
+from the protons).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+import awkward as ak
+import numba
+import numpy as np
+from particle.pdgid import charge as _pdg_charge
+from particle.pdgid import has_bottom, has_charm, is_hadron
+
+FROM_HADRON = np.uint8(1)
+FROM_TAU = np.uint8(2)
+FROM_BSM = np.uint8(4)
+
+_NEUTRINOS = (12, 14, 16)
+
+
+@dataclass
+class GenRecord:
+    """All particles of a chunk of events, flattened, with their parent links.
+
+    ``parents[parent_offsets[i]:parent_offsets[i + 1]]`` are the indices (into the flat arrays)
+    of the parents of particle ``i``. ``final`` marks stable final-state particles and ``beam``
+    the incoming beam particles.
+    """
+
+    event_offsets: np.ndarray  # int64[n_events + 1]
+    pid: np.ndarray  # int32[n]
+    final: np.ndarray  # bool[n]
+    beam: np.ndarray  # bool[n]
+    p4: np.ndarray  # float64[n, 4]: px, py, pz, E in GeV
+    parent_offsets: np.ndarray  # int64[n + 1]
+    parents: np.ndarray  # int64[m]
+    weight: np.ndarray  # float64[n_events]
+    event_number: np.ndarray  # int64[n_events]
+
+    @property
+    def n_events(self) -> int:
+        return len(self.event_offsets) - 1
+
+
+@lru_cache(maxsize=None)
+def _pid_properties(pid: int) -> tuple[float, bool, bool, bool, bool]:
+    """(charge, is hadron, is B hadron, is C hadron, is BSM) for one PDG id."""
+    try:
+        q = float(_pdg_charge(pid) or 0.0)
+        hadron = bool(is_hadron(pid))
+        b = hadron and bool(has_bottom(pid))
+        c = hadron and bool(has_charm(pid)) and not b
+    except Exception:  # ids the PDG scheme does not know (generator specials): neutral, not a hadron
+        q, hadron, b, c = 0.0, False, False, False
+    return q, hadron, b, c, 1000000 <= abs(pid) < 9000000
+
+
+def pid_table(pid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-particle charge, hadron, B-hadron, C-hadron and BSM flags, looked up once per distinct id."""
+    uniq, inverse = np.unique(pid, return_inverse=True)
+    props = np.array([_pid_properties(int(p)) for p in uniq], dtype=np.float64).reshape(-1, 5)
+    charge = props[:, 0][inverse]
+    flags = props[:, 1:].astype(bool)[inverse]
+    return charge, flags[:, 0], flags[:, 1], flags[:, 2], flags[:, 3]
+
+
+@numba.njit(cache=True)
+def _ancestor_flags(parent_offsets, parents, own):
+    """OR of ``own`` over all ancestors of each particle (iterative DFS, memoised; cycles ignored)."""
+    n = len(own)
+    flags = np.zeros(n, np.uint8)
+    state = np.zeros(n, np.uint8)  # 0 unvisited, 1 on the stack, 2 done
+    stack = np.empty(n, np.int64)
+    for root in range(n):
+        if state[root] == 2:
+            continue
+        top = 0
+        stack[0] = root
+        state[root] = 1
+        while top >= 0:
+            i = stack[top]
+            pushed = False
+            for k in range(parent_offsets[i], parent_offsets[i + 1]):
+                j = parents[k]
+                if state[j] == 0:
+                    state[j] = 1
+                    top += 1
+                    stack[top] = j
+                    pushed = True
+                    break
+            if pushed:
+                continue
+            f = np.uint8(0)
+            for k in range(parent_offsets[i], parent_offsets[i + 1]):
+                j = parents[k]
+                if state[j] == 2:
+                    f |= flags[j] | own[j]
+            flags[i] = f
+            state[i] = 2
+            top -= 1
+    return flags
+
+
+@numba.njit(cache=True)
+def _children_summary(parent_offsets, parents, abspid, is_b, is_c, p4):
+    """Per particle: has a B-hadron child, a C-hadron child, a tau child, an e/mu child, and the
+    summed four-momentum of its neutrino children."""
+    n = len(abspid)
+    b_child = np.zeros(n, np.bool_)
+    c_child = np.zeros(n, np.bool_)
+    tau_child = np.zeros(n, np.bool_)
+    lep_child = np.zeros(n, np.bool_)
+    nu_sum = np.zeros((n, 4), np.float64)
+    for i in range(n):
+        a = abspid[i]
+        for k in range(parent_offsets[i], parent_offsets[i + 1]):
+            j = parents[k]
+            if is_b[i]:
+                b_child[j] = True
+            if is_c[i]:
+                c_child[j] = True
+            if a == 15:
+                tau_child[j] = True
+            elif a == 11 or a == 13:
+                lep_child[j] = True
+            elif a == 12 or a == 14 or a == 16:
+                for c in range(4):
+                    nu_sum[j, c] += p4[i, c]
+    return b_child, c_child, tau_child, lep_child, nu_sum
+
+
+def _jagged(offsets: np.ndarray, mask: np.ndarray, columns: dict[str, np.ndarray]) -> ak.Array:
+    """Select ``mask`` from flat columns and split them into events given particle ``offsets``."""
+    n_events = len(offsets) - 1
+    event_of = np.repeat(np.arange(n_events), np.diff(offsets))
+    counts = np.bincount(event_of[mask], minlength=n_events)
+    record = ak.zip({k: v[mask] for k, v in columns.items()}, depth_limit=1)
+    return ak.unflatten(record, counts)
+
+
+def to_batch(rec: GenRecord) -> ak.Array:
+    """Build the columnar event batch (see module docstring) from a generator record."""
+    abspid = np.abs(rec.pid)
+    charge, hadron, is_b, is_c, bsm = pid_table(rec.pid)
+    if len(rec.pid) and len(rec.parents) == 0:
+        warnings.warn(
+            "events carry no decay history: every lepton looks prompt and there are no B hadrons "
+            "for b-labelling", stacklevel=2)
+    own = np.zeros(len(abspid), np.uint8)
+    own[hadron & ~rec.beam] |= FROM_HADRON
+    own[abspid == 15] |= FROM_TAU
+    own[bsm] |= FROM_BSM
+    origin = _ancestor_flags(rec.parent_offsets, rec.parents, own)
+    b_child, c_child, tau_child, lep_child, nu_sum = _children_summary(
+        rec.parent_offsets, rec.parents, abspid, is_b, is_c, rec.p4)
+
+    px, py, pz, e = (rec.p4[:, i] for i in range(4))
+    four = {"px": px, "py": py, "pz": pz, "E": e}
+    off = rec.event_offsets
+    particles = _jagged(off, rec.final, {**four, "pid": rec.pid, "charge": charge.astype(np.float32),
+                                         "origin": origin})
+    bhadrons = _jagged(off, is_b & ~b_child, four)
+    chadrons = _jagged(off, is_c & ~c_child, four)
+    last_tau = (abspid == 15) & ~tau_child
+    vis = rec.p4 - nu_sum
+    taus = _jagged(off, last_tau, {"px": vis[:, 0], "py": vis[:, 1], "pz": vis[:, 2], "E": vis[:, 3],
+                                   "charge": charge.astype(np.float32), "hadronic": ~lep_child,
+                                   "origin": origin})
+    return ak.zip({"event_number": rec.event_number, "weight": rec.weight, "particles": particles,
+                   "bhadrons": bhadrons, "chadrons": chadrons, "taus": taus}, depth_limit=1)
+
+
+def check_momenta(rec: GenRecord, source: str, first_event_index: int) -> None:
+    """Refuse NaN or infinite momenta and negative energies, naming the event and particle."""
+    from ..errors import EventFileError
+
+    bad = ~np.isfinite(rec.p4).all(axis=1) | (rec.p4[:, 3] < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        ev = int(np.searchsorted(rec.event_offsets, i, side="right") - 1)
+        what = "a non-finite momentum" if not np.isfinite(rec.p4[i]).all() else "a negative energy"
+        raise EventFileError(
+            f"{source}: event {first_event_index + ev + 1} (number {int(rec.event_number[ev])}) has "
+            f"{what} in particle {i - int(rec.event_offsets[ev]) + 1} (pid {int(rec.pid[i])}): "
+            f"p = {tuple(float(x) for x in rec.p4[i])}")

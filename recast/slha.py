@@ -1,0 +1,168 @@
+"""SLHA model points: reading, checks per process, XSECTION blocks, simplified-model cards."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyslha
+
+from .errors import SLHAError
+
+if TYPE_CHECKING:
+    from .events.pythia import Process
+
+GLUINO, NEUTRALINO1, CHARGINO1 = 1000021, 1000022, 1000024
+
+# Sparticles a simplified model decouples: listed at 5 TeV so that Pythia sees a complete spectrum.
+_DECOUPLED = (
+    1000001, 1000002, 1000003, 1000004, 1000005, 1000006, 2000001, 2000002, 2000003, 2000004,
+    2000005, 2000006, 1000011, 1000012, 1000013, 1000014, 1000015, 1000016, 2000011, 2000013,
+    2000015, 1000021, 1000022, 1000023, 1000024, 1000025, 1000035, 1000037, 1000039,
+)
+
+
+def read(path: str | Path) -> pyslha.Doc:
+    """Parse an SLHA file; any problem becomes a one-line :class:`SLHAError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SLHAError(f"{path}: no such SLHA file")
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            return pyslha.read(str(path), ignorenobr=True)
+    except pyslha.ParseError as exc:
+        raise SLHAError(f"{path}: not a usable SLHA file: {str(exc).splitlines()[0]}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise SLHAError(f"{path}: cannot read SLHA file: {exc}") from None
+
+
+def mass(doc: pyslha.Doc, pid: int) -> float | None:
+    """|mass| in GeV from the MASS block, or None when absent."""
+    block = doc.blocks.get("MASS")
+    if block is None or pid not in block.keys():
+        return None
+    return abs(float(block[pid]))
+
+
+def _decay_products(doc: pyslha.Doc, pid: int) -> set[int]:
+    dec = doc.decays.get(pid)
+    if dec is None:
+        return set()
+    return {abs(i) for d in dec.decays if d.br > 0 for i in d.ids}
+
+
+def check_process(doc: pyslha.Doc, path: Path, process: Process) -> None:
+    """Refuse a card that lacks the MASS and DECAY entries the process needs.
+
+    The produced sparticles need a mass and a DECAY block with at least one channel; every
+    sparticle reached through their decays needs a mass, and a DECAY block unless it is the
+    lightest one reached (the stable LSP).
+    """
+    for pid in process.produced:
+        if mass(doc, pid) is None:
+            raise SLHAError(f"{path}: no MASS entry for {pid}, needed for --process {process.name}")
+    decaying = [pid for pid in process.produced if pid in doc.decays and doc.decays[pid].decays]
+    if not decaying:
+        ids = ", ".join(str(p) for p in process.produced)
+        raise SLHAError(f"{path}: no DECAY block with decay channels for {ids}, "
+                        f"needed for --process {process.name}")
+    reached: set[int] = set()
+    todo = list(decaying)
+    while todo:
+        for child in _decay_products(doc, todo.pop()):
+            if child >= 1000000 and child not in reached:
+                reached.add(child)
+                todo.append(child)
+    for pid in sorted(reached):
+        if mass(doc, pid) is None:
+            raise SLHAError(f"{path}: no MASS entry for {pid}, which appears in the decays")
+    if reached:
+        lightest = min(reached, key=lambda p: mass(doc, p) or 0.0)
+        for pid in sorted(reached - {lightest}):
+            if pid not in doc.decays:
+                raise SLHAError(f"{path}: no DECAY block for {pid}, which appears in the decays "
+                                f"and is not the lightest sparticle")
+
+
+def prepared_for_pythia(path: Path, doc: pyslha.Doc, workdir: Path, notes: list[str]) -> Path:
+    """The card Pythia should read. Pythia keeps SUSY switched off without a MODSEL block, so a
+    card without one is copied with ``BLOCK MODSEL / 1 0`` (general MSSM) prepended."""
+    if "MODSEL" in doc.blocks:
+        return path
+    patched = workdir / path.name
+    patched.write_text("BLOCK MODSEL\n    1   0   # added by recast: Pythia needs MODSEL\n"
+                       + path.read_text())
+    notes.append(f"{path}: no MODSEL block; gave Pythia a copy with MODSEL 1 = 0 (general MSSM)")
+    return patched
+
+
+@dataclass(frozen=True)
+class SLHACrossSection:
+    value_fb: float
+    order: str
+    code: str
+
+
+def xsection(doc: pyslha.Doc, sqrt_s_gev: float, final_state: tuple[int, ...]) -> SLHACrossSection | None:
+    """The highest-QCD-order XSECTION entry for pp -> final_state at sqrt(s), in fb."""
+    want = tuple(sorted(final_state))
+    best = None
+    for key, proc in doc.xsections.items():
+        if tuple(sorted(key[2:])) != want or tuple(key[:2]) != (2212, 2212):
+            continue
+        for x in proc.xsecs:
+            if abs(float(x.sqrts) - sqrt_s_gev) > 1.0:
+                continue
+            if best is None or x.qcd_order > best.qcd_order:
+                best = x
+    if best is None:
+        return None
+    code = " ".join(str(c) for c in (best.code or []) if c)
+    return SLHACrossSection(float(best.value) * 1000.0, best.qcd_order_str, code)
+
+
+# -- simplified models -------------------------------------------------------------------------
+
+SIMPLIFIED_MODELS = {
+    "gtt": "gluino -> t tbar neutralino1 (100%)",
+    "gbb": "gluino -> b bbar neutralino1 (100%)",
+    "gqq": "gluino -> q qbar neutralino1 (q = u, d, s, c; 25% each)",
+    "gtb": "gluino -> t bbar chargino1- + c.c. (50% each); chargino1 -> neutralino1 + W* (m = m_LSP + 2 GeV)",
+}
+
+
+def simplified_model(kind: str, m_gluino: float, m_lsp: float) -> str:
+    """The SLHA text of a gluino simplified model; every other sparticle is decoupled at 5 TeV."""
+    if kind not in SIMPLIFIED_MODELS:
+        raise SLHAError(f"unknown simplified model {kind!r}; known: {', '.join(SIMPLIFIED_MODELS)}")
+    if not 0 <= m_lsp < m_gluino:
+        raise SLHAError(f"{kind}: need 0 <= m_LSP < m_gluino, got m_gluino={m_gluino}, m_LSP={m_lsp}")
+    m_chargino = m_lsp + 2.0
+    masses = {pid: 5000.0 for pid in _DECOUPLED}
+    masses.update({GLUINO: m_gluino, NEUTRALINO1: m_lsp})
+    if kind == "gtb":
+        masses[CHARGINO1] = m_chargino
+    lines = [f"# {kind}: {SIMPLIFIED_MODELS[kind]}; written by recast",
+             "BLOCK MODSEL", "    1   0   # general MSSM", "BLOCK MASS"]
+    lines += [f"   {pid:>8d}   {m:.6e}" for pid, m in sorted(masses.items())]
+    lines += ["DECAY   1000021   1.0E-02   # gluino"]
+    if kind == "gtt":
+        lines += ["   1.0   3    6   -6   1000022"]
+    elif kind == "gbb":
+        lines += ["   1.0   3    5   -5   1000022"]
+    elif kind == "gqq":
+        lines += [f"   0.25   3    {q}   -{q}   1000022" for q in (1, 2, 3, 4)]
+    elif kind == "gtb":
+        lines += ["   0.5   3    6   -5   -1000024", "   0.5   3   -6    5    1000024",
+                  "DECAY   1000024   1.0E-10   # chargino1: off-shell W",
+                  "   0.3333   3   1000022   -1    2",
+                  "   0.3333   3   1000022   -3    4",
+                  "   0.1111   3   1000022  -11   12",
+                  "   0.1111   3   1000022  -13   14",
+                  "   0.1112   3   1000022  -15   16"]
+    lines += ["DECAY   1000022   0.0   # stable LSP", ""]
+    return "\n".join(lines)
