@@ -1,0 +1,258 @@
+"""The analysis plugin API and the registry of analyses.
+
+An analysis is a module that reads like the paper's tables: metadata, object definitions,
+options (every convention the sources dispute), a ``variables`` function that turns physics
+objects into per-event quantities, a preselection and the signal regions as named, ordered lists
+of cuts. It contains no engine plumbing: the engine builds the objects, evaluates the cuts and
+accumulates yields and cutflows.
+
+Cuts are written as text, ``"met >= 600"`` or ``"njet >= 9, nb >= 3"`` (comma = and), or a bare
+boolean variable (``"is_0L"``, ``"not is_1L"``). They are parsed once, and every variable they
+use is checked against what ``variables`` returns, so a typo fails loudly on the first chunk.
+
+Analyses are found through the entry-point group ``recast.analyses``: another package adds its
+own with ``[project.entry-points."recast.analyses"] MY-ANA = "mypkg.module:ANALYSIS"``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib.metadata import entry_points
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .errors import AnalysisError
+from .objects import ObjectConfig, Objects
+from .paths import analysis_data_dir
+
+_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
+        "==": operator.eq, "!=": operator.ne}
+_TERM = re.compile(r"^\s*(?:(not)\s+)?([A-Za-z_]\w*)\s*(?:(>=|<=|==|!=|>|<)\s*"
+                   r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?\s*$")
+
+
+@dataclass(frozen=True)
+class Option:
+    """A convention the sources dispute, with its default and the reason for it."""
+
+    name: str
+    default: Any
+    doc: str
+    choices: tuple | None = None  # None: any value of the default's type
+
+    def convert(self, raw: Any) -> Any:
+        """Validate (and parse, when given as text on the command line) a value."""
+        value = raw
+        if isinstance(raw, str) and not isinstance(self.default, str):
+            try:
+                value = yaml.safe_load(raw)
+            except yaml.YAMLError:
+                value = raw
+        if self.choices is not None:
+            if value not in self.choices:
+                raise AnalysisError(f"option {self.name}={raw!r}: choose one of "
+                                    f"{', '.join(map(str, self.choices))}")
+            return value
+        if isinstance(self.default, bool) and not isinstance(value, bool):
+            raise AnalysisError(f"option {self.name}={raw!r}: must be true or false")
+        if isinstance(self.default, (int, float)) and not isinstance(self.default, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise AnalysisError(f"option {self.name}={raw!r}: must be a number")
+            return type(self.default)(value) if isinstance(self.default, float) else value
+        return value
+
+
+@dataclass(frozen=True)
+class _Term:
+    variable: str
+    op: str | None
+    value: float | None
+    negate: bool
+
+    def evaluate(self, variables: Mapping[str, np.ndarray]) -> np.ndarray:
+        x = np.asarray(variables[self.variable])
+        if self.op is None:
+            mask = x.astype(bool)
+            return ~mask if self.negate else mask
+        return _OPS[self.op](x, self.value)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """One cutflow step: a label (as in the paper's cutflow table) and a condition."""
+
+    step: str
+    condition: str
+
+    @cached_property
+    def terms(self) -> tuple[_Term, ...]:
+        terms = []
+        for text in self.condition.split(","):
+            m = _TERM.match(text)
+            if not m:
+                raise AnalysisError(f"cut {self.step!r}: cannot parse {text.strip()!r} (write "
+                                    f"'variable >= number', comma-separated, or a boolean variable)")
+            negate, var, op, num = m.groups()
+            if negate and op:
+                raise AnalysisError(f"cut {self.step!r}: 'not' applies to boolean variables only")
+            terms.append(_Term(var, op, float(num) if num is not None else None, bool(negate)))
+        return tuple(terms)
+
+    @property
+    def variables(self) -> set[str]:
+        return {t.variable for t in self.terms}
+
+    def evaluate(self, variables: Mapping[str, np.ndarray]) -> np.ndarray:
+        mask = self.terms[0].evaluate(variables)
+        for t in self.terms[1:]:
+            mask = mask & t.evaluate(variables)
+        return mask
+
+
+@dataclass(frozen=True)
+class SignalRegion:
+    """A signal region: its cuts after the analysis' preselection, in the published order."""
+
+    name: str
+    cuts: tuple[Cut, ...]
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class Published:
+    """The published numbers of one signal region."""
+
+    observed: int
+    background: float
+    background_err: float
+    s95_observed: float | None = None
+    s95_expected: float | None = None
+    source: str = ""
+
+    def to_dict(self) -> dict:
+        return {"observed": self.observed, "background": self.background,
+                "background_err": self.background_err, "s95_observed": self.s95_observed,
+                "s95_expected": self.s95_expected, "source": self.source}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """An analysis definition (see the module docstring)."""
+
+    id: str
+    title: str
+    arxiv: str
+    sqrt_s_tev: float
+    luminosity_ifb: float
+    preselection: tuple[Cut, ...]
+    signal_regions: tuple[SignalRegion, ...]
+    variables: Any  # callable(objects: Objects, options: dict) -> dict[str, np.ndarray]
+    object_config: Any  # callable(options: dict) -> ObjectConfig
+    options: tuple[Option, ...] = ()
+    aliases: tuple[str, ...] = ()
+    journal: str = ""
+    hepdata: str = ""
+    notes: str = ""  # documentation of the analysis' choices
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = [sr.name for sr in self.signal_regions]
+        if len(set(names)) != len(names):
+            raise AnalysisError(f"{self.id}: duplicate signal-region names")
+        for c in self.preselection + tuple(c for sr in self.signal_regions for c in sr.cuts):
+            c.terms  # parse now: a malformed cut fails at import, not mid-run
+
+    def resolve_options(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults overridden by ``given`` (values may be text from the command line)."""
+        known = {o.name: o for o in self.options}
+        out = {o.name: o.default for o in self.options}
+        for name, raw in (given or {}).items():
+            if name not in known:
+                hint = difflib.get_close_matches(name, known, n=1)
+                raise AnalysisError(f"{self.id} has no option {name!r}"
+                                    + (f"; did you mean {hint[0]!r}?" if hint else
+                                       f"; options: {', '.join(known) or 'none'}"))
+            out[name] = known[name].convert(raw)
+        return out
+
+    def compute_variables(self, objects: Objects, options: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Run the analysis' ``variables`` and check that every cut finds what it needs."""
+        values = self.variables(objects, dict(options))
+        needed = set().union(*(c.variables for c in self.all_cuts()))
+        missing = needed - set(values)
+        if missing:
+            raise AnalysisError(f"{self.id}: cuts use undefined variables: {', '.join(sorted(missing))}")
+        n = len(objects)
+        for k, v in values.items():
+            if np.shape(v) != (n,):
+                raise AnalysisError(f"{self.id}: variable {k!r} has shape {np.shape(v)}, expected ({n},)")
+        return values
+
+    def all_cuts(self) -> tuple[Cut, ...]:
+        return self.preselection + tuple(c for sr in self.signal_regions for c in sr.cuts)
+
+    @cached_property
+    def published(self) -> dict[str, Published]:
+        """Published numbers per signal region from ``data/<id>/published.yaml``."""
+        path = analysis_data_dir(self.id) / "published.yaml"
+        if not path.is_file():
+            return {}
+        doc = yaml.safe_load(path.read_text())
+        source = doc.get("source", "")
+        out = {}
+        for name, row in doc["signal_regions"].items():
+            out[name] = Published(observed=int(row["obs"]), background=float(row["bkg"]),
+                                  background_err=float(row["bkg_err"]),
+                                  s95_observed=row.get("s95_obs"), s95_expected=row.get("s95_exp"),
+                                  source=row.get("source", source))
+        unknown = set(out) - {sr.name for sr in self.signal_regions} - set(doc.get("not_implemented", []))
+        if unknown:
+            raise AnalysisError(f"{path}: published numbers for unknown signal regions: "
+                                f"{', '.join(sorted(unknown))}")
+        return out
+
+
+def _entry_points():
+    return {ep.name: ep for ep in entry_points(group="recast.analyses")}
+
+
+def available() -> list[str]:
+    """Ids of all registered analyses."""
+    return sorted(_entry_points())
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[^0-9A-Z]", "", name.upper()).removeprefix("ATLAS").removeprefix("ANA")
+
+
+def load(name: str) -> Analysis:
+    """The analysis registered under ``name`` (or an alias such as ATLAS-SUSY-2018-30 or the
+    arXiv number); an unknown name gets the closest known one suggested."""
+    eps = _entry_points()
+    if name in eps:
+        return _load_ep(eps[name])
+    wanted = _normalise(name)
+    for ep_name, ep in eps.items():
+        if _normalise(ep_name) == wanted:
+            return _load_ep(ep)
+    for ep in eps.values():
+        ana = _load_ep(ep)
+        if wanted in {_normalise(a) for a in (*ana.aliases, ana.arxiv)}:
+            return ana
+    hint = difflib.get_close_matches(name, list(eps), n=1, cutoff=0.3)
+    raise AnalysisError(f"unknown analysis {name!r}" + (f"; did you mean {hint[0]}?" if hint else "")
+                        + f" (known: {', '.join(sorted(eps)) or 'none'})")
+
+
+def _load_ep(ep) -> Analysis:
+    obj = ep.load()
+    if not isinstance(obj, Analysis):
+        raise AnalysisError(f"entry point {ep.name} ({ep.value}) is not a recast Analysis")
+    return obj

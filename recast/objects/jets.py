@@ -1,0 +1,196 @@
+"""Jets: anti-kt clustering with fastjet's multi-event interface, truth flavour labels,
+b-tagging by efficiency tables, and large-R reclustering with trimming.
+
+Flavour labels follow ATLAS' ``HadronConeExclTruthLabelID``: a jet is b (5) if a weakly decaying
+B hadron with pT > 5 GeV lies within Delta R < 0.3 and is closer to it than to any other jet; else
+c (4) for a C hadron, else tau (15) for a hadronic tau's visible momentum, else light (0). The
+alternative ``ghost`` labelling clusters the hadrons as ghosts (momentum scaled by 1e-18) so that
+each is owned by the jet that clusters it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import awkward as ak
+import fastjet
+import numpy as np
+
+from ..events._capture import captured_stdout
+from . import rng
+from .binned import binned
+from .kinematics import flat, gather, nearest_within, pt_eta_phi_m
+
+LABEL_B, LABEL_C, LABEL_TAU, LABEL_LIGHT = 5, 4, 15, 0
+B_LABELLING = ("cone", "ghost")
+GHOST_SCALE = 1e-18
+
+_banner_done = False
+
+
+def _cluster(inputs: ak.Array, radius: float, pt_min: float):
+    """Anti-kt jets and their constituent indices, pT-ordered; fastjet's banner kept off stdout."""
+    global _banner_done
+    jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
+    packed = ak.to_packed(ak.zip({"px": inputs.px, "py": inputs.py, "pz": inputs.pz, "E": inputs.E}))
+    if not _banner_done:
+        with captured_stdout():
+            cs = fastjet.ClusterSequence(packed, jetdef)
+            jets = cs.inclusive_jets(min_pt=pt_min)
+        _banner_done = True
+    else:
+        cs = fastjet.ClusterSequence(packed, jetdef)
+        jets = cs.inclusive_jets(min_pt=pt_min)
+    index = cs.constituent_index(min_pt=pt_min)
+    pt = np.hypot(jets.px, jets.py)
+    order = ak.argsort(pt, axis=1, ascending=False)
+    return jets[order], index[order]
+
+
+def _four(collection: ak.Array) -> dict[str, ak.Array]:
+    pt, eta, phi, m = pt_eta_phi_m(collection.px, collection.py, collection.pz, collection.E)
+    return {"px": collection.px, "py": collection.py, "pz": collection.pz, "E": collection.E,
+            "pt": pt, "eta": eta, "phi": phi, "m": m}
+
+
+def _label_from_counts(nb, nc, ntau):
+    return np.where(nb > 0, LABEL_B, np.where(nc > 0, LABEL_C, np.where(ntau > 0, LABEL_TAU, LABEL_LIGHT)))
+
+
+def _cone_counts(jets: ak.Array, hadrons: ak.Array, pt_min: float, dr: float) -> np.ndarray:
+    """Number of ``hadrons`` (pT > pt_min) owned by each jet: nearest jet within ``dr``."""
+    j_off, j_eta, j_phi = flat(jets, "eta", "phi")
+    pt, eta, phi, _ = pt_eta_phi_m(hadrons.px, hadrons.py, hadrons.pz, hadrons.E)
+    h = ak.zip({"pt": pt, "eta": eta, "phi": phi})
+    h = h[h.pt > pt_min]
+    h_off, h_eta, h_phi = flat(h, "eta", "phi")
+    owner = nearest_within(h_off, h_eta, h_phi, j_off, j_eta, j_phi, np.ones(len(j_eta), bool), dr)
+    return np.bincount(owner[owner >= 0], minlength=len(j_eta))
+
+
+def cluster_jets(
+    batch: ak.Array,
+    inputs_mask: ak.Array,
+    *,
+    radius: float = 0.4,
+    pt_min: float = 20.0,
+    b_labelling: str = "cone",
+    label_pt_min: float = 5.0,
+    label_dr: float = 0.3,
+) -> ak.Array:
+    """Cluster ``batch.particles[inputs_mask]`` into anti-kt jets with flavour labels.
+
+    Returns pT-ordered jets with ``px py pz E pt eta phi m``, ``label`` (5/4/15/0) and ``ntrk``
+    (charged constituents with pT > 0.5 GeV and |eta| < 2.5, the track count used by
+    overlap removal).
+    """
+    if b_labelling not in B_LABELLING:
+        raise ValueError(f"b_labelling must be one of {B_LABELLING}, not {b_labelling!r}")
+    particles = batch.particles[inputs_mask]
+    taus = batch.taus[batch.taus.hadronic]
+    tagged_sets = {"b": batch.bhadrons, "c": batch.chadrons, "tau": taus}
+    if b_labelling == "ghost":
+        ghosts = []
+        for kind, had in tagged_sets.items():
+            pt = np.hypot(had.px, had.py)
+            had = had[pt > label_pt_min]
+            ghosts.append(ak.zip({"px": had.px * GHOST_SCALE, "py": had.py * GHOST_SCALE,
+                                  "pz": had.pz * GHOST_SCALE, "E": had.E * GHOST_SCALE,
+                                  "kind": ak.full_like(had.px, {"b": 1, "c": 2, "tau": 3}[kind], dtype=np.int8)}))
+        real = ak.zip({"px": particles.px, "py": particles.py, "pz": particles.pz, "E": particles.E,
+                       "kind": ak.zeros_like(particles.px, dtype=np.int8)})
+        inputs = ak.concatenate([real, *ghosts], axis=1)
+    else:
+        inputs = particles
+    jets, index = _cluster(inputs, radius, pt_min)
+    out = _four(jets)
+
+    if b_labelling == "ghost":
+        kind = gather(inputs.kind, index)
+        nb, nc, ntau = (ak.to_numpy(ak.flatten(ak.sum(kind == k, axis=-1))) for k in (1, 2, 3))
+        n_real = ak.num(particles, axis=1)
+        index = index[index < n_real]  # drop ghosts before counting tracks
+    else:
+        view = ak.zip(out)
+        nb, nc, ntau = (_cone_counts(view, tagged_sets[k], label_pt_min, label_dr)
+                        for k in ("b", "c", "tau"))
+    label = _label_from_counts(nb, nc, ntau)
+    counts = ak.num(jets, axis=1)
+    out["label"] = ak.unflatten(label.astype(np.int8), counts)
+
+    ppt, peta, _, _ = pt_eta_phi_m(particles.px, particles.py, particles.pz, particles.E)
+    is_track = (particles.charge != 0) & (ppt > 0.5) & (np.abs(peta) < 2.5)
+    out["ntrk"] = ak.sum(gather(is_track, index), axis=-1)
+    return ak.zip(out)
+
+
+@dataclass(frozen=True)
+class BTagWorkingPoint:
+    """A b-tagging working point as efficiency tables applied to truth-labelled jets.
+
+    ``eff_b[k]`` applies for ``pt_edges[k] <= pT < pt_edges[k + 1]`` (GeV), ``eff_b_overflow``
+    above the last edge. Jets outside ``|eta| < eta_max`` are never tagged.
+    """
+
+    name: str
+    source: str
+    pt_edges: tuple[float, ...]
+    eff_b: tuple[float, ...]
+    eff_b_overflow: float
+    eff_c: float
+    eff_tau: float
+    eff_light: float
+    eta_max: float = 2.5
+
+    def __post_init__(self) -> None:
+        if len(self.pt_edges) != len(self.eff_b) + 1:
+            raise ValueError(f"{self.name}: need one more pT edge than efficiencies")
+        if list(self.pt_edges) != sorted(self.pt_edges):
+            raise ValueError(f"{self.name}: pT edges must increase")
+        for e in (*self.eff_b, self.eff_b_overflow, self.eff_c, self.eff_tau, self.eff_light):
+            if not 0.0 <= e <= 1.0:
+                raise ValueError(f"{self.name}: efficiency {e} outside [0, 1]")
+
+    def replace(self, **changes) -> BTagWorkingPoint:
+        return dataclasses.replace(self, **changes)
+
+    def efficiency(self, label: np.ndarray, pt: np.ndarray) -> np.ndarray:
+        """Tagging probability per jet (flat arrays)."""
+        eff_b = binned(pt, self.pt_edges, self.eff_b, overflow=self.eff_b_overflow)
+        return np.select([label == LABEL_B, label == LABEL_C, label == LABEL_TAU],
+                         [eff_b, self.eff_c, self.eff_tau], self.eff_light)
+
+
+def btag(jets: ak.Array, wp: BTagWorkingPoint, event_number: np.ndarray, seed: int) -> ak.Array:
+    """Boolean tag per jet: label- and pT-dependent efficiency, drawn from the event's own
+    random stream (jet k of event n always gets the same number for a given seed)."""
+    counts = ak.to_numpy(ak.num(jets, axis=1))
+    pt = ak.to_numpy(ak.flatten(jets.pt))
+    eta = ak.to_numpy(ak.flatten(jets.eta))
+    label = ak.to_numpy(ak.flatten(jets.label))
+    index = ak.to_numpy(ak.flatten(ak.local_index(jets.pt)))
+    u = rng.uniform(seed, f"btag:{wp.name}", np.repeat(event_number, counts), index)
+    tagged = (u < wp.efficiency(label, pt)) & (np.abs(eta) < wp.eta_max)
+    return ak.unflatten(tagged, counts)
+
+
+def recluster(jets: ak.Array, *, radius: float = 0.8, fcut: float = 0.1, pt_min: float = 100.0,
+              eta_max: float = 2.0) -> ak.Array:
+    """Large-R jets: anti-kt reclustering of (small-R) ``jets``, trimmed.
+
+    Trimming drops constituent jets with pT < ``fcut`` x pT of the untrimmed large-R jet (with
+    small-R jets as inputs, R_sub = 0.2 subjets are the small-R jets themselves). The trimmed
+    jets with pT > ``pt_min`` and |eta| < ``eta_max`` are returned pT-ordered with
+    ``px py pz E pt eta phi m`` and ``n_constituents``.
+    """
+    large, index = _cluster(jets, radius, 0.0)
+    large_pt = np.hypot(large.px, large.py)
+    constituents = gather(jets, index)
+    keep = constituents.pt >= fcut * large_pt
+    sums = {c: ak.sum(constituents[c][keep], axis=-1) for c in ("px", "py", "pz", "E")}
+    trimmed = _four(ak.zip(sums))
+    trimmed["n_constituents"] = ak.sum(keep, axis=-1)
+    out = ak.zip(trimmed)
+    out = out[(out.pt > pt_min) & (np.abs(out.eta) < eta_max)]
+    return out[ak.argsort(out.pt, axis=1, ascending=False)]

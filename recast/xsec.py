@@ -1,0 +1,102 @@
+"""Signal cross sections: which one is used, and where it came from.
+
+Precedence (the first available wins, and the result always says which it was):
+
+1. ``--xsec-fb`` given by the user;
+2. an XSECTION block of the SLHA card for the process' final state at the collision energy;
+3. the LHC SUSY Cross Section Working Group table for the process (NNLOapprox+NNLL, carried in
+   ``data/xsec`` with its citation), interpolated in the produced sparticle's mass;
+4. the generator's own estimate (Pythia's leading-order ``sigmaGen``, or the cross section a
+   HepMC file carries), with a warning: it is typically 2-3x below the higher-order value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .errors import RecastError
+from .paths import data_dir
+
+# process -> (final state for SLHA XSECTION lookup, pid whose mass indexes the table)
+PROCESS_TABLES = {
+    "gluino-pair": ((1000021, 1000021), 1000021),
+    "stop-pair": ((1000006, -1000006), 1000006),
+}
+
+
+@dataclass(frozen=True)
+class CrossSection:
+    value_fb: float
+    uncertainty_fb: float | None
+    kind: str  # "user" | "slha" | "table" | "generator"
+    source: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class XsecTable:
+    process: str
+    order: str
+    citation: str
+    source: str
+    sqrt_s_gev: float
+    mass_gev: np.ndarray
+    xsec_fb: np.ndarray
+    unc_fb: np.ndarray
+
+    def __call__(self, mass: float) -> tuple[float, float]:
+        """Cross section and uncertainty (fb) at ``mass`` (GeV): log-linear interpolation."""
+        lo, hi = self.mass_gev[0], self.mass_gev[-1]
+        if not lo <= mass <= hi:
+            raise RecastError(f"{self.process}: mass {mass:g} GeV outside the cross-section table "
+                              f"({lo:g}-{hi:g} GeV); give --xsec-fb")
+        value = float(np.exp(np.interp(mass, self.mass_gev, np.log(self.xsec_fb))))
+        rel = np.interp(mass, self.mass_gev, self.unc_fb / self.xsec_fb)
+        return value, float(rel * value)
+
+
+@lru_cache(maxsize=None)
+def table(process: str, sqrt_s_gev: float = 13000.0) -> XsecTable | None:
+    """The carried cross-section table for a process at a collision energy, if there is one."""
+    path = data_dir() / "xsec" / f"{process}_{sqrt_s_gev / 1000:g}TeV.json"
+    if not path.is_file():
+        return None
+    d = json.loads(path.read_text())
+    return XsecTable(process=d["process"], order=d["order"], citation=d["citation"], source=d["source"],
+                     sqrt_s_gev=d["sqrt_s_gev"], mass_gev=np.array(d["mass_gev"]),
+                     xsec_fb=np.array(d["xsec_fb"]), unc_fb=np.array(d["unc_fb"]))
+
+
+def resolve(*, user_fb: float | None = None, slha_doc=None, process: str | None = None,
+            sqrt_s_gev: float = 13000.0, generator_fb: float | None = None,
+            generator_name: str = "generator") -> CrossSection | None:
+    """Pick the cross section by the precedence in the module docstring; None if nothing is known."""
+    from . import slha as slha_mod
+
+    if user_fb is not None:
+        if not (np.isfinite(user_fb) and user_fb > 0):
+            raise RecastError(f"--xsec-fb {user_fb}: must be a positive number (fb)")
+        return CrossSection(float(user_fb), None, "user", "given on the command line (--xsec-fb)")
+    spec = PROCESS_TABLES.get(process or "")
+    if slha_doc is not None and spec is not None:
+        x = slha_mod.xsection(slha_doc, sqrt_s_gev, spec[0])
+        if x is not None:
+            return CrossSection(x.value_fb, None, "slha",
+                                f"SLHA XSECTION block ({x.order}{', ' + x.code if x.code else ''})")
+    if slha_doc is not None and spec is not None:
+        tab = table(process, sqrt_s_gev)
+        m = slha_mod.mass(slha_doc, spec[1])
+        if tab is not None and m is not None:
+            value, unc = tab(m)
+            return CrossSection(value, unc, "table", f"{tab.citation}, m = {m:g} GeV ({tab.source})")
+    if generator_fb is not None and generator_fb > 0:
+        return CrossSection(float(generator_fb), None, "generator",
+                            f"{generator_name}'s own estimate (leading order: no higher-order "
+                            f"cross section known for this input)")
+    return None
