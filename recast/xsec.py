@@ -97,6 +97,5 @@ def resolve(*, user_fb: float | None = None, slha_doc=None, process: str | None 
             return CrossSection(value, unc, "table", f"{tab.citation}, m = {m:g} GeV ({tab.source})")
     if generator_fb is not None and generator_fb > 0:
         return CrossSection(float(generator_fb), None, "generator",
-                            f"{generator_name}'s own estimate (leading order: no higher-order "
-                            f"cross section known for this input)")
+                            f"{generator_name} (no higher-order cross section known for this input)")
     return None

@@ -205,12 +205,11 @@ class HepMCSource:
                 data = pyhepmc.GenEventData()  # write_data appends: one fresh container per event
                 evt.write_data(data)
                 chunk.append(self._arrays(data))
+                self._remember_cross_section(evt)  # generators refine it event by event: keep the last
                 if len(chunk) == self.chunk_size:
-                    self._remember_cross_section(evt)
                     yield self._batch(chunk)
                     chunk = []
             if chunk:
-                self._remember_cross_section(evt)
                 yield self._batch(chunk)
         if self.n_read == 0:
             raise EventFileError(f"{self.path}: no events in file")

@@ -1,0 +1,320 @@
+"""The ``recast`` command line.
+
+Every input problem ends as one line on stderr (``recast: error: <file or object>: <cause>``)
+and a non-zero exit code, never a traceback; ``--debug`` shows tracebacks of internal errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 3, 130
+
+
+def _parse_options(pairs: list[str]) -> dict[str, str]:
+    from .errors import RecastError
+
+    out = {}
+    for p in pairs or []:
+        if "=" not in p:
+            raise RecastError(f"-O {p!r}: write options as name=value")
+        k, v = p.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _progress(total: int | None, label: str):
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.console import Console
+
+    columns = [SpinnerColumn(), TextColumn(label), BarColumn(), MofNCompleteColumn() if total else
+               TextColumn("{task.completed} events"), TextColumn("{task.fields[rate]}"),
+               TimeElapsedColumn()]
+    if total:
+        columns.append(TimeRemainingColumn())
+    return Progress(*columns, console=Console(stderr=True), transient=True)
+
+
+def _say(msg: str) -> None:
+    print(f"recast: {msg}", file=sys.stderr)
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from . import analysis as ana_mod
+    from . import report
+
+    table = Table(show_edge=False)
+    for col in ("analysis", "arXiv", "sqrt(s)", "lumi [fb^-1]", "signal regions", "title"):
+        table.add_column(col)
+    for name in ana_mod.available():
+        a = ana_mod.load(name)
+        table.add_row(a.id, a.arxiv, f"{a.sqrt_s_tev:g} TeV", f"{a.luminosity_ifb:g}",
+                      str(len(a.signal_regions)), a.title)
+    report.console().print(table)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from . import analysis as ana_mod
+    from . import report
+
+    a = ana_mod.load(args.analysis)
+    con = report.console()
+    con.print(f"[bold]{a.id}[/bold]: {a.title}")
+    con.print(f"arXiv:{a.arxiv}  {a.journal}  HEPData {a.hepdata}")
+    con.print(f"sqrt(s) = {a.sqrt_s_tev:g} TeV, luminosity {a.luminosity_ifb:g} fb^-1; aliases: "
+              f"{', '.join(a.aliases) or '-'}")
+    con.print("required artifacts: none (cut-and-count regions only)")
+    opts = Table(title="Options (-O name=value)", title_justify="left", show_edge=False)
+    for col in ("option", "default", "choices", "meaning"):
+        opts.add_column(col)
+    for o in a.options:
+        opts.add_row(o.name, str(o.default), ", ".join(map(str, o.choices)) if o.choices else "number",
+                     o.doc)
+    con.print(opts)
+    pre = ", ".join(c.condition for c in a.preselection)
+    con.print(f"\npreselection: {pre}")
+    srs = Table(title="Signal regions (after the preselection)", title_justify="left", show_edge=False)
+    for col in ("SR", "cuts", "obs", "bkg", "S95 exp/obs"):
+        srs.add_column(col)
+    for sr in a.signal_regions:
+        p = a.published.get(sr.name)
+        srs.add_row(sr.name, "; ".join(c.condition for c in sr.cuts),
+                    str(p.observed) if p else "-", f"{p.background:g} +- {p.background_err:g}" if p else "-",
+                    f"{p.s95_expected} / {p.s95_observed}" if p else "-")
+    con.print(srs)
+    src = {p.source for p in a.published.values()}
+    if src:
+        con.print(f"published numbers: {'; '.join(sorted(src))}")
+    if args.notes:
+        con.print(a.notes)
+    return 0
+
+
+def _source_from_args(args: argparse.Namespace):
+    from .errors import RecastError
+    from .events import HepMCSource, PythiaConfig, PythiaSource
+
+    if args.events is not None:
+        if args.nevents is not None and args.max_events is None:
+            args.max_events = args.nevents
+        return HepMCSource(Path(args.events), chunk_size=args.chunk_size, max_events=args.max_events)
+    if args.slha is None:
+        raise RecastError("give the events: --events FILE.hepmc[.gz] or --slha POINT.slha [-n N]")
+    cfg = PythiaConfig(slha=Path(args.slha), process=args.process, nevents=args.nevents or 5000,
+                       seed=args.seed)
+    return PythiaSource(cfg, chunk_size=args.chunk_size,
+                        hepmc_out=Path(args.hepmc_out) if getattr(args, "hepmc_out", None) else None)
+
+
+def _input_record(source, args) -> dict[str, Any]:
+    from .events import HepMCSource
+    from .results import sha256_of
+
+    if isinstance(source, HepMCSource):
+        return {"kind": "hepmc", "path": str(source.path), "sha256": sha256_of(source.path),
+                "format": source.format, "chunk_size": source.chunk_size}
+    cfg = source.config
+    from .events.pythia import _pythia_version
+
+    return {"kind": "pythia", "chunk_size": source.chunk_size, "generator": {
+        "name": "Pythia 8", "version": _pythia_version(), "process": cfg.process, "seed": cfg.seed,
+        "nevents": cfg.nevents, "sqrt_s_gev": cfg.sqrt_s_gev, "settings": cfg.settings(Path(cfg.slha)),
+        "slha": str(cfg.slha), "slha_sha256": sha256_of(Path(cfg.slha)),
+        "sigma_gen_fb": source.sigma_gen_fb}}
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import analysis as ana_mod
+    from . import engine, report, results, xsec
+    from . import slha as slha_mod
+    from .errors import RecastError
+    from .events import HepMCSource
+
+    ana = ana_mod.load(args.analysis)
+    options = ana.resolve_options(_parse_options(args.option))
+    source = _source_from_args(args)
+    slha_doc = slha_mod.read(args.slha) if args.slha else None
+    if args.xsec_fb is not None:
+        xsec.resolve(user_fb=args.xsec_fb)  # reject a bad value before generating anything
+    counts = engine.Counts.for_analysis(ana)
+    total = None if isinstance(source, HepMCSource) else source.config.nevents
+    if isinstance(source, HepMCSource) and source.max_events:
+        total = source.max_events
+    error = None
+    start = time.perf_counter()
+    with _progress(total, f"{ana.id}") if not args.quiet else contextlib.nullcontext() as bar:
+        task = bar.add_task("run", total=total, rate="") if bar else None
+
+        def advance(n: int) -> None:
+            if bar:
+                done = counts.n_events
+                bar.update(task, advance=n, rate=f"{done / (time.perf_counter() - start):.0f} ev/s")
+
+        try:
+            engine.run(ana, source, options, seed=args.seed, counts=counts, on_batch=advance)
+        except RecastError as exc:
+            if counts.n_events == 0 or not args.out:
+                raise
+            error = str(exc)
+    elapsed = time.perf_counter() - start
+    generator_fb = source.sigma_gen_fb if not isinstance(source, HepMCSource) else source.cross_section_fb
+    generator_name = ("Pythia 8's leading-order sigmaGen" if not isinstance(source, HepMCSource)
+                      else "the cross section recorded in the HepMC file")
+    xs = xsec.resolve(user_fb=args.xsec_fb, slha_doc=slha_doc, process=args.process if args.slha else None,
+                      sqrt_s_gev=ana.sqrt_s_tev * 1000, generator_fb=generator_fb,
+                      generator_name=generator_name)
+    notes = list(getattr(source, "notes", []))
+    if xs is not None and xs.kind == "generator":
+        notes.append(f"cross section taken from {generator_name}; give --xsec-fb for a better one")
+    doc = results.build(ana, counts, options=options, seed=args.seed, source=_input_record(source, args),
+                        cross_section=xs, complete=error is None, error=error, notes=notes)
+    for n in notes:
+        _say(f"warning: {n}")
+    if not args.quiet:
+        report.print_run(doc)
+        print(f"\n{counts.n_events} events in {elapsed:.1f} s ({counts.n_events / max(elapsed, 1e-9):.0f} events/s)",
+              file=sys.stderr)
+    if args.out:
+        results.write_atomic(Path(args.out), doc)
+        _say(f"wrote {args.out}" + ("" if error is None else " (incomplete)"))
+    if error is not None:
+        raise RecastError(error)
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .events import PythiaConfig, PythiaSource
+
+    cfg = PythiaConfig(slha=Path(args.slha), process=args.process, nevents=args.nevents, seed=args.seed)
+    src = PythiaSource(cfg, chunk_size=args.chunk_size, hepmc_out=Path(args.output))
+    start = time.perf_counter()
+    with _progress(cfg.nevents, "generating") as bar:
+        task = bar.add_task("gen", total=cfg.nevents, rate="")
+        for batch in src:
+            bar.update(task, advance=len(batch),
+                       rate=f"{src.n_generated / (time.perf_counter() - start):.0f} ev/s")
+    _say(f"wrote {src.n_generated} events to {args.output} (Pythia's LO cross section "
+         f"{src.sigma_gen_fb:.4g} fb) in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def cmd_make_slha(args: argparse.Namespace) -> int:
+    from .slha import simplified_model
+
+    text = simplified_model(args.model, args.m_gluino, args.m_lsp)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+        _say(f"wrote {args.output}")
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------------
+
+
+def _add_generation(p: argparse.ArgumentParser, events_default: int | None) -> None:
+    from .events.pythia import PROCESSES
+
+    p.add_argument("--process", default="gluino-pair", choices=sorted(PROCESSES),
+                   help="production process for Pythia (default: gluino-pair)")
+    p.add_argument("-n", "--nevents", type=int, default=events_default,
+                   help="events to generate (with --events: read at most this many)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="seed for Pythia and for the per-event random streams (default: 1)")
+    p.add_argument("--chunk-size", type=int, default=1000, help="events per columnar batch (default 1000)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .slha import SIMPLIFIED_MODELS
+
+    parser = argparse.ArgumentParser(prog="recast", description="Recast LHC searches on truth-level events.")
+    parser.add_argument("--version", action="version", version=f"recast {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the available analyses")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="signal regions, published numbers and options of an analysis")
+    p.add_argument("analysis")
+    p.add_argument("--notes", action="store_true", help="also print the analysis' documentation")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("run", help="run an analysis on HepMC events or on Pythia events from an SLHA point")
+    p.add_argument("analysis")
+    p.add_argument("--events", help="HepMC3 or HepMC2 file, plain or .gz/.bz2/.xz/.zst")
+    p.add_argument("--slha", help="SLHA model point: generate with Pythia (or, with --events, only "
+                                  "look up the cross section)")
+    _add_generation(p, None)
+    p.add_argument("--max-events", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--xsec-fb", type=float, help="signal cross section in fb (overrides SLHA and tables)")
+    p.add_argument("-O", "--option", action="append", metavar="NAME=VALUE",
+                   help="set an analysis option (see 'recast info ANA')")
+    p.add_argument("--out", help="write the results JSON here (atomically)")
+    p.add_argument("--hepmc-out", help="with --slha: also write the generated events as HepMC3")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no tables")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("generate", help="generate events with Pythia 8 from an SLHA point into a HepMC3 file")
+    p.add_argument("--slha", required=True)
+    _add_generation(p, 5000)
+    p.add_argument("-o", "--output", required=True, help="output file (.hepmc, .hepmc.gz, .bz2, .xz, .zst)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("make-slha", help="write a gluino simplified-model SLHA card")
+    p.add_argument("model", choices=sorted(SIMPLIFIED_MODELS),
+                   help="; ".join(f"{k}: {v}" for k, v in SIMPLIFIED_MODELS.items()))
+    p.add_argument("--m-gluino", type=float, required=True, help="gluino mass in GeV")
+    p.add_argument("--m-lsp", type=float, required=True, help="neutralino-1 mass in GeV")
+    p.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
+    p.set_defaults(func=cmd_make_slha)
+    return parser
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    _say(f"warning: {message}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import RecastError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.showwarning = _warning_line
+    try:
+        return args.func(args)
+    except RecastError as exc:
+        _say(f"error: {exc}")
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug, not bad input: say so in one line unless debugging
+        if args.debug:
+            raise
+        _say(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

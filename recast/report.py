@@ -1,0 +1,128 @@
+"""Terminal output of a run: cutflow tables per signal-region group, and the SR table with the
+published numbers beside our yields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    if x is None:
+        return "-"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"
+
+
+def _merged_steps(flows: list[list[dict]]) -> list[str]:
+    """Union of step labels keeping each cutflow's order (steps absent from a region stay blank)."""
+    order: list[str] = []
+    for flow in flows:
+        pos = 0
+        for s in flow:
+            if s["step"] in order:
+                pos = order.index(s["step"]) + 1
+            else:
+                order.insert(pos, s["step"])
+                pos += 1
+    return order
+
+
+def _threshold(condition: str) -> str:
+    """The cut value(s) of a condition, e.g. 'njet >= 9, nb >= 3' -> '9, 3'."""
+    return ", ".join(t.split(">=")[-1].strip() if ">=" in t else t.strip() for t in condition.split(","))
+
+
+def cutflow_tables(doc: dict[str, Any]) -> list[Table]:
+    """One table per signal-region group: rows are cutflow steps, columns the regions.
+
+    A cell shows the weighted yield (or A x eff without a cross section) and the number of MC
+    events; the cut value sits in the step label when all regions share it, else in the cell.
+    """
+    with_yield = doc["cross_section"] is not None
+    groups: dict[str, list[dict]] = {}
+    for sr in doc["signal_regions"]:
+        groups.setdefault(sr["group"] or sr["name"], []).append(sr)
+    lumi = doc["analysis"]["luminosity_ifb"]
+    unit = f"events at {lumi:g} fb^-1 (MC events)" if with_yield else "A x eff in % (MC events)"
+    tables = []
+    for group, regions in groups.items():
+        table = Table(title=f"Cutflow {group}: {unit}", title_justify="left", show_edge=False)
+        table.add_column("step")
+        for sr in regions:
+            table.add_column(sr["name"], justify="right")
+        for step in _merged_steps([sr["cutflow"] for sr in regions]):
+            cells = [next((s for s in sr["cutflow"] if s["step"] == step), None) for sr in regions]
+            conditions = {c["condition"] for c in cells if c is not None}
+            shared = len(conditions) == 1
+            label = step
+            if shared and (cond := conditions.pop()) and _threshold(cond) not in step:
+                label = f"{step} [{_threshold(cond)}]"
+            row = [label]
+            for s in cells:
+                if s is None:
+                    row.append("")
+                    continue
+                value = s["yield"] if with_yield else 100.0 * s["acc_eff"]
+                cell = f"{_fmt(value)} ({s['n']})"
+                row.append(cell if shared else f"[{_threshold(s['condition'])}] {cell}")
+            table.add_row(*row)
+        tables.append(table)
+    return tables
+
+
+def region_table(doc: dict[str, Any]) -> Table:
+    with_yield = doc["cross_section"] is not None
+    lumi = doc["analysis"]["luminosity_ifb"]
+    table = Table(title=f"Signal regions ({lumi:g} fb^-1): recast vs published", title_justify="left",
+                  show_edge=False)
+    for name, just in [("SR", "left"), ("MC events", "right"), ("yield ± MC stat", "right"),
+                       ("A x eff [%]", "right"), ("obs", "right"), ("bkg", "right"),
+                       ("S95 exp / obs", "right")]:
+        table.add_column(name, justify=just)
+    for sr in doc["signal_regions"]:
+        pub = sr["published"] or {}
+        y = f"{_fmt(sr['yield'])} ± {_fmt(sr['yield_err'], 2)}" if with_yield else "-"
+        table.add_row(
+            sr["name"], str(sr["n"]), y,
+            f"{100 * sr['acc_eff']:.3g} ± {100 * sr['acc_eff_err']:.2g}",
+            str(pub.get("observed", "-")),
+            f"{_fmt(pub['background'])} ± {_fmt(pub['background_err'], 2)}" if pub else "-",
+            f"{_fmt(pub.get('s95_expected'))} / {_fmt(pub.get('s95_observed'))}" if pub else "-",
+        )
+    return table
+
+
+def console() -> Console:
+    """stdout console; piped output gets a fixed width wide enough for the tables."""
+    import sys
+
+    return Console(width=None if sys.stdout.isatty() else 132)
+
+
+def print_run(doc: dict[str, Any], con: Console | None = None) -> None:
+    console = con or globals()["console"]()
+    a = doc["analysis"]
+    src = doc["input"]
+    console.print(f"[bold]{a['id']}[/bold]  {a['title']}  (arXiv:{a['arxiv']}, {a['sqrt_s_tev']:g} TeV, "
+                  f"{a['luminosity_ifb']:g} fb^-1)")
+    what = src.get("path") or src.get("generator", {}).get("slha", "")
+    console.print(f"input: {src['kind']} {what}; {doc['events']['n']} events, sum of weights "
+                  f"{doc['events']['sumw']:.6g}; seed {doc['seed']}")
+    xs = doc["cross_section"]
+    if xs is not None:
+        console.print(f"cross section: {xs['value_fb']:.4g} fb ({xs['source']})")
+    else:
+        console.print("cross section: unknown, so yields are shown as A x eff (give --xsec-fb)")
+    for t in cutflow_tables(doc):
+        console.print()
+        console.print(t)
+    console.print()
+    console.print(region_table(doc))
+    if not doc["complete"]:
+        console.print(f"[bold red]incomplete:[/bold red] {doc['error']}")

@@ -1,0 +1,148 @@
+"""Results files: one versioned JSON per analysis run, with everything needed to reproduce it.
+
+The layout is fixed by ``recast/schemas/result-1.schema.json`` (JSON Schema 2020-12); every
+file is validated against it before it is written, and again when it is read. Files are written
+atomically (a temporary file in the same directory, then a rename), so an interrupted run never
+leaves a half-written result, and a run that fails part-way still records the events it processed
+(with ``complete: false`` and the error).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .analysis import Analysis
+from .engine import Counts
+from .errors import RecastError
+from .xsec import CrossSection
+
+SCHEMA_NAME = "recast-result"
+SCHEMA_VERSION = 1
+_PACKAGES = ("recast", "numpy", "awkward", "numba", "fastjet", "pyhepmc", "pythia8mc", "onnxruntime", "pyhf")
+
+
+@lru_cache(maxsize=None)
+def schema() -> dict:
+    return json.loads(files("recast.schemas").joinpath(f"result-{SCHEMA_VERSION}.schema.json").read_text())
+
+
+def software_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in _PACKAGES:
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def build(analysis: Analysis, counts: Counts, *, options: dict[str, Any], seed: int,
+          source: dict[str, Any], cross_section: CrossSection | None, complete: bool = True,
+          error: str | None = None, notes: list[str] | None = None) -> dict[str, Any]:
+    """The result document of one run (see the schema for the meaning of every field)."""
+    lumi = analysis.luminosity_ifb
+    scale = cross_section.value_fb * lumi if cross_section is not None else None
+    published = analysis.published
+    regions = []
+    for sr in analysis.signal_regions:
+        steps = counts.cutflows[sr.name]
+        flow = []
+        for s in steps:
+            eff, err = counts.efficiency(s)
+            flow.append({"step": s.step, "condition": s.condition, "n": s.n, "sumw": s.sumw,
+                         "sumw2": s.sumw2, "acc_eff": eff, "acc_eff_err": err,
+                         "yield": eff * scale if scale is not None else None})
+        last = flow[-1]
+        pub = published.get(sr.name)
+        regions.append({
+            "name": sr.name, "group": sr.group, "n": last["n"], "sumw": last["sumw"], "sumw2": last["sumw2"],
+            "acc_eff": last["acc_eff"], "acc_eff_err": last["acc_eff_err"],
+            "yield": last["yield"],
+            "yield_err": last["acc_eff_err"] * scale if scale is not None else None,
+            "published": pub.to_dict() if pub is not None else None,
+            "cutflow": flow,
+        })
+    doc = {
+        "schema": SCHEMA_NAME,
+        "schema_version": SCHEMA_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "complete": complete,
+        "error": error,
+        "analysis": {"id": analysis.id, "title": analysis.title, "arxiv": analysis.arxiv,
+                     "sqrt_s_tev": analysis.sqrt_s_tev, "luminosity_ifb": lumi, "options": options},
+        "input": source,
+        "events": {"n": counts.n_events, "sumw": counts.sumw, "sumw2": counts.sumw2},
+        "cross_section": cross_section.to_dict() if cross_section is not None else None,
+        "seed": seed,
+        "software": software_versions(),
+        "notes": list(notes or []),
+        "signal_regions": regions,
+    }
+    validate(doc)
+    return doc
+
+
+def validate(doc: dict[str, Any], path: str | Path = "result") -> None:
+    """Check a result document against the schema; a one-line RecastError otherwise."""
+    if doc.get("schema") != SCHEMA_NAME:
+        raise RecastError(f"{path}: not a recast result file (schema {doc.get('schema')!r})")
+    if doc.get("schema_version") != SCHEMA_VERSION:
+        raise RecastError(f"{path}: result schema version {doc.get('schema_version')} is not "
+                          f"supported (this recast reads version {SCHEMA_VERSION})")
+    try:
+        jsonschema.validate(doc, schema())
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
+        raise RecastError(f"{path}: invalid result file at {where}: {exc.message}") from None
+
+
+def write_atomic(path: Path, doc: dict[str, Any]) -> None:
+    """Write JSON to ``path`` atomically (temporary file in the same directory, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f, indent=1, allow_nan=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read(path: Path) -> dict[str, Any]:
+    """Read and validate a result file."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RecastError(f"{path}: no such file") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RecastError(f"{path}: not readable JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise RecastError(f"{path}: not a recast result file")
+    validate(doc, path)
+    return doc
