@@ -20,7 +20,7 @@ import awkward as ak
 import numpy as np
 
 from .analysis import Analysis, Cut
-from .objects import build_objects
+from .objects import Objects, build_objects
 
 ALL_EVENTS = "all events"
 
@@ -82,10 +82,8 @@ def _cumulative(cuts: Iterable[Cut], start: np.ndarray, variables: Mapping[str, 
     return masks
 
 
-def process_batch(analysis: Analysis, batch: ak.Array, options: Mapping[str, Any], seed: int,
-                  counts: Counts, object_config=None) -> dict[str, np.ndarray]:
-    """Add one event batch to ``counts``; returns the variables (for dumps and tests)."""
-    objects = build_objects(batch, object_config or analysis.object_config(options), seed)
+def select(analysis: Analysis, objects: Objects, options: Mapping[str, Any], counts: Counts) -> dict[str, np.ndarray]:
+    """Evaluate the analysis on built objects and add them to ``counts``; returns the variables."""
     variables = analysis.compute_variables(objects, options)
     w = objects.weight
     w2 = w * w
@@ -98,6 +96,13 @@ def process_batch(analysis: Analysis, batch: ak.Array, options: Mapping[str, Any
         masks = pre_masks + _cumulative(sr.cuts, pre_masks[-1], variables)
         _accumulate(counts.cutflows[sr.name], masks, w, w2)
     return variables
+
+
+def process_batch(analysis: Analysis, batch: ak.Array, options: Mapping[str, Any], seed: int,
+                  counts: Counts, object_config=None) -> dict[str, np.ndarray]:
+    """Build the objects of one event batch and add it to ``counts``; returns the variables."""
+    objects = build_objects(batch, object_config or analysis.object_config(options), seed)
+    return select(analysis, objects, options, counts)
 
 
 def run(analysis: Analysis, batches: Iterable[ak.Array], options: Mapping[str, Any] | None = None,

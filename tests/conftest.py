@@ -33,3 +33,9 @@ def gtt_sample(gtt_slha, tmp_path_factory):
     src = PythiaSource(PythiaConfig(slha=gtt_slha, nevents=120, seed=11), chunk_size=50, hepmc_out=out)
     batch = ak.concatenate(list(src))
     return batch, out, src
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Failures make pytest exit non-zero; a selection that collects no tests does not."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.exitstatus = pytest.ExitCode.OK

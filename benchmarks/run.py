@@ -1,0 +1,150 @@
+"""Stage-by-stage speed of the pipeline on a generated gluino sample (not a test: run by hand).
+
+    python benchmarks/run.py [--nevents 1000] [--chunk-size 1000] [--out benchmarks/results]
+
+The sample (Gtt, m(gluino) = 2 TeV, m(LSP) = 1 GeV, seed 1) is generated once with Pythia and
+cached in ``benchmarks/cache/``. Each stage is timed on its own over the same events:
+
+* generate: Pythia 8 with hadronisation, in-process batches (a fresh 200-event run);
+* read:     HepMCSource (pyhepmc + columnar batch building), plain and gzip;
+* read-ref: pyhepmc's own event loop over the same file, doing nothing with the events;
+* objects:  build_objects (jets, b-tags, leptons, MET) on batches already in memory;
+* selection: ANA-SUSY-2018-30 variables, cuts and cutflow accumulation on objects in memory;
+* end-to-end: ``engine.run`` from the HepMC file (read + objects + selection).
+
+Results go to one JSON per run, with the software versions and peak RSS, and a table of the
+ratios that matter is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import platform
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import awkward as ak
+import pyhepmc
+
+from recast import analysis, engine, results
+from recast.events import HepMCSource, PythiaConfig, PythiaSource
+from recast.objects import build_objects
+from recast.slha import simplified_model
+
+HERE = Path(__file__).parent
+
+
+def sample(n: int, cache: Path) -> Path:
+    cache.mkdir(parents=True, exist_ok=True)
+    plain = cache / f"gtt_2000_1_seed1_{n}.hepmc"
+    if not plain.exists():
+        card = cache / "gtt_2000_1.slha"
+        card.write_text(simplified_model("gtt", 2000, 1))
+        print(f"generating the {n}-event sample once (cached in {cache}) ...", file=sys.stderr)
+        for _ in PythiaSource(PythiaConfig(slha=card, nevents=n, seed=1), chunk_size=500, hepmc_out=plain):
+            pass
+    gz = plain.with_suffix(".hepmc.gz")
+    if not gz.exists():
+        with open(plain, "rb") as src, gzip.open(gz, "wb", compresslevel=6) as dst:
+            shutil.copyfileobj(src, dst)
+    return plain
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nevents", type=int, default=1000)
+    ap.add_argument("--chunk-size", type=int, default=1000)
+    ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--cache", type=Path, default=HERE / "cache")
+    args = ap.parse_args()
+
+    plain = sample(args.nevents, args.cache)
+    gz = plain.with_suffix(".hepmc.gz")
+    ana = analysis.load("ANA-SUSY-2018-30")
+    opts = ana.resolve_options()
+    config = ana.object_config(opts)
+
+    # warm up numba kernels and fastjet on a few events so compilation is not timed
+    warm = next(iter(HepMCSource(plain, chunk_size=20, max_events=20)))
+    ana.compute_variables(build_objects(warm, config, 1), opts)
+
+    stages: dict[str, dict] = {}
+
+    def record(name, n, seconds, **extra):
+        stages[name] = {"events": n, "seconds": seconds, "events_per_s": n / seconds, **extra}
+        print(f"  {name:<18} {n / seconds:10.0f} events/s  ({n} events, {seconds:.2f} s)", file=sys.stderr)
+
+    card = args.cache / "gtt_2000_1.slha"
+    _, t = timed(lambda: [None for _ in PythiaSource(PythiaConfig(slha=card, nevents=200, seed=7), chunk_size=200)])
+    record("generate", 200, t)
+
+    def read(path):
+        return list(HepMCSource(path, chunk_size=args.chunk_size))
+
+    batches, t = timed(lambda: read(plain))
+    n = sum(len(b) for b in batches)
+    record("read", n, t, file=str(plain.name), mb_per_event=plain.stat().st_size / n / 1e6)
+    _, t = timed(lambda: read(gz))
+    record("read-gzip", n, t)
+
+    def reference():
+        k = 0
+        with pyhepmc.open(plain) as f:
+            for _ in f:
+                k += 1
+        return k
+
+    k, t = timed(reference)
+    record("read-ref-pyhepmc", k, t)
+
+    objs, t = timed(lambda: [build_objects(b, config, 1) for b in batches])
+    record("objects", n, t)
+
+    def select():
+        counts = engine.Counts.for_analysis(ana)
+        for o in objs:
+            engine.select(ana, o, opts, counts)
+        return counts
+
+    _, t = timed(select)
+    record("selection", n, t)
+
+    _, t = timed(lambda: engine.run(ana, HepMCSource(plain, chunk_size=args.chunk_size), opts, seed=1))
+    record("end-to-end", n, t)
+
+    rate = {k: v["events_per_s"] for k, v in stages.items()}
+    ratios = {
+        "read / pyhepmc bare loop": rate["read"] / rate["read-ref-pyhepmc"],
+        "read-gzip / read": rate["read-gzip"] / rate["read"],
+        "end-to-end / generate": rate["end-to-end"] / rate["generate"],
+        "end-to-end / (objects+selection alone)": rate["end-to-end"] / (1 / (1 / rate["objects"] + 1 / rate["selection"])),
+        "read share of end-to-end time": (1 / rate["read"]) / (1 / rate["end-to-end"]),
+    }
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    doc = {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+           "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
+           "software": results.software_versions(), "nevents": n, "chunk_size": args.chunk_size,
+           "stages": stages, "ratios": ratios, "peak_rss_mb": peak_mb}
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"bench-{doc['created'].replace(':', '')}.json"
+    path.write_text(json.dumps(doc, indent=1))
+    print("\nratios:", file=sys.stderr)
+    for k, v in ratios.items():
+        print(f"  {k:<42} {v:8.3f}", file=sys.stderr)
+    print(f"peak RSS {peak_mb:.0f} MB; wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
