@@ -46,6 +46,7 @@ class Option:
     default: Any
     doc: str
     choices: tuple | None = None  # None: any value of the default's type
+    bounds: tuple[float, float] | None = None  # allowed range of a numeric option
 
     def convert(self, raw: Any) -> Any:
         """Validate (and parse, when given as text on the command line) a value."""
@@ -65,6 +66,9 @@ class Option:
         if isinstance(self.default, (int, float)) and not isinstance(self.default, bool):
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise AnalysisError(f"option {self.name}={raw!r}: must be a number")
+            if self.bounds is not None and not self.bounds[0] <= value <= self.bounds[1]:
+                raise AnalysisError(f"option {self.name}={raw!r}: must lie in "
+                                    f"[{self.bounds[0]:g}, {self.bounds[1]:g}]")
             return type(self.default)(value) if isinstance(self.default, float) else value
         return value
 

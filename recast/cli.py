@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 import warnings
@@ -31,17 +32,24 @@ def _parse_options(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+@contextlib.contextmanager
 def _progress(total: int | None, label: str):
+    """A progress bar on stderr. Its console writes to its own duplicate of the terminal's
+    descriptor: the readers silence descriptor 2 while HepMC3 parses, and the bar must not vanish
+    with it. No live display at all (not even its blank line) when stderr is not a terminal."""
+    from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
-    from rich.console import Console
 
     columns = [SpinnerColumn(), TextColumn(label), BarColumn(), MofNCompleteColumn() if total else
                TextColumn("{task.completed} events"), TextColumn("{task.fields[rate]}"),
                TimeElapsedColumn()]
     if total:
         columns.append(TimeRemainingColumn())
-    return Progress(*columns, console=Console(stderr=True), transient=True)
+    with os.fdopen(os.dup(2), "w", buffering=1) as stream:
+        console = Console(file=stream)
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+            yield bar
 
 
 def _say(msg: str) -> None:
@@ -230,22 +238,40 @@ def cmd_make_slha(args: argparse.Namespace) -> int:
 # -- parser -------------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error reported in one line like every other input problem."""
+
+    def error(self, message: str):
+        self.exit(EXIT_INPUT, f"recast: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
 def _add_generation(p: argparse.ArgumentParser, events_default: int | None) -> None:
     from .events.pythia import PROCESSES
 
     p.add_argument("--process", default="gluino-pair", choices=sorted(PROCESSES),
                    help="production process for Pythia (default: gluino-pair)")
-    p.add_argument("-n", "--nevents", type=int, default=events_default,
+    p.add_argument("-n", "--nevents", type=_positive_int, default=events_default,
                    help="events to generate (with --events: read at most this many)")
     p.add_argument("--seed", type=int, default=1,
                    help="seed for Pythia and for the per-event random streams (default: 1)")
-    p.add_argument("--chunk-size", type=int, default=1000, help="events per columnar batch (default 1000)")
+    p.add_argument("--chunk-size", type=_positive_int, default=1000,
+                   help="events per columnar batch (default 1000)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .slha import SIMPLIFIED_MODELS
 
-    parser = argparse.ArgumentParser(prog="recast", description="Recast LHC searches on truth-level events.")
+    parser = _Parser(prog="recast", description="Recast LHC searches on truth-level events.")
     parser.add_argument("--version", action="version", version=f"recast {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -264,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slha", help="SLHA model point: generate with Pythia (or, with --events, only "
                                   "look up the cross section)")
     _add_generation(p, None)
-    p.add_argument("--max-events", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--max-events", type=_positive_int, help=argparse.SUPPRESS)
     p.add_argument("--xsec-fb", type=float, help="signal cross section in fb (overrides SLHA and tables)")
     p.add_argument("-O", "--option", action="append", metavar="NAME=VALUE",
                    help="set an analysis option (see 'recast info ANA')")

@@ -32,10 +32,12 @@ def test_option_conversion():
     assert choice.convert("signal") == "signal"
     with pytest.raises(AnalysisError, match="choose one of baseline, signal"):
         choice.convert("loose")
-    number = Option("eff", 0.68, "doc")
+    number = Option("eff", 0.68, "doc", bounds=(0.0, 1.0))
     assert number.convert("0.675") == pytest.approx(0.675)
     with pytest.raises(AnalysisError, match="must be a number"):
         number.convert("high")
+    with pytest.raises(AnalysisError, match=r"must lie in \[0, 1\]"):
+        number.convert("7")
 
 
 def test_registry_aliases_and_suggestions():

@@ -1,11 +1,28 @@
-"""Keep C++ libraries' console output (Pythia, fastjet banners) out of the command line's stdout."""
+"""Keep C++ libraries' console output (Pythia, fastjet banners, HepMC3 diagnostics) out of the
+command line's stdout and stderr."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import sys
 import tempfile
+from functools import lru_cache
+
+
+@lru_cache(maxsize=None)
+def _libc():
+    return ctypes.CDLL(None)
+
+
+def flush_c_stdio() -> None:
+    """Flush C's stdio buffers: when stdout is a pipe or a file, ``printf`` output of a C/C++
+    library waits there and would otherwise appear only after the descriptor is restored."""
+    try:
+        _libc().fflush(None)
+    except (OSError, AttributeError):  # no C library to talk to: nothing buffered there either
+        pass
 
 
 @contextlib.contextmanager
@@ -24,7 +41,39 @@ def captured_stdout():
             yield out
         finally:
             sys.stdout.flush()
+            flush_c_stdio()
             os.dup2(saved, 1)
             os.close(saved)
             tmp.seek(0)
             out.append(tmp.read().decode("utf-8", "replace"))
+
+
+class SilencedOutput:
+    """Discard what C/C++ code writes to file descriptors 1 and 2 inside ``with``.
+
+    Reusable and cheap (a few ``dup`` calls per use), so that it can wrap every call into a
+    chatty library, such as HepMC3's readers, which print to both streams when they reject an
+    event. Call :meth:`close` when done.
+    """
+
+    def __init__(self) -> None:
+        self._null = os.open(os.devnull, os.O_WRONLY)
+        self._saved: tuple[int, int] | None = None
+
+    def __enter__(self) -> SilencedOutput:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._saved = (os.dup(1), os.dup(2))
+        os.dup2(self._null, 1)
+        os.dup2(self._null, 2)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        flush_c_stdio()
+        saved, self._saved = self._saved, None
+        for fd, orig in zip((1, 2), saved):
+            os.dup2(orig, fd)
+            os.close(orig)
+
+    def close(self) -> None:
+        os.close(self._null)

@@ -7,6 +7,10 @@ ancestry flags by another (:mod:`recast.events.record`).
 
 Compression (gzip, bzip2, xz, zstd) is recognised by the file's magic bytes, not its name. When
 HepMC3 rejects an event, the file is scanned again to name the event and the line at fault.
+HepMC3 reads numbers with atof/atoi, which accept "3x00.0" as 3, so the bytes are checked on
+their way to it (one numba pass): a field of an event, vertex or particle record that is not a
+number is an error naming its event and line. HepMC3's own console messages are suppressed;
+ours replace them.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 import pyhepmc
 
 from ..errors import EventFileError
+from ._capture import SilencedOutput
 from .record import GenRecord, check_momenta, pid_table, to_batch
 
 _MAGIC = {
@@ -154,6 +159,188 @@ def _parents_from_links(part_off, vert_off, link_off, links1, links2):
     return poff, parents, 0
 
 
+_NAN = np.frombuffer(b"nan", np.uint8)
+_INF = np.frombuffer(b"infinity", np.uint8)
+
+
+@numba.njit(cache=True, inline="always")
+def _blank(c):
+    return c == 32 or c == 9 or c == 13 or c == 10  # space, tab, CR, LF
+
+
+@numba.njit(cache=True, inline="always")
+def _digit(c):
+    return 48 <= c <= 57
+
+
+@numba.njit(cache=True)
+def _is_word(b, i, j, word):
+    """b[i:j] equals ``word`` (lower case) ignoring case."""
+    if j - i != len(word):
+        return False
+    for k in range(j - i):
+        if b[i + k] | 32 != word[k]:
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _number_end(b, i, n):
+    """Index just past the number that starts at b[i] if the field holds nothing else (as C's
+    strtod reads it in full: nan and inf included, so that the momentum checks can name them),
+    else -1."""
+    if b[i] == 43 or b[i] == 45:  # + -
+        i += 1
+    digits = 0
+    while i < n and _digit(b[i]):
+        i += 1
+        digits += 1
+    if i < n and b[i] == 46:  # .
+        i += 1
+        while i < n and _digit(b[i]):
+            i += 1
+            digits += 1
+    if digits == 0:
+        j = i
+        while j < n and not _blank(b[j]):
+            j += 1
+        ok = _is_word(b, i, j, _NAN) or _is_word(b, i, j, _INF[:3]) or _is_word(b, i, j, _INF)
+        return j if ok else -1
+    if i < n and b[i] | 32 == 101:  # e E
+        i += 1
+        if i < n and (b[i] == 43 or b[i] == 45):
+            i += 1
+        if i >= n or not _digit(b[i]):
+            return -1
+        while i < n and _digit(b[i]):
+            i += 1
+    return i if i == n or _blank(b[i]) else -1
+
+
+@numba.njit(cache=True)
+def _first_bad_record(b, final, n_events):
+    """Scan the lines of ``b`` for an event (E), vertex (V) or particle (P) record
+    with a field that is not a number. HepMC3 reads those fields with atoi/atof, which take
+    "3x00.0" for 3 and "abc" for 0 without complaint. Allowed besides numbers: ``@`` (before a
+    position) and, in vertex records, a list of particle ids such as ``[1,2,-3]``. A last line
+    without its newline is left for the next call unless ``final``.
+
+    Returns (lines scanned, events started, index of the bad line or -1, its start, its end,
+    where scanning stopped); the event count includes the bad line's own event.
+    """
+    n = len(b)
+    line = 0
+    start = 0
+    while start < n:
+        c = b[start]
+        i = start + 1
+        record = c == 69 or c == 80 or c == 86  # E P V
+        bad = False
+        if record:
+            bad = i < n and not _blank(b[i])  # the record letter stands alone
+            while not bad:
+                while i < n and _blank(b[i]) and b[i] != 10:
+                    i += 1
+                if i >= n or b[i] == 10:
+                    break
+                if b[i] == 64:  # @
+                    i += 1
+                    bad = i < n and not _blank(b[i])
+                elif b[i] == 91 and c == 86:  # [ in a vertex record
+                    i += 1
+                    while i < n and (_digit(b[i]) or b[i] == 44 or b[i] == 45):  # digits , -
+                        i += 1
+                    bad = i >= n or b[i] != 93 or (i + 1 < n and not _blank(b[i + 1]))  # ]
+                    i += 1
+                else:
+                    i = _number_end(b, i, n)
+                    bad = i < 0
+            if bad:
+                i = start
+        while i < n and b[i] != 10:
+            i += 1
+        if i >= n and not final:
+            break  # incomplete line: wait for the rest
+        if c == 69:
+            n_events += 1
+        if bad:
+            return line, n_events, line, start, i, start
+        line += 1
+        start = i + 1
+    return line, n_events, -1, 0, 0, min(start, n)
+
+
+@numba.njit(cache=True)
+def _first_newline(b):
+    for i in range(len(b)):
+        if b[i] == 10:
+            return i
+    return -1
+
+
+class _CheckedStream(io.RawIOBase):
+    """Pass a HepMC file's bytes through unchanged while checking that every E, V and P record
+    holds only numbers; remembers the first bad one as ``problem = (event, line, text)``.
+
+    The reader is asked whether the event it just parsed is at fault, so the events before a
+    corrupt line are still delivered.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._carry = b""  # the start of a line whose end has not been read yet
+        self.lines = 0  # complete lines checked so far
+        self._events = 0
+        self.problem: tuple[int, int, str] | None = None
+        self.error: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.error is not None:
+            return 0
+        try:
+            n = self._raw.readinto(buffer)
+        except Exception as exc:
+            # A corrupt compressed stream. The C++ stream above would swallow the exception and
+            # only report a failed read: keep it, and end the data here.
+            self.error = exc
+            return 0
+        if self.problem is None:
+            if not n:
+                self._scan(np.frombuffer(self._carry, np.uint8), True)
+                self._carry = b""
+            else:
+                data = np.frombuffer(buffer, np.uint8, count=n)
+                if self._carry:  # finish the pending line first
+                    newline = _first_newline(data)
+                    if newline < 0:
+                        self._carry += data.tobytes()
+                        return n
+                    self._scan(np.frombuffer(self._carry + data[:newline + 1].tobytes(), np.uint8), False)
+                    self._carry = b""
+                    data = data[newline + 1:]
+                stop = self._scan(data, False)
+                if self.problem is None:
+                    self._carry = data[stop:].tobytes()
+        return n
+
+    def _scan(self, data: np.ndarray, final: bool) -> int:
+        if self.problem is not None or not len(data):
+            return len(data)
+        lines, self._events, bad, a, b, stop = _first_bad_record(data, final, self._events)
+        if bad >= 0:
+            text = data[a:b].tobytes().decode("utf-8", "replace").rstrip("\r")
+            self.problem = (self._events, self.lines + bad + 1, text)
+        self.lines += lines
+        return stop
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 @dataclass
 class HepMCSource:
     """Read a HepMC3 or HepMC2 file (plain or compressed) and yield event batches of
@@ -189,28 +376,44 @@ class HepMCSource:
 
     def __iter__(self) -> Iterator:
         reader_cls = pyhepmc.io.ReaderAscii if self.format == "hepmc3" else pyhepmc.io.ReaderAsciiHepMC2
-        with open_binary(self.path) as f:
+        checked = _CheckedStream(open_binary(self.path))
+        quiet = SilencedOutput()  # HepMC3 prints its complaints: ours name the event and line
+        with io.BufferedReader(checked, buffer_size=1 << 20) as f:
             reader = reader_cls(pyhepmc.io.pyiostream(f))
             evt = pyhepmc.GenEvent()
             chunk: list[tuple] = []
-            while self.max_events is None or self.n_read + len(chunk) < self.max_events:
-                try:
-                    ok = reader.read_event(evt)
-                except Exception as exc:  # decompression errors surface here
-                    raise EventFileError(f"{self.path}: cannot read event "
-                                         f"{self.n_read + len(chunk) + 1}: {exc}") from None
-                if not ok or reader.failed():
-                    self._check_clean_end(self.n_read + len(chunk))
-                    break
-                data = pyhepmc.GenEventData()  # write_data appends: one fresh container per event
-                evt.write_data(data)
-                chunk.append(self._arrays(data))
-                self._remember_cross_section(evt)  # generators refine it event by event: keep the last
-                if len(chunk) == self.chunk_size:
+            try:
+                while self.max_events is None or self.n_read + len(chunk) < self.max_events:
+                    index = self.n_read + len(chunk) + 1  # of the event about to be read, from 1
+                    try:
+                        with quiet:
+                            # the stream is at its end (or broken) after the previous event
+                            ok = not reader.failed() and reader.read_event(evt)
+                    except Exception as exc:  # HepMC3's exceptions, e.g. more weights than names
+                        raise EventFileError(f"{self.path}: cannot read event {index}: {exc}") from None
+                    if ok:
+                        data = pyhepmc.GenEventData()  # write_data appends: one fresh container per event
+                        evt.write_data(data)
+                    # HepMC3 reports success with an empty event when only a footer was left
+                    if not ok or len(data.particles) == 0:
+                        self._check_clean_end(index - 1, checked)
+                        break
+                    if checked.problem is not None and checked.problem[0] <= index:
+                        self._raise_malformed(checked.problem)
+                    chunk.append(self._arrays(data))
+                    self._remember_cross_section(evt)  # generators refine it event by event: keep the last
+                    if len(chunk) == self.chunk_size:
+                        full, chunk = chunk, []
+                        yield self._batch(full)
+                if chunk:
                     yield self._batch(chunk)
-                    chunk = []
-            if chunk:
-                yield self._batch(chunk)
+            except EventFileError:
+                if chunk:  # the good events read before the failure still count
+                    good, chunk = chunk, []
+                    yield self._batch(good)
+                raise
+            finally:
+                quiet.close()
         if self.n_read == 0:
             raise EventFileError(f"{self.path}: no events in file")
 
@@ -256,16 +459,31 @@ class HepMCSource:
             weight=np.array([c[4] for c in chunk], np.float64),
             event_number=np.array([c[5] for c in chunk], np.int64),
         )
-        check_momenta(rec, str(self.path), self.n_read)
+        try:
+            check_momenta(rec, str(self.path), self.n_read)
+        except EventFileError as exc:
+            line = locate_bad_momentum(self.path, self.format, self.n_read, len(chunk))
+            raise EventFileError(f"{exc}" + (f" (line {line})" if line else "")) from None
         self.n_read += len(chunk)
         return to_batch(rec)
 
-    def _check_clean_end(self, n_good: int) -> None:
+    def _check_clean_end(self, n_good: int, checked: _CheckedStream) -> None:
         """HepMC3 stops both at the end of the file and at a bad event: tell the two apart."""
+        if checked.problem is not None and checked.problem[0] <= n_good + 1:
+            self._raise_malformed(checked.problem)
+        if checked.error is not None:
+            raise EventFileError(f"{self.path}: event {n_good + 1}: cannot decompress the data after "
+                                 f"line {checked.lines}: {checked.error}")
         problem = locate_problem(self.path, self.format, n_good)
         if problem is not None:
             line, reason = problem
             raise EventFileError(f"{self.path}: event {n_good + 1}, line {line}: {reason}")
+
+    def _raise_malformed(self, malformed: tuple[int, int, str]) -> None:
+        event, line, text = malformed
+        kind = {"E": "event", "V": "vertex", "P": "particle"}.get(text[:1], "record")
+        raise EventFileError(f"{self.path}: event {event}, line {line}: malformed {kind} line "
+                             f"(a field that is not a number): {text[:80]!r}")
 
 
 _FLOAT = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
@@ -326,8 +544,9 @@ def locate_problem(path: Path, fmt: str, event_index: int) -> tuple[int, str] | 
                 if not v_re.match(line):
                     return lineno, f"malformed vertex line: {line[:80]!r}"
                 seen_v += 1
-                if fmt == "hepmc2":
-                    expect_p += int(line.split()[8])  # particles written after each vertex
+                if fmt == "hepmc2":  # after each vertex: its orphan incoming and its outgoing particles
+                    tok = line.split()
+                    expect_p += int(tok[7]) + int(tok[8])
             elif line[:2] in ("U ", "W ", "A ", "T ", "C ", "H ", "F ", "N ") or not line.strip():
                 continue
             else:
@@ -338,9 +557,28 @@ def locate_problem(path: Path, fmt: str, event_index: int) -> tuple[int, str] | 
         if problem is not None:
             return (lineno if not ended else start_line), (
                 problem if ended else "file ends in the middle of the event (truncated?): " + problem)
-        if not ended:
-            return None
     return start_line, "HepMC3 rejected this event (inconsistent vertex or particle references)"
+
+
+def locate_bad_momentum(path: Path, fmt: str, first: int, count: int) -> int | None:
+    """Line number of the first particle with a non-finite momentum or a negative energy in the
+    ``count`` events after the first ``first`` ones (error path only: a line-by-line scan)."""
+    cols = slice(4, 8) if fmt == "hepmc3" else slice(3, 7)
+    n_events = 0
+    with open_binary(path) as f:
+        for lineno, raw in enumerate(f, 1):
+            if raw.startswith(b"E "):
+                n_events += 1
+                if n_events > first + count:
+                    return None
+            elif raw.startswith(b"P ") and n_events > first:
+                try:
+                    px, py, pz, e = (float(x) for x in raw.split()[cols])
+                except ValueError:
+                    continue
+                if not np.isfinite((px, py, pz, e)).all() or e < 0:
+                    return lineno
+    return None
 
 
 def _parse_event_line(line: str, fmt: str) -> tuple[int, int] | str:

@@ -90,11 +90,13 @@ def pid_table(pid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 @numba.njit(cache=True)
 def _ancestor_flags(parent_offsets, parents, own):
-    """OR of ``own`` over all ancestors of each particle (iterative DFS, memoised; cycles ignored)."""
+    """OR of ``own`` over all ancestors of each particle (iterative DFS, memoised; a cycle in the
+    parent links is tolerated, its members count as each other's ancestors)."""
     n = len(own)
     flags = np.zeros(n, np.uint8)
     state = np.zeros(n, np.uint8)  # 0 unvisited, 1 on the stack, 2 done
     stack = np.empty(n, np.int64)
+    cyclic = False
     for root in range(n):
         if state[root] == 2:
             continue
@@ -112,6 +114,8 @@ def _ancestor_flags(parent_offsets, parents, own):
                     stack[top] = j
                     pushed = True
                     break
+                if state[j] == 1:
+                    cyclic = True
             if pushed:
                 continue
             f = np.uint8(0)
@@ -122,6 +126,21 @@ def _ancestor_flags(parent_offsets, parents, own):
             flags[i] = f
             state[i] = 2
             top -= 1
+    if cyclic:
+        # The DFS skips a parent that is still on the stack, so particles on a cycle (and their
+        # descendants already memoised) can miss flags, depending on the visiting order.
+        # Propagate along all links until nothing changes.
+        changed = True
+        while changed:
+            changed = False
+            for i in range(n):
+                f = flags[i]
+                for k in range(parent_offsets[i], parent_offsets[i + 1]):
+                    j = parents[k]
+                    f |= flags[j] | own[j]
+                if f != flags[i]:
+                    flags[i] = f
+                    changed = True
     return flags
 
 

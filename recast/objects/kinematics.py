@@ -17,7 +17,10 @@ TWO_PI = 2.0 * np.pi
 
 
 def wrap_phi(phi):
-    """Map angles into (-pi, pi]."""
+    """Map angles into (-pi, pi]; works on numpy and awkward arrays."""
+    if isinstance(phi, ak.Array):
+        out = np.mod(phi + np.pi, TWO_PI) - np.pi
+        return ak.where(out == -np.pi, np.pi, out)
     out = np.mod(np.asarray(phi, dtype=np.float64) + np.pi, TWO_PI) - np.pi
     return np.where(out == -np.pi, np.pi, out)
 

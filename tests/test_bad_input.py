@@ -1,0 +1,313 @@
+"""Bad input through the command line: one line on stderr naming the file (and, for a corrupt or
+truncated event, the event and the line), exit code 2, never a traceback; with --out, the
+events before a failure are still written, marked incomplete."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recast import results
+from recast.cli import main
+from recast.slha import simplified_model
+
+DATA = Path(__file__).parent / "data"
+HAND3 = DATA / "handmade.hepmc3"
+HAND2 = DATA / "handmade.hepmc2"
+ANA = "ANA-SUSY-2018-30"
+
+
+def run_cli(capfd, *args: str) -> tuple[int, list[str], str]:
+    """Run ``recast ARGS``; returns (exit code, stderr lines, stdout). capfd sees what C/C++
+    libraries write to the file descriptors too."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's own checks
+        code = exc.code
+    out, err = capfd.readouterr()
+    return code, err.splitlines(), out
+
+
+def assert_one_error(code: int, err: list[str], out: str, *fragments: str) -> str:
+    assert code == 2
+    assert "Traceback" not in "\n".join(err) + out
+    assert len(err) == 1, err
+    assert err[0].startswith("recast: error: "), err
+    for f in fragments:
+        assert f in err[0], (f, err[0])
+    assert out == ""
+    return err[0]
+
+
+def edit(src: Path, dst: Path, old: str, new: str) -> Path:
+    text = src.read_text()
+    assert text.count(old) == 1, old
+    dst.write_text(text.replace(old, new))
+    return dst
+
+
+def first_lines(src: Path, dst: Path, n: int) -> Path:
+    dst.write_text("".join(src.read_text().splitlines(keepends=True)[:n]))
+    return dst
+
+
+# -- event files ------------------------------------------------------------------------------
+
+def _case(name: str, tmp: Path) -> tuple[Path, list[str]]:
+    """A bad event file and the fragments its error line must contain (besides its path)."""
+    if name == "missing":
+        return tmp / "nope.hepmc", ["no such file"]
+    if name == "directory":
+        (tmp / "adir").mkdir()
+        return tmp / "adir", ["not a regular file"]
+    if name == "empty":
+        (tmp / "empty.hepmc").write_bytes(b"")
+        return tmp / "empty.hepmc", ["empty file"]
+    if name == "blank lines":
+        (tmp / "blank.hepmc").write_text("\n  \n\n")
+        return tmp / "blank.hepmc", ["empty file"]
+    if name == "not hepmc":
+        (tmp / "notes.hepmc").write_text("Some notes about the run\nnothing else\n")
+        return tmp / "notes.hepmc", ["not a HepMC3 or HepMC2 ASCII file", "Some notes"]
+    if name == "header only":
+        (tmp / "hdr.hepmc").write_text("HepMC::Version 3.02.05\nHepMC::Asciiv3-START_EVENT_LISTING\n")
+        return tmp / "hdr.hepmc", ["no events in file"]
+    if name == "truncated":  # cut after line 20, inside event 1 (13 particles declared, 11 there)
+        return first_lines(HAND3, tmp / "cut.hepmc", 20), [
+            "event 1, line 20:", "truncated", "declares 13 particles and 5 vertices",
+            "11 particles and 1 vertices follow"]
+    if name == "truncated hepmc2":  # inside event 2: V -1 (2 orphans + 1 out), V -2 (3 out)
+        return first_lines(HAND2, tmp / "cut2.hepmc", 35), [
+            "event 2, line 35:", "truncated", "6 vertices and 6 particles declared, "
+            "2 vertices and 6 particles follow"]
+    if name == "letters":
+        return edit(HAND3, tmp / "letters.hepmc", "P 9 6 -13 3000.0", "P 9 6 -13 3x00.0"), [
+            "event 1, line 18:", "malformed particle line", "3x00.0"]
+    if name == "letters hepmc2":
+        return edit(HAND2, tmp / "letters2.hepmc", "P 10 -211 25.0", "P 10 -211 2x5.0"), [
+            "event 2, line 41:", "malformed particle line", "2x5.0"]
+    if name == "letters in vertex":
+        return edit(HAND3, tmp / "vertex.hepmc", "V -1 0 [1,2]\nP 3 -1 5", "V -1 0 [1,2] @ 0 0 1O 0\nP 3 -1 5"), [
+            "event 1, line 11:", "malformed vertex line"]
+    if name == "bad reference":  # no footer: the last event used to be dropped silently
+        path = edit(HAND3, tmp / "ref.hepmc", "P 14 5 -16", "P 99 5 -16")
+        path.write_text(path.read_text().replace("HepMC::Asciiv3-END_EVENT_LISTING\n", ""))
+        return path, ["event 2, line 23:", "HepMC3 rejected this event"]
+    if name == "nan":
+        return edit(HAND3, tmp / "nan.hepmc", "P 9 6 -13 3000.0", "P 9 6 -13 nan"), [
+            "event 1 (number 7)", "non-finite momentum", "pid -13", "(line 18)"]
+    if name == "negative energy":
+        return edit(HAND2, tmp / "negE.hepmc", "-4.0 20.0 32.3", "-4.0 20.0 -32.3"), [
+            "event 2 (number 8)", "negative energy", "pid -211", "(line 41)"]
+    if name == "corrupt gzip":
+        blob = bytearray(gzip.compress(HAND3.read_bytes()))
+        for k in range(30, 60, 3):
+            blob[k] ^= 0xFF
+        (tmp / "bad.hepmc.gz").write_bytes(bytes(blob))
+        return tmp / "bad.hepmc.gz", ["cannot decompress"]
+    if name == "truncated gzip":
+        blob = gzip.compress(HAND3.read_bytes())
+        (tmp / "short.hepmc.gz").write_bytes(blob[: len(blob) // 2])
+        return tmp / "short.hepmc.gz", ["Compressed file ended"]
+    raise AssertionError(name)
+
+
+CASES = ["missing", "directory", "empty", "blank lines", "not hepmc", "header only", "truncated",
+         "truncated hepmc2", "letters", "letters hepmc2", "letters in vertex", "bad reference", "nan",
+         "negative energy", "corrupt gzip", "truncated gzip"]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_bad_event_file(name, tmp_path, capfd):
+    path, fragments = _case(name, tmp_path)
+    code, err, out = run_cli(capfd, "run", ANA, "--events", str(path), "-q")
+    assert_one_error(code, err, out, str(path), *fragments)
+
+
+def test_bad_event_file_without_quiet(tmp_path, capfd):
+    """The progress display and the reports stay out of the way of the one error line."""
+    path, fragments = _case("letters", tmp_path)
+    code, err, out = run_cli(capfd, "run", ANA, "--events", str(path))
+    assert_one_error(code, err, out, str(path), *fragments)
+
+
+def test_hepmc3_complaints_stay_off_both_streams(tmp_path):
+    """HepMC3 prints its own diagnostics (to stdout via printf, buffered in a pipe, and to
+    stderr): in a real process, with pipes, only our line may appear."""
+    path, fragments = _case("truncated", tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "recast.cli", "run", ANA, "--events", str(path)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": "120"})
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith(f"recast: error: {path}: event 1, line 20:")
+
+
+# -- failure after some events: the partial result is kept ------------------------------------
+
+@pytest.fixture(scope="module")
+def first30(gtt_sample, tmp_path_factory) -> tuple[Path, list[int]]:
+    """The first 30 events of the fixture as plain text, and the line numbers of their E lines."""
+    out = tmp_path_factory.mktemp("partial") / "first30.hepmc"
+    starts = []
+    with gzip.open(gtt_sample[1], "rb") as src, open(out, "wb") as dst:
+        for lineno, line in enumerate(src, 1):
+            if line.startswith(b"E "):
+                if len(starts) == 30:
+                    break
+                starts.append(lineno)
+            dst.write(line)
+    return out, starts
+
+
+def _check_partial(doc_path: Path, error_line: str, n_events: int) -> dict:
+    doc = results.read(doc_path)  # validates against the schema
+    assert doc["complete"] is False
+    assert doc["error"] and doc["error"] in error_line
+    assert doc["events"]["n"] == n_events
+    assert doc["events"]["sumw"] == pytest.approx(n_events)
+    regions = doc["signal_regions"]
+    assert regions and all(r["cutflow"][0]["n"] == n_events for r in regions)
+    return doc
+
+
+def test_corrupt_line_after_first_chunks_keeps_partial_results(first30, tmp_path, capfd):
+    src, starts = first30
+    lines = src.read_bytes().splitlines(keepends=True)
+    target = starts[22] + 5  # a particle line of event 23
+    assert lines[target - 1].startswith(b"P ")
+    fields = lines[target - 1].split(b" ")
+    fields[4] = b"1.2.3"
+    lines[target - 1] = b" ".join(fields)
+    bad = tmp_path / "corrupt.hepmc"
+    bad.write_bytes(b"".join(lines))
+    out_json = tmp_path / "res.json"
+    code, err, out = run_cli(capfd, "run", ANA, "--events", str(bad), "--chunk-size", "10", "-q",
+                             "--out", str(out_json))
+    assert code == 2 and out == ""
+    errors = [e for e in err if e.startswith("recast: error: ")]
+    assert len(errors) == 1 and "Traceback" not in "\n".join(err)
+    assert f"{bad}: event 23, line {target}: malformed particle line" in errors[0]
+    assert any(e.startswith("recast: wrote") and "(incomplete)" in e for e in err)
+    _check_partial(out_json, errors[0], 22)  # every good event before the bad one, not whole chunks
+
+
+def test_truncated_file_after_first_chunk_keeps_partial_results(first30, tmp_path, capfd):
+    src, starts = first30
+    lines = src.read_bytes().splitlines(keepends=True)
+    cut = starts[14] + 100  # inside event 15
+    bad = tmp_path / "truncated.hepmc"
+    bad.write_bytes(b"".join(lines[:cut]))
+    out_json = tmp_path / "res.json"
+    code, err, _ = run_cli(capfd, "run", ANA, "--events", str(bad), "--chunk-size", "6", "-q",
+                           "--out", str(out_json))
+    errors = [e for e in err if e.startswith("recast: error: ")]
+    assert code == 2 and len(errors) == 1
+    assert f"{bad}: event 15, line {cut}: file ends in the middle of the event" in errors[0]
+    _check_partial(out_json, errors[0], 14)
+
+
+def test_corrupt_gzip_stream_after_first_chunk_keeps_partial_results(first30, tmp_path, capfd):
+    src, _ = first30
+    blob = gzip.compress(src.read_bytes(), compresslevel=1)
+    bad = tmp_path / "short.hepmc.gz"
+    bad.write_bytes(blob[: int(len(blob) * 0.6)])
+    out_json = tmp_path / "res.json"
+    code, err, _ = run_cli(capfd, "run", ANA, "--events", str(bad), "--chunk-size", "5", "-q",
+                           "--out", str(out_json))
+    errors = [e for e in err if e.startswith("recast: error: ")]
+    assert code == 2 and len(errors) == 1, err
+    assert f"{bad}: event " in errors[0] and "cannot decompress" in errors[0]
+    assert "Compressed file ended before the end-of-stream marker" in errors[0]
+    doc = results.read(out_json)
+    assert doc["complete"] is False and doc["events"]["n"] >= 10
+
+
+def test_failure_before_any_event_writes_no_result(tmp_path, capfd):
+    path, _ = _case("letters", tmp_path)
+    out_json = tmp_path / "res.json"
+    code, err, out = run_cli(capfd, "run", ANA, "--events", str(path), "-q", "--out", str(out_json))
+    assert_one_error(code, err, out, str(path))
+    assert not out_json.exists()
+
+
+# -- SLHA cards -------------------------------------------------------------------------------
+
+def _card(kind: str, tmp: Path) -> tuple[Path, list[str]]:
+    good = simplified_model("gtt", 2100, 1)
+    path = tmp / f"{kind}.slha"
+    if kind == "missing":
+        return path, ["no such SLHA file"]
+    if kind == "no gluino mass":
+        path.write_text("\n".join(ln for ln in good.splitlines() if not ln.strip().startswith("1000021 ")))
+        return path, ["no MASS entry for 1000021"]
+    if kind == "no gluino decay":
+        lines = good.splitlines()
+        i = next(k for k, ln in enumerate(lines) if ln.startswith("DECAY   1000021"))
+        path.write_text("\n".join(lines[:i] + lines[i + 2:]))
+        return path, ["no DECAY block with decay channels for 1000021"]
+    if kind == "garbage":
+        path.write_text("this is not\nan SLHA card {}\n")
+        return path, ["not a usable SLHA file"]
+    if kind == "binary":
+        path.write_bytes(bytes(range(256)) * 4)
+        return path, ["cannot read SLHA file"]
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["missing", "no gluino mass", "no gluino decay", "garbage", "binary"])
+def test_bad_slha(kind, tmp_path, capfd):
+    path, fragments = _card(kind, tmp_path)
+    code, err, out = run_cli(capfd, "run", ANA, "--slha", str(path), "-n", "10", "-q")
+    assert_one_error(code, err, out, str(path), *fragments)
+
+
+def test_bad_slha_for_generate(tmp_path, capfd):
+    path, fragments = _card("no gluino decay", tmp_path)
+    code, err, out = run_cli(capfd, "generate", "--slha", str(path), "-n", "10",
+                             "-o", str(tmp_path / "x.hepmc"))
+    assert_one_error(code, err, out, str(path), *fragments)
+    assert not list(tmp_path.glob("*x.hepmc*"))
+
+
+# -- analysis names, options, command-line values ---------------------------------------------
+
+def test_unknown_analysis_suggests_the_closest(capfd):
+    code, err, out = run_cli(capfd, "run", "ANA-SUSY-2018-31", "--events", str(HAND3), "-q")
+    assert_one_error(code, err, out, "unknown analysis 'ANA-SUSY-2018-31'",
+                     "did you mean ANA-SUSY-2018-30?")
+    code, err, out = run_cli(capfd, "info", "ANA-SUSY-2018-31")
+    assert_one_error(code, err, out, "did you mean ANA-SUSY-2018-30?")
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["-O", "foo=1"], ["has no option 'foo'", "jvt"]),
+    (["-O", "jvtt=none"], ["has no option 'jvtt'", "did you mean 'jvt'"]),
+    (["-O", "jvt=maybe"], ["option jvt='maybe'", "none, gambit"]),
+    (["-O", "btag_overflow_eff=high"], ["btag_overflow_eff='high'", "must be a number"]),
+    (["-O", "jvt"], ["-O 'jvt'", "name=value"]),
+    (["--xsec-fb", "-3"], ["--xsec-fb", "positive"]),
+    (["--chunk-size", "0"], ["--chunk-size", "0 must be at least 1"]),
+    (["-n", "0"], ["-n/--nevents", "0 must be at least 1"]),
+    (["-n", "ten"], ["-n/--nevents", "'ten' is not a whole number"]),
+    (["--process", "sleptons"], ["--process", "invalid choice"]),
+    (["--no-such-flag"], ["unrecognized arguments: --no-such-flag"]),
+])
+def test_bad_option(args, fragments, capfd):
+    code, err, out = run_cli(capfd, "run", ANA, "--events", str(HAND3), "-q", *args)
+    assert_one_error(code, err, out, *fragments)
+
+
+def test_argparse_errors_are_one_line_too(capfd):
+    for argv in (["run"], ["generate", "--slha", "x.slha"], ["frobnicate"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        out, err = capfd.readouterr()
+        assert exc.value.code == 2 and out == ""
+        assert len(err.splitlines()) == 1 and err.startswith("recast: error: "), err
