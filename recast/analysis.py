@@ -256,7 +256,14 @@ def load(name: str) -> Analysis:
 
 
 def _load_ep(ep) -> Analysis:
-    obj = ep.load()
+    try:
+        obj = ep.load()
+    except ImportError as exc:
+        raise AnalysisError(
+            f"analysis {ep.name} is registered ({ep.value}) but cannot be imported: {exc}. In a "
+            f"source checkout, install it (pip install -e .) and do not run from its top directory "
+            f"with 'python -m': analyses/ and data/ become recast.analyses and recast.data on "
+            f"install") from None
     if not isinstance(obj, Analysis):
         raise AnalysisError(f"entry point {ep.name} ({ep.value}) is not a recast Analysis")
     return obj

@@ -139,10 +139,10 @@ def _input_record(source, args) -> dict[str, Any]:
         return {"kind": "hepmc", "path": str(source.path), "sha256": sha256_of(source.path),
                 "format": source.format, "chunk_size": source.chunk_size}
     cfg = source.config
-    from .events.pythia import _pythia_version
+    from .events.pythia import pythia_version
 
     return {"kind": "pythia", "chunk_size": source.chunk_size, "generator": {
-        "name": "Pythia 8", "version": _pythia_version(), "process": cfg.process, "seed": cfg.seed,
+        "name": "Pythia 8", "version": pythia_version(), "process": cfg.process, "seed": cfg.seed,
         "nevents": cfg.nevents, "sqrt_s_gev": cfg.sqrt_s_gev, "settings": cfg.settings(Path(cfg.slha)),
         "slha": str(cfg.slha), "slha_sha256": sha256_of(Path(cfg.slha)),
         "sigma_gen_fb": source.sigma_gen_fb}}

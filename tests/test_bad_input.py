@@ -140,8 +140,10 @@ def test_hepmc3_complaints_stay_off_both_streams(tmp_path):
     """HepMC3 prints its own diagnostics (to stdout via printf, buffered in a pipe, and to
     stderr): in a real process, with pipes, only our line may appear."""
     path, fragments = _case("truncated", tmp_path)
+    # run outside the checkout: from its top directory, "python -m" would import the source tree's
+    # recast/, which lacks the recast.analyses that installing maps in
     proc = subprocess.run([sys.executable, "-m", "recast.cli", "run", ANA, "--events", str(path)],
-                          capture_output=True, text=True, timeout=120,
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
                           env={**os.environ, "COLUMNS": "120"})
     assert proc.returncode == 2
     assert proc.stdout == ""

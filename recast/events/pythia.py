@@ -184,7 +184,7 @@ class PythiaSource:
 
     @property
     def description(self) -> str:
-        return f"Pythia {_pythia_version()} from {self.config.slha}"
+        return f"Pythia {pythia_version()} from {self.config.slha}"
 
     def __iter__(self) -> Iterator[ak.Array]:
         import pythia8mc
@@ -248,7 +248,7 @@ def _xmldoc() -> str:
     return ""
 
 
-def _pythia_version() -> str:
+def pythia_version() -> str:
     from importlib.metadata import version
 
     return version("pythia8mc")
