@@ -35,6 +35,44 @@ def gtt_sample(gtt_slha, tmp_path_factory):
     return batch, out, src
 
 
+P4 = ["px", "py", "pz", "E"]
+BATCH_COLLECTIONS = {
+    "particles": ["pid", *P4, "charge", "origin"],
+    "bhadrons": P4,
+    "chadrons": P4,
+    "taus": [*P4, "charge", "hadronic", "origin"],
+}
+
+
+def _rows(events: ak.Array, fields: list[str]) -> list[list[tuple]]:
+    """Per event, the sorted list of (field, ...) tuples: an order-independent comparison."""
+    columns = [ak.to_list(events[f]) for f in fields]
+    return [sorted(zip(*(c[i] for c in columns))) for i in range(len(events))]
+
+
+def _assert_same_batches(a: ak.Array, b: ak.Array) -> None:
+    assert len(a) == len(b)
+    assert ak.to_list(a.event_number) == ak.to_list(b.event_number)
+    assert ak.to_list(a.weight) == ak.to_list(b.weight)
+    for coll, fields in BATCH_COLLECTIONS.items():
+        ra, rb = _rows(a[coll], fields), _rows(b[coll], fields)
+        bad = [i for i, (x, y) in enumerate(zip(ra, rb)) if x != y]
+        assert not bad, f"{coll} differ in events {bad[:5]}"
+
+
+@pytest.fixture(scope="session")
+def event_rows():
+    """``event_rows(collection, fields)``: per event, the sorted (field, ...) tuples."""
+    return _rows
+
+
+@pytest.fixture(scope="session")
+def assert_same_batches():
+    """Check that two event batches hold the same events: every collection compared per event,
+    independently of the particles' order (a HepMC file stores them topologically sorted)."""
+    return _assert_same_batches
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Failures make pytest exit non-zero; a selection that collects no tests does not."""
     if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:

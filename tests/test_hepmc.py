@@ -25,34 +25,13 @@ from recast.events import hepmc as hepmc_mod
 DATA = Path(__file__).parent / "data"
 HAND3 = DATA / "handmade.hepmc3"
 HAND2 = DATA / "handmade.hepmc2"
-
 P4 = ["px", "py", "pz", "E"]
-COLLECTIONS = {
-    "particles": ["pid", *P4, "charge", "origin"],
-    "bhadrons": P4,
-    "chadrons": P4,
-    "taus": [*P4, "charge", "hadronic", "origin"],
-}
+
 
 
 def read(path, chunk_size=1000, **kw) -> ak.Array:
     return ak.concatenate(list(HepMCSource(path, chunk_size=chunk_size, **kw)))
 
-
-def rows(events: ak.Array, fields: list[str]) -> list[list[tuple]]:
-    """Per event, the sorted list of (field, ...) tuples: an order-independent comparison."""
-    columns = [ak.to_list(events[f]) for f in fields]
-    return [sorted(zip(*(c[i] for c in columns))) for i in range(len(events))]
-
-
-def assert_same_batches(a: ak.Array, b: ak.Array) -> None:
-    assert len(a) == len(b)
-    assert ak.to_list(a.event_number) == ak.to_list(b.event_number)
-    assert ak.to_list(a.weight) == ak.to_list(b.weight)
-    for coll, fields in COLLECTIONS.items():
-        ra, rb = rows(a[coll], fields), rows(b[coll], fields)
-        bad = [i for i, (x, y) in enumerate(zip(ra, rb)) if x != y]
-        assert not bad, f"{coll} differ in events {bad[:5]}"
 
 
 @pytest.fixture(scope="module")
@@ -123,11 +102,11 @@ def pyhepmc_view(path: Path) -> tuple[list[list[tuple]], list[int], list[int]]:
     return finals, n_b, numbers
 
 
-def test_final_state_and_ancestry_match_pyhepmc_objects(gtt_sample, file_batch):
+def test_final_state_and_ancestry_match_pyhepmc_objects(gtt_sample, file_batch, event_rows):
     finals, n_b, numbers = pyhepmc_view(gtt_sample[1])
     assert len(finals) == len(file_batch) == 120
     assert ak.to_list(file_batch.event_number) == numbers
-    ours = rows(file_batch.particles, ["pid", *P4, "origin"])
+    ours = event_rows(file_batch.particles, ["pid", *P4, "origin"])
     for i, (mine, theirs) in enumerate(zip(ours, finals)):
         assert mine == theirs, f"event {i + 1}: final state or origin flags differ"
     assert ak.to_list(ak.num(file_batch.bhadrons)) == n_b
@@ -139,12 +118,12 @@ def test_final_state_and_ancestry_match_pyhepmc_objects(gtt_sample, file_batch):
     assert sum(n_b) > 100
 
 
-def test_hand_written_files_match_pyhepmc_objects():
+def test_hand_written_files_match_pyhepmc_objects(event_rows):
     for path in (HAND3, HAND2):
         finals, n_b, numbers = pyhepmc_view(path)
         batch = read(path)
         assert ak.to_list(batch.event_number) == numbers == [7, 8]
-        ours = rows(batch.particles, ["pid", *P4, "origin"])
+        ours = event_rows(batch.particles, ["pid", *P4, "origin"])
         assert [[t[:5] for t in ev] for ev in ours] == [[t[:5] for t in ev] for ev in finals]
         assert [[t[5] for t in ev] for ev in ours] == [[t[5] for t in ev] for ev in finals]
         assert ak.to_list(ak.num(batch.bhadrons)) == n_b == [1, 0]
@@ -152,7 +131,7 @@ def test_hand_written_files_match_pyhepmc_objects():
 
 # -- 2. in-process Pythia and the HepMC round trip --------------------------------------------
 
-def test_pythia_batch_equals_hepmc_round_trip(gtt_sample, file_batch):
+def test_pythia_batch_equals_hepmc_round_trip(gtt_sample, file_batch, assert_same_batches):
     direct = gtt_sample[0]
     assert_same_batches(direct, file_batch)
     assert ak.sum(ak.num(direct.taus)) > 0 and ak.sum(ak.num(direct.chadrons)) > 0
@@ -186,7 +165,7 @@ def small_plain(gtt_sample, tmp_path_factory) -> Path:
     return out
 
 
-def test_compressed_copies_give_the_same_batches(small_plain, file_batch, tmp_path):
+def test_compressed_copies_give_the_same_batches(small_plain, file_batch, tmp_path, assert_same_batches):
     text = small_plain.read_bytes()
     copies = {
         "gzip": (tmp_path / "ev.hepmc.gz", gzip.compress(text, compresslevel=1)),
@@ -209,7 +188,7 @@ def test_compressed_copies_give_the_same_batches(small_plain, file_batch, tmp_pa
         assert_same_batches(ak.concatenate(list(src)), plain)
 
 
-def test_zstd_stream_without_content_size(small_plain, tmp_path):
+def test_zstd_stream_without_content_size(small_plain, tmp_path, assert_same_batches):
     """zstd written in streaming mode (no frame content size), as the zstd tool does for pipes."""
     path = tmp_path / "stream.hepmc.zst"
     with open(path, "wb") as f, zstandard.ZstdCompressor(level=1).stream_writer(f) as w:
@@ -218,14 +197,14 @@ def test_zstd_stream_without_content_size(small_plain, tmp_path):
     assert_same_batches(read(path), read(small_plain))
 
 
-def test_chunk_size_does_not_change_the_batch(gtt_sample, file_batch):
+def test_chunk_size_does_not_change_the_batch(gtt_sample, file_batch, assert_same_batches):
     src = HepMCSource(gtt_sample[1], chunk_size=7)
     chunks = list(src)
     assert [len(c) for c in chunks] == [7] * 17 + [1]
     assert_same_batches(ak.concatenate(chunks), file_batch)
 
 
-def test_max_events(gtt_sample, file_batch):
+def test_max_events(gtt_sample, file_batch, assert_same_batches):
     src = HepMCSource(gtt_sample[1], chunk_size=4, max_events=10)
     batch = ak.concatenate(list(src))
     assert src.n_read == 10
@@ -296,11 +275,11 @@ def test_hand_written_event_content(path):
     assert lep["origin"] == FROM_BSM
 
 
-def test_hepmc2_and_hepmc3_hand_written_files_agree():
+def test_hepmc2_and_hepmc3_hand_written_files_agree(assert_same_batches):
     assert_same_batches(read(HAND3), read(HAND2))
 
 
-def test_file_without_footer_keeps_its_last_event(tmp_path):
+def test_file_without_footer_keeps_its_last_event(tmp_path, assert_same_batches):
     """HepMC3 flags the end of the stream while reading the last event of a file without the
     END_EVENT_LISTING line; that event must not be dropped."""
     for path, name in ((HAND3, "nofooter.hepmc3"), (HAND2, "nofooter.hepmc2")):

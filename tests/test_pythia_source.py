@@ -9,23 +9,7 @@ import pytest
 from recast.errors import RecastError, SLHAError
 from recast.events import FROM_BSM, PythiaConfig, PythiaSource
 
-P4 = ["px", "py", "pz", "E"]
-COLLECTIONS = {"particles": ["pid", *P4, "charge", "origin"], "bhadrons": P4, "chadrons": P4,
-               "taus": [*P4, "charge", "hadronic", "origin"]}
 
-
-def rows(events: ak.Array, fields: list[str]) -> list[list[tuple]]:
-    """Per event, the sorted list of (field, ...) tuples: an order-independent comparison."""
-    columns = [ak.to_list(events[f]) for f in fields]
-    return [sorted(zip(*(c[i] for c in columns))) for i in range(len(events))]
-
-
-def assert_same_batches(a: ak.Array, b: ak.Array) -> None:
-    assert len(a) == len(b)
-    assert ak.to_list(a.event_number) == ak.to_list(b.event_number)
-    assert ak.to_list(a.weight) == ak.to_list(b.weight)
-    for coll, fields in COLLECTIONS.items():
-        assert rows(a[coll], fields) == rows(b[coll], fields), coll
 
 
 def generate(slha, nevents, seed, chunk_size=1000, **kw):
@@ -33,7 +17,7 @@ def generate(slha, nevents, seed, chunk_size=1000, **kw):
     return ak.concatenate(list(src)), src
 
 
-def test_same_seed_same_events_whatever_the_chunking(gtt_sample, gtt_slha):
+def test_same_seed_same_events_whatever_the_chunking(gtt_sample, gtt_slha, assert_same_batches):
     """The fixture ran seed 11 in chunks of 50: a fresh run of 20 events in chunks of 8 repeats
     its first 20 events exactly."""
     batch, src = generate(gtt_slha, 20, seed=11, chunk_size=8)
@@ -41,13 +25,13 @@ def test_same_seed_same_events_whatever_the_chunking(gtt_sample, gtt_slha):
     assert_same_batches(batch, gtt_sample[0][:20])
 
 
-def test_different_seed_different_events(gtt_sample, gtt_slha):
+def test_different_seed_different_events(gtt_sample, gtt_slha, event_rows):
     batch, _ = generate(gtt_slha, 20, seed=12, chunk_size=20)
     reference = gtt_sample[0][:20]
     assert len(batch) == 20
     assert ak.to_list(batch.event_number) == list(range(1, 21))
-    same = [a == b for a, b in zip(rows(batch.particles, ["pid", "px", "py", "pz", "E"]),
-                                   rows(reference.particles, ["pid", "px", "py", "pz", "E"]))]
+    same = [a == b for a, b in zip(event_rows(batch.particles, ["pid", "px", "py", "pz", "E"]),
+                                   event_rows(reference.particles, ["pid", "px", "py", "pz", "E"]))]
     assert not any(same)
 
 
