@@ -22,3 +22,13 @@ class SLHAError(RecastError):
 
 class AnalysisError(RecastError):
     """An unknown analysis, an invalid option, or an analysis definition that is inconsistent."""
+
+
+class ArtifactError(RecastError):
+    """An external file (ATLAS model, workspace) that is missing, unavailable offline, or fails
+    its checksum."""
+
+
+class ModelError(RecastError):
+    """A model file or card that cannot be used: corrupt, wrong signature, golden outputs not
+    reproduced, or invalid features."""

@@ -1,0 +1,1 @@
+"""Preserved ML models: model cards, TMVA conversion, batched ONNX inference."""
