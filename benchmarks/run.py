@@ -113,7 +113,7 @@ def main() -> None:
     record("objects", n, t)
 
     def select():
-        counts = engine.Counts.for_analysis(ana)
+        counts = engine.Counts.for_analysis(ana, opts)
         for o in objs:
             engine.select(ana, o, opts, counts)
         return counts

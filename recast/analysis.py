@@ -130,6 +130,28 @@ class SignalRegion:
 
 
 @dataclass(frozen=True)
+class ModelUse:
+    """A preserved model the analysis evaluates: the engine builds its inputs from the variables
+    named in the model card, in the card's order, calls it once per chunk, and stores the score
+    as the variable ``score`` for the cuts.
+
+    ``when`` (cut syntax) limits the events it is evaluated on (the score is NaN elsewhere, so no
+    score cut passes); ``pad`` overrides the card's padding of absent inputs and ``fold_rule`` its
+    fold rule, for options that dispute them.
+    """
+
+    card: str
+    score: str
+    when: str = ""
+    pad: tuple[tuple[str, float], ...] = ()
+    fold_rule: str | None = None
+
+    @cached_property
+    def condition(self) -> Cut | None:
+        return Cut(f"{self.score} evaluated", self.when) if self.when else None
+
+
+@dataclass(frozen=True)
 class Published:
     """The published numbers of one signal region."""
 
@@ -164,6 +186,8 @@ class Analysis:
     journal: str = ""
     hepdata: str = ""
     notes: str = ""  # documentation of the analysis' choices
+    models: Any = ()  # tuple[ModelUse, ...], or callable(options) -> tuple[ModelUse, ...]
+    regions_for: Any = None  # callable(options) -> signal regions, when options change the cuts
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -186,11 +210,31 @@ class Analysis:
             out[name] = known[name].convert(raw)
         return out
 
+    def regions(self, options: Mapping[str, Any] | None = None) -> tuple[SignalRegion, ...]:
+        """The signal regions for these options (``signal_regions`` holds the defaults')."""
+        if self.regions_for is None or options is None:
+            return self.signal_regions
+        regions = tuple(self.regions_for(dict(options)))
+        if [r.name for r in regions] != [r.name for r in self.signal_regions]:
+            raise AnalysisError(f"{self.id}: options must not change the list of signal regions")
+        return regions
+
+    def model_uses(self, options: Mapping[str, Any]) -> tuple[ModelUse, ...]:
+        uses = self.models(dict(options)) if callable(self.models) else tuple(self.models)
+        return tuple(uses)
+
+    def model_cards(self):
+        """The analysis' model cards (``data/<id>/models/*.yaml``), by card id."""
+        from .models.card import cards
+
+        return cards(self.id)
+
     def compute_variables(self, objects: Objects, options: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """Run the analysis' ``variables`` and check that every cut finds what it needs."""
+        """Run the analysis' ``variables`` and check that every cut finds what it needs (the
+        scores of its models excepted: the engine adds those afterwards)."""
         values = self.variables(objects, dict(options))
-        needed = set().union(*(c.variables for c in self.all_cuts()))
-        missing = needed - set(values)
+        needed = set().union(*(c.variables for c in self.all_cuts(options)))
+        missing = needed - set(values) - {u.score for u in self.model_uses(options)}
         if missing:
             raise AnalysisError(f"{self.id}: cuts use undefined variables: {', '.join(sorted(missing))}")
         n = len(objects)
@@ -199,8 +243,8 @@ class Analysis:
                 raise AnalysisError(f"{self.id}: variable {k!r} has shape {np.shape(v)}, expected ({n},)")
         return values
 
-    def all_cuts(self) -> tuple[Cut, ...]:
-        return self.preselection + tuple(c for sr in self.signal_regions for c in sr.cuts)
+    def all_cuts(self, options: Mapping[str, Any] | None = None) -> tuple[Cut, ...]:
+        return self.preselection + tuple(c for sr in self.regions(options) for c in sr.cuts)
 
     @cached_property
     def published(self) -> dict[str, Published]:

@@ -88,7 +88,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     con.print(f"arXiv:{a.arxiv}  {a.journal}  HEPData {a.hepdata}")
     con.print(f"sqrt(s) = {a.sqrt_s_tev:g} TeV, luminosity {a.luminosity_ifb:g} fb^-1; aliases: "
               f"{', '.join(a.aliases) or '-'}")
-    con.print("required artifacts: none (cut-and-count regions only)")
+    _print_models(con, a)
     opts = Table(title="Options (-O name=value)", title_justify="left", show_edge=False)
     for col in ("option", "default", "choices", "meaning"):
         opts.add_column(col)
@@ -113,6 +113,24 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.notes:
         con.print(a.notes)
     return 0
+
+
+def _print_models(con, a) -> None:
+    cards = a.model_cards()
+    if not cards:
+        con.print("models: none (cut-and-count regions only)")
+        return
+    con.print(f"[bold]Model cards[/bold] (data/{a.id}/models; artifacts via 'recast data list {a.id}')")
+    for c in cards.values():
+        files = ", ".join(f"{fold}: {art}" for fold, art in c.files.items())
+        con.print(f" [bold]{c.id}[/bold] ({c.format}) {files}" + (f" [{c.fold_rule}]" if c.fold_rule else ""))
+        con.print("   inputs: " + ", ".join(i.name + (f" [{i.unit}]" if i.unit else "") for i in c.inputs))
+        pads = ", ".join(f"{i.name}={i.pad:g}" for i in c.inputs if i.pad is not None) or "none (all inputs required)"
+        conv = "; ".join(f"{k}: {v}" for k, v in c.conventions.items() if k in ("phi_range", "btag_encoding"))
+        con.print(f"   padding: {pads}; {conv}")
+        cuts = ", ".join(f"{k} >= {v:g}" for k, v in c.thresholds.items())
+        con.print(f"   score: output node {c.score_node}, {c.score_doc}; thresholds: {cuts}; "
+                  f"{len(c.golden)} golden vectors (tolerance {c.tolerance:g})")
 
 
 def _source_from_args(args: argparse.Namespace):
@@ -161,7 +179,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     slha_doc = slha_mod.read(args.slha) if args.slha else None
     if args.xsec_fb is not None:
         xsec.resolve(user_fb=args.xsec_fb)  # reject a bad value before generating anything
-    counts = engine.Counts.for_analysis(ana)
+    models = engine.prepare_models(ana, options)  # a bad model fails here, before any generation
+    skipped = engine.skipped_regions(ana, options, models)
+    counts = engine.Counts.for_analysis(ana, options, skipped)
+    dump = engine.FeatureDump() if args.dump_features else None
+    if dump is not None and not models.loaded:
+        raise RecastError(f"--dump-features: {ana.id} evaluates no model with these options")
     total = None if isinstance(source, HepMCSource) else source.config.nevents
     if isinstance(source, HepMCSource) and source.max_events:
         total = source.max_events
@@ -176,7 +199,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 bar.update(task, advance=n, rate=f"{done / (time.perf_counter() - start):.0f} ev/s")
 
         try:
-            engine.run(ana, source, options, seed=args.seed, counts=counts, on_batch=advance)
+            engine.run(ana, source, options, seed=args.seed, counts=counts, models=models, dump=dump,
+                       on_batch=advance)
         except RecastError as exc:
             if counts.n_events == 0 or not args.out:
                 raise
@@ -202,6 +226,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out:
         results.write_atomic(Path(args.out), doc)
         _say(f"wrote {args.out}" + ("" if error is None else " (incomplete)"))
+    if dump is not None:
+        dump.write(Path(args.dump_features))
+        _say(f"wrote the model inputs and scores of {counts.n_events} events to {args.dump_features}")
     if error is not None:
         raise RecastError(error)
     return 0
@@ -232,6 +259,116 @@ def cmd_make_slha(args: argparse.Namespace) -> int:
     else:
         Path(args.output).write_text(text)
         _say(f"wrote {args.output}")
+    return 0
+
+
+def cmd_convert_tmva(args: argparse.Namespace) -> int:
+    from .models import tmva
+
+    out = tmva.convert(Path(args.input), Path(args.output))
+    info = tmva.model_info(out)
+    _say(f"converted {args.input} ({info.get('n_trees')} trees, {info.get('n_variables')} variables, "
+         f"BoostType={info.get('boost_type')}) to {out}")
+    return 0
+
+
+# -- recast data: the external ATLAS files (recast/artifacts.py) ---------------------------------
+
+
+def _data_analyses(names: list[str] | str | None) -> list[str]:
+    from . import artifacts
+
+    if not names:
+        return artifacts.analyses_with_artifacts()
+    out = []
+    for n in [names] if isinstance(names, str) else names:
+        artifacts.registry(n)  # an unknown analysis is an input error
+        out.append(artifacts.canonical_analysis(n))
+    return out
+
+
+def _human_size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    if n < 1000:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        if value < 1000 or unit == "GB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from . import artifacts, report
+
+    table = Table(show_edge=False)
+    for col in ("analysis", "id", "size", "where", "source"):
+        table.add_column(col, no_wrap=col in ("analysis", "id", "where"))
+    counts: dict[str, int] = {}
+    for ana in _data_analyses(args.analysis):
+        for a in artifacts.registry(ana):
+            kind, path = artifacts.where(a)
+            if path is not None and artifacts.problem(a, path):
+                kind += " (mismatch)"
+            counts[kind] = counts.get(kind, 0) + 1
+            src = a.resource.label() if a.resource else "none: mirror or 'recast data add'"
+            if a.alternatives:
+                src += ", then " + ", ".join(r.label() for r, _ in a.alternatives)
+            table.add_row(a.analysis, a.id, _human_size(a.size), kind, src)
+    report.console().print(table)
+    print(", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    return 0
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from . import artifacts
+    from .errors import ArtifactError
+
+    ok = failed = 0
+    for ana in _data_analyses(args.analyses):
+        for a in artifacts.registry(ana):
+            kind, _ = artifacts.where(a)
+            try:
+                path = artifacts.fetch(a, progress=not args.quiet)
+            except ArtifactError as exc:
+                _say(f"error: {exc}")
+                failed += 1
+                continue
+            ok += 1
+            print(f"ok  {a.analysis}  {a.id}  {'downloaded' if kind == 'missing' else kind}  {path}")
+    _say(f"{ok} artifacts ready, {failed} failed")
+    return EXIT_INPUT if failed else 0
+
+
+def cmd_data_verify(args: argparse.Namespace) -> int:
+    from . import artifacts
+
+    tally: dict[str, int] = {}
+    for a, status, path in artifacts.verify(_data_analyses(args.analysis)[0] if args.analysis else None):
+        tally[status] = tally.get(status, 0) + 1
+        print(f"{status:8s}  {a.analysis}  {a.id}  {path or '-'}")
+        if status == "mismatch":
+            _say(f"error: {artifacts.problem(a, path)}")
+    _say(", ".join(f"{n} {k}" for k, n in sorted(tally.items())))
+    return EXIT_INPUT if tally.get("mismatch") else 0
+
+
+def cmd_data_path(args: argparse.Namespace) -> int:
+    from . import artifacts
+
+    print(artifacts.fetch(artifacts.get(args.analysis, args.id)))
+    return 0
+
+
+def cmd_data_add(args: argparse.Namespace) -> int:
+    from . import artifacts
+
+    a = artifacts.add(Path(args.file), args.analysis)
+    print(f"{args.file}: {a.analysis} {a.id} ({a.checksum()}) -> {a.cache_path}")
     return 0
 
 
@@ -296,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="set an analysis option (see 'recast info ANA')")
     p.add_argument("--out", help="write the results JSON here (atomically)")
     p.add_argument("--hepmc-out", help="with --slha: also write the generated events as HepMC3")
+    p.add_argument("--dump-features", metavar="FILE",
+                   help="write every model's exact inputs, fold and score per event (.parquet or .npz)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no tables")
     p.set_defaults(func=cmd_run)
 
@@ -312,6 +451,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--m-lsp", type=float, required=True, help="neutralino-1 mass in GeV")
     p.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
     p.set_defaults(func=cmd_make_slha)
+
+    p = sub.add_parser("convert", help="convert a preserved model to ONNX")
+    formats = p.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    q = formats.add_parser("tmva", help="TMVA BDT weight file (XML) to ONNX (TreeEnsembleRegressor)")
+    q.add_argument("input", metavar="IN.xml", help="TMVA MethodBDT weight file")
+    q.add_argument("output", metavar="OUT.onnx", help="ONNX model to write (atomically)")
+    q.set_defaults(func=cmd_convert_tmva)
+
+    p = sub.add_parser("data", help="the external ATLAS files (models, workspaces, cards): list, fetch, verify")
+    data = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    q = data.add_parser("list", help="the registered files and where each is found (mirror, cache, missing)")
+    q.add_argument("analysis", nargs="?")
+    q.set_defaults(func=cmd_data_list)
+    q = data.add_parser("fetch", help="make every file (of the given analyses) available: mirror, cache or download")
+    q.add_argument("analyses", nargs="*", metavar="ANA")
+    q.add_argument("-q", "--quiet", action="store_true", help="no download progress bar")
+    q.set_defaults(func=cmd_data_fetch)
+    q = data.add_parser("verify", help="re-hash every copy present in the mirror and the cache")
+    q.add_argument("analysis", nargs="?")
+    q.set_defaults(func=cmd_data_verify)
+    q = data.add_parser("path", help="print the path of one file, fetching it if needed")
+    q.add_argument("analysis")
+    q.add_argument("id", help="the file name, as in 'recast data list'")
+    q.set_defaults(func=cmd_data_path)
+    q = data.add_parser("add", help="register a copy you obtained yourself (matched by checksum)")
+    q.add_argument("file")
+    q.add_argument("--analysis", help="only match the files of this analysis")
+    q.set_defaults(func=cmd_data_add)
     return parser
 
 

@@ -1,9 +1,13 @@
-"""Run an analysis over event batches: objects -> variables -> cut masks -> weighted counts.
+"""Run an analysis over event batches: objects -> variables -> models -> cut masks -> weighted counts.
 
 Per chunk of events the engine builds the objects once, asks the analysis for its variables,
-evaluates every cut as a boolean mask and adds raw counts, sum of weights and sum of squared
-weights for each cumulative cutflow step. Nothing is kept per event, so memory is bounded by
-the chunk size.
+evaluates each preserved model on the whole chunk (one onnxruntime call per fold), adds the scores
+to the variables, evaluates every cut as a boolean mask and adds raw counts, sum of weights and sum
+of squared weights for each cumulative cutflow step. Nothing is kept per event (unless a feature
+dump is asked for), so memory is bounded by the chunk size.
+
+A model whose artifact is unavailable (offline, not in a mirror) does not stop the run: the
+signal regions that cut on its score are skipped, with the reason.
 
 Acceptance x efficiency of a step is ``sum(w, passing) / sum(w, all)``; its MC-statistical error
 is the weighted binomial ``sqrt((1 - 2 eff) sum(w^2, passing) + eff^2 sum(w^2, all)) / sum(w, all)``
@@ -14,12 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import awkward as ak
 import numpy as np
 
-from .analysis import Analysis, Cut
+from .analysis import Analysis, Cut, ModelUse
+from .errors import ArtifactError, RecastError
 from .objects import Objects, build_objects
 
 ALL_EVENTS = "all events"
@@ -38,8 +44,8 @@ class Step:
 
 @dataclass
 class Counts:
-    """What an analysis run accumulates: totals, and one cutflow per signal region (each starting
-    with "all events" and the preselection)."""
+    """What an analysis run accumulates: totals, and one cutflow per evaluated signal region (each
+    starting with "all events" and the preselection); ``skipped`` maps the others to the reason."""
 
     analysis_id: str
     n_events: int = 0
@@ -47,13 +53,19 @@ class Counts:
     sumw2: float = 0.0
     cutflows: dict[str, list[Step]] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    regions: tuple = ()  # the SignalRegion definitions being counted
 
     @classmethod
-    def for_analysis(cls, analysis: Analysis) -> Counts:
+    def for_analysis(cls, analysis: Analysis, options: Mapping[str, Any] | None = None,
+                     skipped: Mapping[str, str] | None = None) -> Counts:
+        skipped = dict(skipped or {})
+        regions = tuple(sr for sr in analysis.regions(options) if sr.name not in skipped)
         pre = [Step(ALL_EVENTS, "")] + [Step(c.step, c.condition) for c in analysis.preselection]
         flows = {sr.name: [Step(s.step, s.condition) for s in pre] + [Step(c.step, c.condition) for c in sr.cuts]
-                 for sr in analysis.signal_regions}
-        return cls(analysis.id, cutflows=flows, groups={sr.name: sr.group for sr in analysis.signal_regions})
+                 for sr in regions}
+        return cls(analysis.id, cutflows=flows, groups={sr.name: sr.group for sr in regions},
+                   skipped=skipped, regions=regions)
 
     def efficiency(self, step: Step) -> tuple[float, float]:
         """(A x eff, its MC-statistical error) of a step relative to all events."""
@@ -65,6 +77,108 @@ class Counts:
 
     def final(self, region: str) -> Step:
         return self.cutflows[region][-1]
+
+
+# -- models ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Models:
+    """The analysis' models for one run: loaded ones, and unavailable ones with the reason."""
+
+    loaded: list[tuple[ModelUse, Any]] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)  # score variable -> reason
+
+
+def prepare_models(analysis: Analysis, options: Mapping[str, Any], threads: int = 1) -> Models:
+    """Load every model the analysis uses with these options. A missing artifact (ArtifactError)
+    makes the model unavailable; anything else wrong with a model (corrupt file, signature,
+    golden outputs) is an error."""
+    from .models import runtime
+    from .models.card import card as get_card
+
+    out = Models()
+    for use in analysis.model_uses(options):
+        model_card = get_card(analysis.id, use.card)
+        try:
+            out.loaded.append((use, runtime.load(model_card, threads=threads)))
+        except ArtifactError as exc:
+            out.unavailable[use.score] = f"model {use.card} unavailable: {exc}"
+    return out
+
+
+def skipped_regions(analysis: Analysis, options: Mapping[str, Any], models: Models) -> dict[str, str]:
+    """Signal regions that cut on the score of an unavailable model, with the reason."""
+    out = {}
+    for sr in analysis.regions(options):
+        used = set().union(*(c.variables for c in analysis.preselection + sr.cuts))
+        for score in sorted(used & set(models.unavailable)):
+            out[sr.name] = models.unavailable[score]
+    return out
+
+
+@dataclass
+class FeatureDump:
+    """Collects, per event, the exact inputs, fold and score of every model (for debugging an
+    implementation against a reference); written as .npz or .parquet."""
+
+    chunks: list[dict[str, np.ndarray]] = field(default_factory=list)
+
+    def add(self, columns: dict[str, np.ndarray]) -> None:
+        self.chunks.append(columns)
+
+    def write(self, path: Path) -> None:
+        from .results import atomic_path
+
+        path = Path(path)
+        columns = {k: np.concatenate([c[k] for c in self.chunks]) for k in self.chunks[0]} if self.chunks else {}
+        if path.suffix == ".npz":
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez_compressed(f, **columns)
+        elif path.suffix == ".parquet":
+            with atomic_path(path) as tmp:
+                ak.to_parquet(ak.zip(columns, depth_limit=1), tmp)
+        else:
+            raise RecastError(f"--dump-features {path}: use a .npz or .parquet file name")
+
+
+def _evaluate_models(models: Models, variables: dict[str, np.ndarray], objects: Objects,
+                     dump: FeatureDump | None) -> None:
+    from .models.runtime import assign_folds
+
+    n = len(objects)
+    columns: dict[str, np.ndarray] = {"event_number": objects.event_number} if dump is not None else {}
+    for use, model in models.loaded:
+        card = model.card
+        mask = use.condition.evaluate(variables) if use.condition is not None else np.ones(n, bool)
+        raw = np.column_stack([np.asarray(variables[name], dtype=np.float64) for name in card.input_names])[mask]
+        for name, value in use.pad:
+            k = card.input_names.index(name)
+            raw[np.isnan(raw[:, k]), k] = value
+        folds = assign_folds(use.fold_rule or card.fold_rule, objects.event_number[mask], objects.seed) \
+            if len(card.files) > 1 else np.zeros(int(mask.sum()), np.int8)
+        x = model.prepare(raw, where=f"for {use.score}")
+        score = np.full(n, np.nan)
+        score[mask] = model.run(x, folds)[:, card.score_node]
+        variables[use.score] = score
+        if dump is not None:
+            columns[f"{use.score}.evaluated"] = mask
+            full_folds = np.full(n, -1, np.int8)
+            full_folds[mask] = folds
+            columns[f"{use.score}.fold"] = full_folds
+            columns[f"{use.score}.score"] = score.astype(np.float32)
+            for k, name in enumerate(card.input_names):
+                col = np.full(n, np.nan, np.float32)
+                col[mask] = x[:, k]
+                columns[f"{use.score}.input.{name}"] = col
+    for score in models.unavailable:
+        variables[score] = np.full(n, np.nan)
+    if dump is not None:
+        dump.add(columns)
+
+
+# -- counting -------------------------------------------------------------------------------------
 
 
 def _accumulate(steps: list[Step], masks: list[np.ndarray], w: np.ndarray, w2: np.ndarray) -> None:
@@ -82,9 +196,13 @@ def _cumulative(cuts: Iterable[Cut], start: np.ndarray, variables: Mapping[str, 
     return masks
 
 
-def select(analysis: Analysis, objects: Objects, options: Mapping[str, Any], counts: Counts) -> dict[str, np.ndarray]:
-    """Evaluate the analysis on built objects and add them to ``counts``; returns the variables."""
+def select(analysis: Analysis, objects: Objects, options: Mapping[str, Any], counts: Counts,
+           models: Models | None = None, dump: FeatureDump | None = None) -> dict[str, np.ndarray]:
+    """Evaluate the analysis (and its models) on built objects and add them to ``counts``;
+    returns the variables, scores included."""
+    models = models or Models()
     variables = analysis.compute_variables(objects, options)
+    _evaluate_models(models, variables, objects, dump)
     w = objects.weight
     w2 = w * w
     counts.n_events += len(w)
@@ -92,29 +210,34 @@ def select(analysis: Analysis, objects: Objects, options: Mapping[str, Any], cou
     counts.sumw2 += float(w2.sum())
     everything = np.ones(len(w), bool)
     pre_masks = [everything] + _cumulative(analysis.preselection, everything, variables)
-    for sr in analysis.signal_regions:
+    for sr in counts.regions:
         masks = pre_masks + _cumulative(sr.cuts, pre_masks[-1], variables)
         _accumulate(counts.cutflows[sr.name], masks, w, w2)
     return variables
 
 
 def process_batch(analysis: Analysis, batch: ak.Array, options: Mapping[str, Any], seed: int,
-                  counts: Counts, object_config=None) -> dict[str, np.ndarray]:
+                  counts: Counts, object_config=None, models: Models | None = None,
+                  dump: FeatureDump | None = None) -> dict[str, np.ndarray]:
     """Build the objects of one event batch and add it to ``counts``; returns the variables."""
     objects = build_objects(batch, object_config or analysis.object_config(options), seed)
-    return select(analysis, objects, options, counts)
+    return select(analysis, objects, options, counts, models, dump)
 
 
 def run(analysis: Analysis, batches: Iterable[ak.Array], options: Mapping[str, Any] | None = None,
-        seed: int = 0, counts: Counts | None = None,
-        on_batch: Callable[[int], None] | None = None) -> Counts:
-    """Run ``analysis`` over ``batches``; pass ``counts`` to keep what was accumulated if the
-    source fails part-way (the caller can still report the events already processed)."""
+        seed: int = 0, counts: Counts | None = None, models: Models | None = None,
+        dump: FeatureDump | None = None, on_batch: Callable[[int], None] | None = None) -> Counts:
+    """Run ``analysis`` over ``batches``. Models are loaded here unless given; pass ``counts``
+    (built with :meth:`Counts.for_analysis`) to keep what was accumulated if the source fails
+    part-way."""
     options = analysis.resolve_options(options)
-    counts = counts if counts is not None else Counts.for_analysis(analysis)
+    if models is None:
+        models = prepare_models(analysis, options)
+    if counts is None:
+        counts = Counts.for_analysis(analysis, options, skipped_regions(analysis, options, models))
     config = analysis.object_config(options)
     for batch in batches:
-        process_batch(analysis, batch, options, seed, counts, config)
+        process_batch(analysis, batch, options, seed, counts, config, models, dump)
         if on_batch is not None:
             on_batch(len(batch))
     return counts

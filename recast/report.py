@@ -3,6 +3,7 @@ published numbers beside our yields."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.console import Console
@@ -34,8 +35,16 @@ def _merged_steps(flows: list[list[dict]]) -> list[str]:
 
 
 def _threshold(condition: str) -> str:
-    """The cut value(s) of a condition, e.g. 'njet >= 9, nb >= 3' -> '9, 3'."""
-    return ", ".join(t.split(">=")[-1].strip() if ">=" in t else t.strip() for t in condition.split(","))
+    """The cut values of a condition, e.g. 'njet >= 9, nb >= 3' -> '9, 3' and 'meff >= 1000,
+    meff < 1600' -> '1000, <1600' (only non-lower bounds keep their operator)."""
+    out = []
+    for term in condition.split(","):
+        m = re.match(r"\s*\w+\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$", term)
+        if m is None:
+            out.append(term.strip())
+        else:
+            out.append(m.group(2) if m.group(1) in (">=", ">") else m.group(1) + m.group(2))
+    return ", ".join(out)
 
 
 def cutflow_tables(doc: dict[str, Any]) -> list[Table]:
@@ -124,5 +133,10 @@ def print_run(doc: dict[str, Any], con: Console | None = None) -> None:
         console.print(t)
     console.print()
     console.print(region_table(doc))
+    by_reason: dict[str, list[str]] = {}
+    for skipped in doc["skipped_signal_regions"]:
+        by_reason.setdefault(skipped["reason"], []).append(skipped["name"])
+    for reason, names in by_reason.items():
+        console.print(f"[yellow]skipped[/yellow] {', '.join(names)}: {reason}")
     if not doc["complete"]:
         console.print(f"[bold red]incomplete:[/bold red] {doc['error']}")

@@ -9,6 +9,7 @@ leaves a half-written result, and a run that fails part-way still records the ev
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -64,7 +65,7 @@ def build(analysis: Analysis, counts: Counts, *, options: dict[str, Any], seed: 
     scale = cross_section.value_fb * lumi if cross_section is not None else None
     published = analysis.published
     regions = []
-    for sr in analysis.signal_regions:
+    for sr in counts.regions:
         steps = counts.cutflows[sr.name]
         flow = []
         for s in steps:
@@ -97,6 +98,7 @@ def build(analysis: Analysis, counts: Counts, *, options: dict[str, Any], seed: 
         "software": software_versions(),
         "notes": list(notes or []),
         "signal_regions": regions,
+        "skipped_signal_regions": [{"name": k, "reason": v} for k, v in counts.skipped.items()],
     }
     validate(doc)
     return doc
@@ -116,21 +118,29 @@ def validate(doc: dict[str, Any], path: str | Path = "result") -> None:
         raise RecastError(f"{path}: invalid result file at {where}: {exc.message}") from None
 
 
-def write_atomic(path: Path, doc: dict[str, Any]) -> None:
-    """Write JSON to ``path`` atomically (temporary file in the same directory, then rename)."""
+@contextlib.contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=1, allow_nan=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, doc: dict[str, Any]) -> None:
+    """Write JSON to ``path`` atomically (temporary file in the same directory, then rename)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(doc, f, indent=1, allow_nan=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def read(path: Path) -> dict[str, Any]:

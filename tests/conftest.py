@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import awkward as ak
+import numpy as np
 import pytest
 
 from recast.events import PythiaConfig, PythiaSource
@@ -73,7 +74,63 @@ def assert_same_batches():
     return _assert_same_batches
 
 
+class ObjectBuilder:
+    """Hand-made physics objects (the layout of recast.objects.Objects) for analysis tests."""
+
+    @staticmethod
+    def cartesian(pt, eta, phi, m):
+        import math
+
+        px, py, pz = pt * math.cos(phi), pt * math.sin(phi), pt * math.sinh(eta)
+        return px, py, pz, math.sqrt(px * px + py * py + pz * pz + m * m)
+
+    def jet(self, pt, eta, phi, m=10.0, btag=False, ntrk=20):
+        px, py, pz, e = self.cartesian(pt, eta, phi, m)
+        return dict(pt=pt, eta=eta, phi=phi, m=m, px=px, py=py, pz=pz, E=e, label=5 if btag else 0,
+                    ntrk=ntrk, btag=btag)
+
+    def lepton(self, pid, pt, eta, phi, iso=0.0):
+        m = 0.000511 if abs(pid) == 11 else 0.10566
+        px, py, pz, e = self.cartesian(pt, eta, phi, m)
+        return dict(pt=pt, eta=eta, phi=phi, m=m, px=px, py=py, pz=pz, E=e, charge=-float(np.sign(pid)),
+                    pid=pid, from_tau=False, ptvarcone20=iso, ptvarcone30=iso, topoetcone20=iso, ptcone20=iso)
+
+    def objects(self, events: list[dict]):
+        """Events as dicts with 'jets', 'electrons', 'muons' (lists) and 'met', 'met_phi'."""
+        from recast.objects import Objects
+
+        def coll(key, template):
+            if any(ev.get(key) for ev in events):
+                return ak.Array([ev.get(key, []) for ev in events])
+            return ak.Array([[template] for _ in events])[:, :0]
+
+        met = ak.zip({"pt": np.array([ev["met"] for ev in events], float),
+                      "phi": np.array([ev["met_phi"] for ev in events], float)})
+        return Objects(jets=coll("jets", self.jet(1, 0, 0)), electrons=coll("electrons", self.lepton(11, 1, 0, 0)),
+                       muons=coll("muons", self.lepton(13, 1, 0, 0)), taus=ak.Array([[] for _ in events]), met=met,
+                       event_number=np.arange(1, len(events) + 1), weight=np.ones(len(events)), seed=0)
+
+
+@pytest.fixture(scope="session")
+def build():
+    """An :class:`ObjectBuilder` for constructed events."""
+    return ObjectBuilder()
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Failures make pytest exit non-zero; a selection that collects no tests does not."""
     if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
         session.exitstatus = pytest.ExitCode.OK
+
+
+@pytest.fixture(scope="session")
+def tmva_numpy():
+    """``tests/tmva_numpy.py``: the independent numpy TMVA reader/evaluator used as a reference."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("tmva_numpy", Path(__file__).parent / "tmva_numpy.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module

@@ -12,65 +12,38 @@ import pytest
 from recast import analysis as ana_mod
 from recast import engine
 from recast.events import HepMCSource
-from recast.objects import Objects
 
 ANA = ana_mod.load("ANA-SUSY-2018-30")
 
 
-def _cartesian(pt, eta, phi, m):
-    px, py, pz = pt * math.cos(phi), pt * math.sin(phi), pt * math.sinh(eta)
-    return px, py, pz, math.sqrt(px * px + py * py + pz * pz + m * m)
+def event_a(b):
+    """Zero leptons, five signal jets (+ one below 30 GeV), three b-tags, MET 700 GeV at phi = pi
+    (``b``: the conftest fixture ``build``)."""
+    return {
+        "jets": [b.jet(500, 0.0, 0.0, btag=True), b.jet(400, 0.5, 1.0, btag=True), b.jet(300, -0.5, 2.0, btag=True),
+                 b.jet(200, 1.0, -2.0), b.jet(150, -1.0, -1.0), b.jet(25, 2.0, 0.5)],
+        "met": 700.0, "met_phi": math.pi,
+    }
 
 
-def _jet(pt, eta, phi, m=10.0, btag=False, ntrk=20):
-    px, py, pz, e = _cartesian(pt, eta, phi, m)
-    return dict(pt=pt, eta=eta, phi=phi, m=m, px=px, py=py, pz=pz, E=e, label=5 if btag else 0,
-                ntrk=ntrk, btag=btag)
-
-
-def _lepton(pid, pt, eta, phi, iso=0.0):
-    m = 0.000511 if abs(pid) == 11 else 0.10566
-    px, py, pz, e = _cartesian(pt, eta, phi, m)
-    return dict(pt=pt, eta=eta, phi=phi, m=m, px=px, py=py, pz=pz, E=e, charge=-float(np.sign(pid)),
-                pid=pid, from_tau=False, ptvarcone20=iso, ptvarcone30=iso, topoetcone20=iso, ptcone20=iso)
-
-
-def _objects(events: list[dict]) -> Objects:
-    def coll(key):
-        return ak.Array([ev.get(key, []) for ev in events])
-
-    empty_lep = ak.Array([[_lepton(11, 1, 0, 0)] for _ in events])[:, :0]
-    met = ak.zip({"pt": np.array([ev["met"] for ev in events]), "phi": np.array([ev["met_phi"] for ev in events])})
-    return Objects(jets=coll("jets"),
-                   electrons=coll("electrons") if any(ev.get("electrons") for ev in events) else empty_lep,
-                   muons=coll("muons") if any(ev.get("muons") for ev in events) else empty_lep,
-                   taus=ak.Array([[] for _ in events]), met=met,
-                   event_number=np.arange(1, len(events) + 1), weight=np.ones(len(events)), seed=0)
-
-
-# Event A: zero-lepton, five signal jets (+ one below 30 GeV), three b-tags, MET 700 GeV at phi = pi.
-EVENT_A = {
-    "jets": [_jet(500, 0.0, 0.0, btag=True), _jet(400, 0.5, 1.0, btag=True), _jet(300, -0.5, 2.0, btag=True),
-             _jet(200, 1.0, -2.0), _jet(150, -1.0, -1.0), _jet(25, 2.0, 0.5)],
-    "met": 700.0, "met_phi": math.pi,
-}
-# Event B: an electron 0.1 from a soft non-b jet (jet removed), a muon 0.3 from the leading jet
-# (kept by the boosted cone min(0.4, 0.04 + 10/50) = 0.24, removed by a fixed 0.4 cone).
-EVENT_B = {
-    "jets": [_jet(400, 0.0, 0.0, btag=True), _jet(300, 1.0, 1.5, btag=True), _jet(250, -1.0, -1.5, btag=True),
-             _jet(200, 2.0, 3.0), _jet(60, 0.0, 2.5)],
-    "electrons": [_lepton(11, 100, 0.0, 2.6)],
-    "muons": [_lepton(13, 50, 0.0, 0.3)],
-    "met": 400.0, "met_phi": -math.pi / 2,
-}
+def event_b(b):
+    """An electron 0.1 from a soft non-b jet (jet removed), a muon 0.3 from the leading jet (kept
+    by the boosted cone min(0.4, 0.04 + 10/50) = 0.24, removed by a fixed 0.4 cone)."""
+    return {
+        "jets": [b.jet(400, 0.0, 0.0, btag=True), b.jet(300, 1.0, 1.5, btag=True), b.jet(250, -1.0, -1.5, btag=True),
+                 b.jet(200, 2.0, 3.0), b.jet(60, 0.0, 2.5)],
+        "electrons": [b.lepton(11, 100, 0.0, 2.6)],
+        "muons": [b.lepton(13, 50, 0.0, 0.3)],
+        "met": 400.0, "met_phi": -math.pi / 2,
+    }
 
 
 def _mt(pt1, pt2, dphi):
     return math.sqrt(2 * pt1 * pt2 * (1 - math.cos(dphi)))
 
 
-def test_zero_lepton_event_by_hand():
-    v = ANA.compute_variables(_objects([EVENT_A]), ANA.resolve_options())
+def test_zero_lepton_event_by_hand(build):
+    v = ANA.compute_variables(build.objects([event_a(build)]), ANA.resolve_options())
     assert v["njet"][0] == 5 and v["nb"][0] == 3  # the 25 GeV jet is below the 30 GeV signal threshold
     assert v["meff"][0] == pytest.approx(700 + 500 + 400 + 300 + 200 + 150)
     # |dphi| to MET for the four leading jets: pi, pi-1, pi-2, 2pi-(2+pi) = pi-2
@@ -81,38 +54,38 @@ def test_zero_lepton_event_by_hand():
     # all jets are > 0.8 apart: five single-jet large-R jets, each with pT > 100 and |eta| < 2
     assert v["mjsum"][0] == pytest.approx(50.0)
     assert v["is_0L"][0] and not v["is_1L"][0] and v["mt"][0] == 0
-    four = ANA.compute_variables(_objects([EVENT_A]), ANA.resolve_options({"mj_sum": "leading4"}))
+    four = ANA.compute_variables(build.objects([event_a(build)]), ANA.resolve_options({"mj_sum": "leading4"}))
     assert four["mjsum"][0] == pytest.approx(40.0)
 
 
-def test_one_lepton_event_and_overlap_options():
-    boosted = ANA.compute_variables(_objects([EVENT_B]), ANA.resolve_options())
+def test_one_lepton_event_and_overlap_options(build):
+    boosted = ANA.compute_variables(build.objects([event_b(build)]), ANA.resolve_options())
     assert boosted["njet"][0] == 4 and boosted["nb"][0] == 3  # the 60 GeV jet next to the electron is gone
     assert boosted["is_1L"][0] and not boosted["is_0L"][0]
     assert boosted["meff"][0] == pytest.approx(400 + (400 + 300 + 250 + 200) + (100 + 50))
     dphi = 2 * math.pi - (2.6 + math.pi / 2)
     assert boosted["mt"][0] == pytest.approx(_mt(100, 400, dphi))
 
-    fixed = ANA.compute_variables(_objects([EVENT_B]), ANA.resolve_options({"overlap_removal": "fixed"}))
+    fixed = ANA.compute_variables(build.objects([event_b(build)]), ANA.resolve_options({"overlap_removal": "fixed"}))
     assert fixed["meff"][0] == pytest.approx(400 + 1150 + 100)  # the muon is removed by the 0.4 cone
     assert fixed["njet"][0] == 4
 
 
-def test_zero_lepton_veto_option_and_electron_crack():
-    event = dict(EVENT_A, electrons=[_lepton(11, 80, 0.8, -2.8, iso=40.0)])  # baseline, not isolated
-    base = ANA.compute_variables(_objects([event]), ANA.resolve_options())
-    sig = ANA.compute_variables(_objects([event]), ANA.resolve_options({"zero_lepton_veto": "signal"}))
+def test_zero_lepton_veto_option_and_electron_crack(build):
+    event = dict(event_a(build), electrons=[build.lepton(11, 80, 0.8, -2.8, iso=40.0)])  # baseline, not isolated
+    base = ANA.compute_variables(build.objects([event]), ANA.resolve_options())
+    sig = ANA.compute_variables(build.objects([event]), ANA.resolve_options({"zero_lepton_veto": "signal"}))
     assert not base["is_0L"][0] and not base["is_1L"][0]
     assert sig["is_0L"][0] and not sig["is_1L"][0]
 
-    crack = dict(EVENT_A, electrons=[_lepton(11, 80, 1.45, -2.8)])
-    assert ANA.compute_variables(_objects([crack]), ANA.resolve_options())["is_0L"][0]
-    assert ANA.compute_variables(_objects([crack]), ANA.resolve_options({"electron_crack": "keep"}))["is_1L"][0]
+    crack = dict(event_a(build), electrons=[build.lepton(11, 80, 1.45, -2.8)])
+    assert ANA.compute_variables(build.objects([crack]), ANA.resolve_options())["is_0L"][0]
+    assert ANA.compute_variables(build.objects([crack]), ANA.resolve_options({"electron_crack": "keep"}))["is_1L"][0]
 
 
-def test_gbb_b_jet_option():
-    lead = ANA.compute_variables(_objects([EVENT_A]), ANA.resolve_options())
-    fourth = ANA.compute_variables(_objects([EVENT_A]), ANA.resolve_options({"gbb_b_jet": "fourth"}))
+def test_gbb_b_jet_option(build):
+    lead = ANA.compute_variables(build.objects([event_a(build)]), ANA.resolve_options())
+    fourth = ANA.compute_variables(build.objects([event_a(build)]), ANA.resolve_options({"gbb_b_jet": "fourth"}))
     assert lead["gbb_b_jet_pt"][0] == 500 and fourth["gbb_b_jet_pt"][0] == 200
 
 

@@ -1,0 +1,211 @@
+"""Loading and batched evaluation of preserved models through onnxruntime.
+
+``load(card)`` fetches the card's artifacts (mirror, cache or download), converts TMVA XML to
+ONNX, rewrites a graph whose batch dimension is fixed to 1 into a batchable one, checks the
+graph's signature against the card and reproduces the card's golden outputs; a model that fails
+any check is refused with a one-line :class:`ModelError`. ``LoadedModel.predict`` evaluates a
+whole chunk with one onnxruntime call per fold.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from ..errors import ModelError
+from ..objects import rng
+from .card import ModelCard
+
+FOLD_RULES = ("event-number-parity", "random")
+
+
+def make_batchable(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` whose inputs and outputs have a symbolic first (batch) dimension.
+
+    Intermediate shapes recorded in ``value_info`` are dropped (onnxruntime infers them). A graph
+    that hard-codes the batch elsewhere (e.g. ``Reshape`` to ``[1, ...]``) would still give wrong
+    shapes, which is why every rewritten model is checked against per-event evaluation in tests.
+    """
+    out = copy.deepcopy(model)
+    for tensor in list(out.graph.input) + list(out.graph.output):
+        dims = tensor.type.tensor_type.shape.dim
+        if len(dims):
+            dims[0].ClearField("dim_value")
+            dims[0].dim_param = "batch"
+    del out.graph.value_info[:]
+    return out
+
+
+def _batch_is_fixed(model: onnx.ModelProto) -> bool:
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    return len(dims) > 0 and dims[0].HasField("dim_value") and dims[0].dim_value == 1
+
+
+def _check_signature(model: onnx.ModelProto, card: ModelCard, where: str) -> None:
+    graph = model.graph
+    inits = {i.name for i in graph.initializer}
+    real_inputs = [i for i in graph.input if i.name not in inits]
+    if [i.name for i in real_inputs] != [card.input_tensor]:
+        raise ModelError(f"{where}: model inputs {[i.name for i in real_inputs]} do not match the card's "
+                         f"['{card.input_tensor}']")
+    t = real_inputs[0].type.tensor_type
+    if t.elem_type != onnx.TensorProto.FLOAT:
+        raise ModelError(f"{where}: input {card.input_tensor} is not float32")
+    dims = t.shape.dim
+    if len(dims) != 2 or (dims[1].HasField("dim_value") and dims[1].dim_value != len(card.inputs)):
+        shape = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims]
+        raise ModelError(f"{where}: input shape {shape} does not fit the card's {len(card.inputs)} inputs")
+    if _batch_is_fixed(model) != card.fixed_batch:
+        raise ModelError(f"{where}: the card says batch {'fixed-1' if card.fixed_batch else 'dynamic'}, "
+                         f"the graph {'fixes it to 1' if _batch_is_fixed(model) else 'does not'}")
+    outs = [o.name for o in graph.output]
+    if card.output_tensor not in outs:
+        raise ModelError(f"{where}: no output {card.output_tensor!r} (outputs: {outs})")
+    odims = next(o for o in graph.output if o.name == card.output_tensor).type.tensor_type.shape.dim
+    if len(odims) == 2 and odims[1].HasField("dim_value") and odims[1].dim_value != card.n_outputs:
+        raise ModelError(f"{where}: output {card.output_tensor} has {odims[1].dim_value} columns, the card "
+                         f"says {card.n_outputs}")
+
+
+def _session(model: onnx.ModelProto, where: str, threads: int) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ModelError(f"{where}: onnxruntime cannot load the model: {str(exc).splitlines()[0]}") from None
+
+
+def read_onnx(path: Path) -> onnx.ModelProto:
+    try:
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model)
+    except Exception as exc:  # DecodeError, ValidationError, OSError
+        raise ModelError(f"{path}: not a valid ONNX model: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    return model
+
+
+@dataclass
+class LoadedModel:
+    """A card with one onnxruntime session per fold."""
+
+    card: ModelCard
+    sessions: dict[str, ort.InferenceSession]
+    paths: dict[str, Path]
+
+    def run_fold(self, fold: str, x: np.ndarray) -> np.ndarray:
+        """Raw outputs [N, n_outputs] of one fold's model for prepared inputs ``x`` [N, n_inputs]."""
+        if len(x) == 0:
+            return np.zeros((0, self.card.n_outputs), np.float32)
+        out = self.sessions[fold].run([self.card.output_tensor], {self.card.input_tensor: x})[0]
+        return np.asarray(out, dtype=np.float32).reshape(len(x), -1)
+
+    def prepare(self, raw: np.ndarray, where: str = "") -> np.ndarray:
+        """Card order in, model input out: padding of absent values (NaN), then scaling."""
+        x = np.array(raw, dtype=np.float64, copy=True)
+        for k, spec in enumerate(self.card.inputs):
+            missing = np.isnan(x[:, k])
+            if missing.any():
+                if spec.pad is None:
+                    row = int(np.argmax(missing))
+                    raise ModelError(f"{self.card.id}: input {spec.name} is NaN{where and ' ' + where} "
+                                     f"(row {row}) and the card gives no padding for it")
+                x[missing, k] = spec.pad
+        if not np.isfinite(x).all():
+            k = int(np.argmax(~np.isfinite(x).all(axis=0)))
+            raise ModelError(f"{self.card.id}: input {self.card.inputs[k].name} is infinite{where and ' ' + where}")
+        offsets = np.array([i.offset for i in self.card.inputs])
+        scales = np.array([i.scale for i in self.card.inputs])
+        return ((x - offsets) / scales).astype(np.float32)
+
+    def run(self, x: np.ndarray, folds: np.ndarray | None = None) -> np.ndarray:
+        """Outputs [N, n_outputs] for prepared inputs ``x``; with two folds, ``folds`` (0 = the
+        'even' model, 1 = the 'odd' one, per row) picks the model: one call per fold."""
+        if len(self.sessions) == 1:
+            return self.run_fold(next(iter(self.sessions)), x)
+        out = np.empty((len(x), self.card.n_outputs), np.float32)
+        for index, fold in enumerate(("even", "odd")):
+            rows = folds == index
+            out[rows] = self.run_fold(fold, x[rows])
+        return out
+
+    def predict(self, raw: np.ndarray, folds: np.ndarray | None = None) -> np.ndarray:
+        """Outputs for raw inputs [N, n_inputs] in card order (NaN = absent object)."""
+        return self.run(self.prepare(raw), folds)
+
+    def score(self, raw: np.ndarray, folds: np.ndarray | None = None) -> np.ndarray:
+        return self.predict(raw, folds)[:, self.card.score_node]
+
+
+def assign_folds(rule: str, event_number: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Fold index per event (0: the 'even' model, 1: the 'odd' one).
+
+    ``event-number-parity``: even event numbers use the even model (ATLAS SimpleAnalysis BDTReader).
+    ``random``: a 50/50 pick per event from the event's seeded random stream (what CheckMATE and,
+    in practice, SimpleAnalysis without event numbers do), reproducible across reruns.
+    """
+    if rule == "event-number-parity":
+        return (np.asarray(event_number) % 2).astype(np.int8)
+    if rule == "random":
+        return (rng.uniform(seed, "fold", event_number, np.zeros_like(event_number)) >= 0.5).astype(np.int8)
+    raise ModelError(f"unknown fold rule {rule!r}; known: {', '.join(FOLD_RULES)}")
+
+
+def _artifact_path(card: ModelCard, artifact_id: str) -> Path:
+    from .. import artifacts
+
+    return artifacts.fetch(artifacts.get(card.analysis, artifact_id))
+
+
+def _onnx_for(card: ModelCard, artifact_id: str) -> tuple[onnx.ModelProto, Path]:
+    """The ONNX graph of one artifact, and the artifact's own path (named in error messages)."""
+    source = _artifact_path(card, artifact_id)
+    if card.format == "tmva-xml":
+        from .tmva import convert
+
+        return read_onnx(convert(source)), source
+    return read_onnx(source), source
+
+
+def check_golden(model: LoadedModel) -> None:
+    """Reproduce the card's golden outputs; refuse the model otherwise."""
+    card = model.card
+    for g in card.golden:
+        x = model.prepare(g.inputs[None, :], where=f"in golden vector {g.name}")
+        for fold, expected in g.outputs.items():
+            got = model.run_fold(fold, x)[0].astype(np.float64)
+            if got.shape != expected.shape or not np.allclose(got, expected, rtol=0.0, atol=card.tolerance):
+                raise ModelError(f"{model.paths[fold]}: golden vector {g.name!r} of card {card.id} gives "
+                                 f"{np.array2string(got, precision=7)}, the card expects "
+                                 f"{np.array2string(expected, precision=7)} (tolerance {card.tolerance:g}); "
+                                 f"refusing the model")
+
+
+_LOADED: dict[tuple, LoadedModel] = {}
+
+
+def load(card: ModelCard, threads: int = 1) -> LoadedModel:
+    """Fetch, convert, check and open the model(s) of a card (memoised per process)."""
+    key = (card.analysis, card.id, card.path, threads)
+    if key in _LOADED:
+        return _LOADED[key]
+    sessions, paths = {}, {}
+    for fold, artifact_id in card.files.items():
+        model, path = _onnx_for(card, artifact_id)
+        where = f"{path} (model card {card.id})"
+        _check_signature(model, card, where)
+        if card.fixed_batch:
+            model = make_batchable(model)
+        sessions[fold] = _session(model, where, threads)
+        paths[fold] = path
+    loaded = LoadedModel(card, sessions, paths)
+    check_golden(loaded)
+    _LOADED[key] = loaded
+    return loaded
