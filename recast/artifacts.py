@@ -46,7 +46,7 @@ from typing import IO, Literal
 import yaml
 
 from .cache import cache_dir
-from .errors import ArtifactError
+from .errors import ArtifactError, ArtifactUnavailable
 from .paths import data_dir
 
 __all__ = ["Artifact", "Resource", "registry", "get", "analyses_with_artifacts", "locate", "fetch", "add",
@@ -363,20 +363,22 @@ def fetch(artifact: Artifact, *, offline: bool | None = None, progress: bool = T
     name = f"{artifact.id} ({artifact.analysis})"
     sources = artifact.sources()
     if not sources:
-        raise ArtifactError(f"{name}: not in the mirror or the cache, and no public download location is "
+        raise ArtifactUnavailable(f"{name}: not in the mirror or the cache, and no public download location is "
                             f"known; {HOW_TO_PROVIDE} (as <dir>/{artifact.analysis}/{artifact.mirror_path})")
     if _offline_env() if offline is None else offline:
-        raise ArtifactError(f"{name}: not in the mirror or the cache, and downloads are off (offline: "
+        raise ArtifactUnavailable(f"{name}: not in the mirror or the cache, and downloads are off (offline: "
                             f"RECAST_OFFLINE=1; online it comes from "
                             f"{sources[0][0].download_url(sources[0][1])}); or {HOW_TO_PROVIDE}")
-    failures = []
+    failures: list[ArtifactError] = []
     for resource, member in sources:
         try:
             return _fetch_from(artifact, resource, member, progress=progress)
         except ArtifactError as exc:
-            failures.append(str(exc))
-    tried = "; then ".join(failures)
-    raise ArtifactError(f"{name}: {tried}; {HOW_TO_PROVIDE}")
+            failures.append(exc)
+    tried = "; then ".join(map(str, failures))
+    # only when no source even delivered a file is the artifact merely unavailable
+    kind = ArtifactUnavailable if all(isinstance(f, ArtifactUnavailable) for f in failures) else ArtifactError
+    raise kind(f"{name}: {tried}; {HOW_TO_PROVIDE}")
 
 
 def _fetch_from(artifact: Artifact, resource: Resource, member: str | None, *, progress: bool) -> Path:
@@ -443,7 +445,7 @@ def _download(url: str, dest: Path, *, accept: str, progress: bool) -> None:
                 with urllib.request.urlopen(req, timeout=_timeout()) as resp:
                     ctype = resp.headers.get("Content-Type", "")
                     if ctype.split(";")[0].strip().lower() == "text/html":
-                        raise ArtifactError(f"{url}: the server returned a web page (text/html) instead of the "
+                        raise ArtifactUnavailable(f"{url}: the server returned a web page (text/html) instead of the "
                                             f"file (final URL {resp.geturl()})")
                     total = resp.headers.get("Content-Length")
                     total = int(total) if total and total.isdigit() else None
@@ -453,13 +455,13 @@ def _download(url: str, dest: Path, *, accept: str, progress: bool) -> None:
                             advance(len(block))
             except urllib.error.HTTPError as exc:
                 exc.close()
-                raise ArtifactError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+                raise ArtifactUnavailable(f"{url}: HTTP {exc.code} {exc.reason}") from None
             except urllib.error.URLError as exc:
-                raise ArtifactError(f"{url}: cannot connect ({exc.reason})") from None
+                raise ArtifactUnavailable(f"{url}: cannot connect ({exc.reason})") from None
             except TimeoutError:
-                raise ArtifactError(f"{url}: no answer within {_timeout():g} s (RECAST_HTTP_TIMEOUT)") from None
+                raise ArtifactUnavailable(f"{url}: no answer within {_timeout():g} s (RECAST_HTTP_TIMEOUT)") from None
             except OSError as exc:
-                raise ArtifactError(f"{url}: download failed ({exc})") from None
+                raise ArtifactUnavailable(f"{url}: download failed ({exc})") from None
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

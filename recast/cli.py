@@ -144,7 +144,7 @@ def _source_from_args(args: argparse.Namespace):
     if args.slha is None:
         raise RecastError("give the events: --events FILE.hepmc[.gz] or --slha POINT.slha [-n N]")
     cfg = PythiaConfig(slha=Path(args.slha), process=args.process, nevents=args.nevents or 5000,
-                       seed=args.seed)
+                       seed=args.seed, extra_settings=tuple(args.pythia_setting))
     return PythiaSource(cfg, chunk_size=args.chunk_size,
                         hepmc_out=Path(args.hepmc_out) if getattr(args, "hepmc_out", None) else None)
 
@@ -237,7 +237,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from .events import PythiaConfig, PythiaSource
 
-    cfg = PythiaConfig(slha=Path(args.slha), process=args.process, nevents=args.nevents, seed=args.seed)
+    cfg = PythiaConfig(slha=Path(args.slha), process=args.process, nevents=args.nevents, seed=args.seed,
+                       extra_settings=tuple(args.pythia_setting))
     src = PythiaSource(cfg, chunk_size=args.chunk_size, hepmc_out=Path(args.output))
     start = time.perf_counter()
     with _progress(cfg.nevents, "generating") as bar:
@@ -403,6 +404,8 @@ def _add_generation(p: argparse.ArgumentParser, events_default: int | None) -> N
                    help="seed for Pythia and for the per-event random streams (default: 1)")
     p.add_argument("--chunk-size", type=_positive_int, default=1000,
                    help="events per columnar batch (default 1000)")
+    p.add_argument("--pythia-setting", action="append", default=[], metavar="'KEY = VALUE'",
+                   help="extra Pythia setting (repeatable), e.g. 'SpaceShower:pTmaxMatch = 1'; recorded in the results")
 
 
 def build_parser() -> argparse.ArgumentParser:

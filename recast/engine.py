@@ -25,7 +25,7 @@ import awkward as ak
 import numpy as np
 
 from .analysis import Analysis, Cut, ModelUse
-from .errors import ArtifactError, RecastError
+from .errors import ArtifactUnavailable, RecastError
 from .objects import Objects, build_objects
 
 ALL_EVENTS = "all events"
@@ -91,9 +91,9 @@ class Models:
 
 
 def prepare_models(analysis: Analysis, options: Mapping[str, Any], threads: int = 1) -> Models:
-    """Load every model the analysis uses with these options. A missing artifact (ArtifactError)
-    makes the model unavailable; anything else wrong with a model (corrupt file, signature,
-    golden outputs) is an error."""
+    """Load every model the analysis uses with these options. An artifact that is not available
+    (offline, no source) makes the model unavailable; anything else wrong with a model (checksum,
+    corrupt file, signature, golden outputs) is an error."""
     from .models import runtime
     from .models.card import card as get_card
 
@@ -102,7 +102,7 @@ def prepare_models(analysis: Analysis, options: Mapping[str, Any], threads: int 
         model_card = get_card(analysis.id, use.card)
         try:
             out.loaded.append((use, runtime.load(model_card, threads=threads)))
-        except ArtifactError as exc:
+        except ArtifactUnavailable as exc:
             out.unavailable[use.score] = f"model {use.card} unavailable: {exc}"
     return out
 

@@ -29,6 +29,12 @@ class ArtifactError(RecastError):
     its checksum."""
 
 
+class ArtifactUnavailable(ArtifactError):
+    """No verified copy of an artifact here, and none obtainable now (offline, no public source,
+    network or HTTP failure). A run skips what needs it; a file that fails its checksum is an
+    :class:`ArtifactError` instead, never skipped silently."""
+
+
 class ModelError(RecastError):
     """A model file or card that cannot be used: corrupt, wrong signature, golden outputs not
     reproduced, or invalid features."""

@@ -34,6 +34,9 @@ def _merged_steps(flows: list[list[dict]]) -> list[str]:
     return order
 
 
+MAX_CUTFLOW_COLUMNS = 6
+
+
 def _threshold(condition: str) -> str:
     """The cut values of a condition, e.g. 'njet >= 9, nb >= 3' -> '9, 3' and 'meff >= 1000,
     meff < 1600' -> '1000, <1600' (only non-lower bounds keep their operator)."""
@@ -61,6 +64,8 @@ def cutflow_tables(doc: dict[str, Any]) -> list[Table]:
     unit = f"events at {lumi:g} fb^-1 (MC events)" if with_yield else "A x eff in % (MC events)"
     tables = []
     for group, regions in groups.items():
+        if len(regions) > MAX_CUTFLOW_COLUMNS:
+            continue  # multi-bin sets: one column per bin would not fit; see the SR table and the JSON
         table = Table(title=f"Cutflow {group}: {unit}", title_justify="left", show_edge=False)
         table.add_column("step")
         for sr in regions:
@@ -131,12 +136,13 @@ def print_run(doc: dict[str, Any], con: Console | None = None) -> None:
     for t in cutflow_tables(doc):
         console.print()
         console.print(t)
+    wide = sorted({sr["group"] for sr in doc["signal_regions"]
+                   if sum(o["group"] == sr["group"] for o in doc["signal_regions"]) > MAX_CUTFLOW_COLUMNS})
+    if wide:
+        console.print(f"\n(cutflows of the multi-bin sets {', '.join(wide)}: one per bin in the results JSON, --out)")
     console.print()
     console.print(region_table(doc))
-    by_reason: dict[str, list[str]] = {}
     for skipped in doc["skipped_signal_regions"]:
-        by_reason.setdefault(skipped["reason"], []).append(skipped["name"])
-    for reason, names in by_reason.items():
-        console.print(f"[yellow]skipped[/yellow] {', '.join(names)}: {reason}")
+        console.print(f"[yellow]skipped[/yellow] {skipped['name']}: {skipped['reason']}", soft_wrap=True)
     if not doc["complete"]:
         console.print(f"[bold red]incomplete:[/bold red] {doc['error']}")

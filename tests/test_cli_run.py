@@ -60,3 +60,14 @@ def test_generate_then_run_on_the_file(tmp_path, gtt_slha, capsys):
     assert main(["run", "ANA-SUSY-2018-30", "--events", str(events), "--slha", str(gtt_slha), "-q",
                  "--out", str(out)]) == 0
     assert json.loads(out.read_text())["cross_section"]["kind"] == "table"
+
+
+def test_extra_pythia_settings_are_used_and_recorded(tmp_path, gtt_slha, capsys):
+    out = tmp_path / "r.json"
+    assert main(["run", "ANA-SUSY-2018-30", "--slha", str(gtt_slha), "-n", "20", "-q", "--out", str(out),
+                 "--pythia-setting", "SpaceShower:pTmaxMatch = 1"]) == 0
+    settings = results.read(out)["input"]["generator"]["settings"]
+    assert "SpaceShower:pTmaxMatch = 1" in settings
+    assert main(["run", "ANA-SUSY-2018-30", "--slha", str(gtt_slha), "-n", "5", "-q",
+                 "--pythia-setting", "NoSuch:thing = 3"]) == 2
+    assert "Pythia rejected the setting 'NoSuch:thing = 3'" in capsys.readouterr().err

@@ -224,3 +224,58 @@ def test_unavailable_model_skips_only_its_regions(monkeypatch, tmp_path):
     counts = engine.Counts.for_analysis(ana, options, skipped)
     assert "SR4j-1000" in counts.cutflows and "BDT-GGd1" not in counts.cutflows
     runtime._LOADED.clear()
+
+
+# -- through the command line ---------------------------------------------------------------------
+
+
+def _mirror_copy(tmp_path: Path, corrupt: str | None = None) -> Path:
+    """A private mirror with the ANA-SUSY-2018-22 files, optionally one of them altered."""
+    import shutil
+
+    src = Path(os.environ.get("RECAST_DATA_MIRROR", str(MIRROR)).split(os.pathsep)[0]) / ANA
+    dst = tmp_path / "mirror" / ANA
+    dst.mkdir(parents=True)
+    for f in src.glob("ZeroLepton2018-SRBDT-*.xml"):
+        shutil.copy(f, dst / f.name)
+    if corrupt:
+        target = dst / corrupt
+        target.chmod(0o644)
+        data = bytearray(target.read_bytes())
+        data[len(data) // 2] ^= 0x01  # same size: only the checksum can tell
+        target.write_bytes(bytes(data))
+    return dst.parent
+
+
+def test_cli_refuses_a_mirror_copy_with_the_wrong_checksum(gtt_sample, tmp_path, monkeypatch, capsys):
+    from recast.cli import main
+
+    runtime._LOADED.clear()
+    monkeypatch.setenv("RECAST_DATA_MIRROR", str(_mirror_copy(tmp_path, "ZeroLepton2018-SRBDT-GGd3_weight2.xml")))
+    monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
+    code = main(["run", ANA, "--events", str(gtt_sample[1]), "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "Traceback" not in err[0]
+    assert err[0].startswith("recast: error: ") and "ZeroLepton2018-SRBDT-GGd3_weight2.xml" in err[0]
+    assert "sha256" in err[0]
+    runtime._LOADED.clear()
+
+
+def test_cli_runs_without_the_models_and_says_what_it_skipped(gtt_sample, tmp_path, monkeypatch, capsys):
+    from recast import results
+    from recast.cli import main
+
+    runtime._LOADED.clear()
+    monkeypatch.setenv("RECAST_DATA_MIRROR", str(tmp_path / "nothing-here"))
+    monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("RECAST_OFFLINE", "1")
+    out = tmp_path / "r.json"
+    assert main(["run", ANA, "--events", str(gtt_sample[1]), "--max-events", "30", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    skipped = [line for line in printed.splitlines() if line.startswith("skipped ")]
+    assert len(skipped) == 8 and skipped[0].startswith("skipped BDT-GGd1: model BDT-GGd1 unavailable:")
+    assert all("RECAST_OFFLINE=1" in line for line in skipped)
+    doc = results.read(out)
+    assert {s["name"] for s in doc["skipped_signal_regions"]} == {f"BDT-{k}" for k in FACTS_INPUTS}
+    assert len(doc["signal_regions"]) == 70 and doc["events"]["n"] == 30
+    runtime._LOADED.clear()

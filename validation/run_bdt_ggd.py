@@ -23,7 +23,7 @@ HERE = Path(__file__).parent
 SRS = ("BDT-GGd1", "BDT-GGd2", "BDT-GGd3", "BDT-GGd4")
 
 
-def run_point(point: dict, nevents: int) -> dict:
+def run_point(point: dict, nevents: int, settings: tuple[str, ...] = ()) -> dict:
     from recast import analysis, engine
     from recast.events import PythiaConfig, PythiaSource
     from recast.slha import simplified_model
@@ -33,12 +33,12 @@ def run_point(point: dict, nevents: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         card = Path(tmp) / f"{point['name']}.slha"
         card.write_text(simplified_model(m["simplified"], m["m_gluino"], m["m_lsp"]))
-        src = PythiaSource(PythiaConfig(slha=card, process=point["process"], nevents=nevents, seed=point["seed"]),
-                           chunk_size=2000)
+        src = PythiaSource(PythiaConfig(slha=card, process=point["process"], nevents=nevents, seed=point["seed"],
+                                        extra_settings=tuple(settings)), chunk_size=2000)
         start = time.perf_counter()
         counts = engine.run(ana, src, seed=point["seed"])
         seconds = time.perf_counter() - start
-    out = {"name": point["name"], "nevents": counts.n_events, "seconds": seconds, "sigma_pythia_fb": src.sigma_gen_fb,
+    out = {"name": point["name"], "nevents": counts.n_events, "pythia_settings": list(settings), "seconds": seconds, "sigma_pythia_fb": src.sigma_gen_fb,
            "regions": {}}
     for sr in SRS:
         eff, err = counts.efficiency(counts.final(sr))
@@ -51,11 +51,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--nevents", type=int, default=None, help="override the events per point")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--points", nargs="*", help="only these benchmark points")
+    ap.add_argument("--pythia-setting", action="append", default=[],
+                    help="extra Pythia setting for a sensitivity study, e.g. 'SpaceShower:pTmaxMatch = 1'")
+    ap.add_argument("--tag", default="", help="suffix of the output files (for sensitivity studies)")
     args = ap.parse_args()
     spec = yaml.safe_load((HERE / "ANA-SUSY-2018-22.yaml").read_text())
-    points = spec["points"]
+    points = [p for p in spec["points"] if not args.points or p["name"] in args.points]
     with ProcessPoolExecutor(args.workers) as pool:
-        runs = list(pool.map(run_point, points, [args.nevents or p["nevents"] for p in points]))
+        runs = list(pool.map(run_point, points, [args.nevents or p["nevents"] for p in points],
+                             [tuple(args.pythia_setting)] * len(points)))
     rows = []
     for point, run in zip(points, runs):
         for sr in SRS:
@@ -75,16 +80,20 @@ def main() -> None:
     doc = {"analysis": "ANA-SUSY-2018-22", "reference_source": spec["reference_source"],
            "checkmate_source": spec["checkmate_source"], "software": software_versions(),
            "runs": runs, "comparison": rows}
-    (outdir / "bdt_ggd.json").write_text(json.dumps(doc, indent=1))
+    stem = "bdt_ggd" + (f"_{args.tag}" if args.tag else "")
+    doc["pythia_settings"] = args.pythia_setting
+    (outdir / f"{stem}.json").write_text(json.dumps(doc, indent=1))
     lines = ["# ATLAS-SUSY-2018-22 BDT-GGd: recast vs ATLAS acceptance x efficiency", "",
              f"Gluino pairs, gluino -> q qbar neutralino1, Pythia {doc['software'].get('pythia8mc')} at 13 TeV, "
-             f"{runs[0]['nevents']} events per point, default analysis options. ATLAS: {spec['reference_source']}",
+             f"{runs[0]['nevents']} events per point, default analysis options"
+             + (f", extra Pythia settings: {'; '.join(args.pythia_setting)}" if args.pythia_setting else "")
+             + f". ATLAS: {spec['reference_source']}",
              "", "| point (m_gluino, m_LSP) | SR | recast A×ε | ATLAS A×ε | recast/ATLAS | pull | CheckMATE/ATLAS |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['point']} | {r['region']} | {r['recast']:.4g} ± {r['recast_err']:.2g} | {r['atlas']:.4g} | "
                      f"{r['ratio']:.2f} ± {r['ratio_err']:.2f} | {r['pull']:+.1f} | {r['checkmate_ratio']:.2f} |")
-    (outdir / "bdt_ggd.md").write_text("\n".join(lines) + "\n")
+    (outdir / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines), file=sys.stderr)
 
 
