@@ -34,7 +34,6 @@ import sys
 import time
 from pathlib import Path
 
-import awkward as ak
 import pyhepmc
 
 from recast import analysis, engine, results

@@ -29,7 +29,7 @@ import numpy as np
 import yaml
 
 from .errors import AnalysisError
-from .objects import ObjectConfig, Objects
+from .objects import Objects
 from .paths import analysis_data_dir
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,

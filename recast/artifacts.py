@@ -45,6 +45,7 @@ from typing import IO, Literal
 
 import yaml
 
+from .atomic import atomic_path
 from .cache import cache_dir
 from .errors import ArtifactError, ArtifactUnavailable
 from .paths import data_dir
@@ -436,35 +437,28 @@ def _download(url: str, dest: Path, *, accept: str, progress: bool) -> None:
     from . import __version__
 
     req = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": f"recast/{__version__}"})
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(req, timeout=_timeout()) as resp:
-                    ctype = resp.headers.get("Content-Type", "")
-                    if ctype.split(";")[0].strip().lower() == "text/html":
-                        raise ArtifactUnavailable(f"{url}: the server returned a web page (text/html) instead of the "
-                                            f"file (final URL {resp.geturl()})")
-                    total = resp.headers.get("Content-Length")
-                    total = int(total) if total and total.isdigit() else None
-                    with _bar(dest.name, total, enabled=progress) as advance:
-                        while block := resp.read(1 << 16):
-                            out.write(block)
-                            advance(len(block))
-            except urllib.error.HTTPError as exc:
-                exc.close()
-                raise ArtifactUnavailable(f"{url}: HTTP {exc.code} {exc.reason}") from None
-            except urllib.error.URLError as exc:
-                raise ArtifactUnavailable(f"{url}: cannot connect ({exc.reason})") from None
-            except TimeoutError:
-                raise ArtifactUnavailable(f"{url}: no answer within {_timeout():g} s (RECAST_HTTP_TIMEOUT)") from None
-            except OSError as exc:
-                raise ArtifactUnavailable(f"{url}: download failed ({exc})") from None
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(dest) as tmp, open(tmp, "wb") as out:
+        try:
+            with urllib.request.urlopen(req, timeout=_timeout()) as resp:
+                ctype = resp.headers.get("Content-Type", "")
+                if ctype.split(";")[0].strip().lower() == "text/html":
+                    raise ArtifactUnavailable(f"{url}: the server returned a web page (text/html) instead of "
+                                              f"the file (final URL {resp.geturl()})")
+                total = resp.headers.get("Content-Length")
+                total = int(total) if total and total.isdigit() else None
+                with _bar(dest.name, total, enabled=progress) as advance:
+                    while block := resp.read(1 << 16):
+                        out.write(block)
+                        advance(len(block))
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            raise ArtifactUnavailable(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        except urllib.error.URLError as exc:
+            raise ArtifactUnavailable(f"{url}: cannot connect ({exc.reason})") from None
+        except TimeoutError:
+            raise ArtifactUnavailable(f"{url}: no answer within {_timeout():g} s (RECAST_HTTP_TIMEOUT)") from None
+        except OSError as exc:
+            raise ArtifactUnavailable(f"{url}: download failed ({exc})") from None
 
 
 @contextlib.contextmanager
@@ -542,19 +536,14 @@ def _store(artifact: Artifact, write, *, origin: str, transform: bool = True) ->
     """Write the candidate bytes with ``write(fileobj)`` next to the cache copy, transform, verify,
     and move into place atomically. Nothing is left behind on failure."""
     final = artifact.cache_path
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{artifact.id}.", suffix=".part", dir=final.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with atomic_path(final) as tmp:
+        with open(tmp, "wb") as out:
             write(out)
         if transform:
             _apply_transform(artifact, tmp)
         why = problem(artifact, tmp, fresh=True)
         if why:
             raise ArtifactError(why.replace(str(tmp), origin, 1))
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
     return final
 
 

@@ -128,7 +128,7 @@ class FeatureDump:
         self.chunks.append(columns)
 
     def write(self, path: Path) -> None:
-        from .results import atomic_path
+        from .atomic import atomic_path
 
         path = Path(path)
         columns = {k: np.concatenate([c[k] for c in self.chunks]) for k in self.chunks[0]} if self.chunks else {}

@@ -9,13 +9,10 @@ leaves a half-written result, and a run that fails part-way still records the ev
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import hashlib
 import json
-import os
 import platform
-import tempfile
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from importlib.resources import files
@@ -25,6 +22,7 @@ from typing import Any
 import jsonschema
 
 from .analysis import Analysis
+from .atomic import write_bytes
 from .engine import Counts
 from .errors import RecastError
 from .xsec import CrossSection
@@ -118,29 +116,9 @@ def validate(doc: dict[str, Any], path: str | Path = "result") -> None:
         raise RecastError(f"{path}: invalid result file at {where}: {exc.message}") from None
 
 
-@contextlib.contextmanager
-def atomic_path(path: Path):
-    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_atomic(path: Path, doc: dict[str, Any]) -> None:
     """Write JSON to ``path`` atomically (temporary file in the same directory, then rename)."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(doc, f, indent=1, allow_nan=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
+    write_bytes(path, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode())
 
 
 def read(path: Path) -> dict[str, Any]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import math
 
-import awkward as ak
-import numpy as np
 import pytest
 
 from recast import analysis as ana_mod

@@ -28,15 +28,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import sys
-import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_bytes
 from ..cache import cache_dir
 from ..errors import ModelError, RecastError
 
@@ -144,18 +143,22 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def read_xml(path) -> TMVAForest:
-    """Parse a TMVA MethodBDT weight file; :class:`ModelError` (naming the file) if it is not one
-    or uses something this reader cannot evaluate exactly."""
-    path = Path(path)
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ModelError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ModelError(f"{path}: is a directory, not a TMVA XML file") from None
     except OSError as exc:
         raise ModelError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def read_xml(path) -> TMVAForest:
+    """Parse a TMVA MethodBDT weight file; :class:`ModelError` (naming the file) if it is not one
+    or uses something this reader cannot evaluate exactly."""
+    path = Path(path)
+    data = _read_bytes(path)
     sha = hashlib.sha256(data).hexdigest()
     try:
         root = ET.fromstring(data)
@@ -425,32 +428,7 @@ def model_info(path) -> dict[str, str]:
 
 
 def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            while block := f.read(1 << 20):
-                h.update(block)
-    except FileNotFoundError:
-        raise ModelError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelError(f"{path}: is a directory, not a TMVA XML file") from None
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return h.hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return hashlib.sha256(_read_bytes(path)).hexdigest()
 
 
 def _cached_is_valid(path: Path, sha: str) -> bool:
@@ -480,7 +458,7 @@ def convert(xml_path, out_path=None) -> Path:
             raise ModelError(f"{xml_path}: file changed while it was being converted")
         data = to_onnx(forest).SerializeToString()
         try:
-            _write_atomic(cached, data)
+            write_bytes(cached, data)
         except OSError as exc:
             raise RecastError(f"{cached}: cannot write the converted model to the cache: "
                               f"{exc.strerror or exc}") from None
@@ -488,7 +466,7 @@ def convert(xml_path, out_path=None) -> Path:
         return cached
     out_path = Path(out_path)
     try:
-        _write_atomic(out_path, data)
+        write_bytes(out_path, data)
     except OSError as exc:
         raise RecastError(f"{out_path}: cannot write: {exc.strerror or exc}") from None
     return out_path
