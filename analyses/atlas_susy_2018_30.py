@@ -3,8 +3,12 @@
 arXiv:2211.08028, Eur. Phys. J. C 83 (2023) 561; HEPData ins2182381. The specification is
 ``shared/hepdata/ANA-SUSY-2018-30/FACTS.md``, assembled from CheckMATE2 [CM], Rivet [RV],
 GAMBIT [GB] and the 2016 SimpleAnalysis code [SA16]; the paper's own tables were not available.
-This module holds the 14 cut-and-count signal regions; the eight neural-network regions come
-with the network.
+Signal regions: the 14 cut-and-count regions and the eight regions of the parametrised neural
+network (model card ``data/ANA-SUSY-2018-30/models/NN.yaml``: 87 inputs in the order of its
+SimpleAnalysis configuration, standardised with that file's means and widths, absent objects 0
+before standardisation, one evaluation per parameter point, node 0 = P(Gtt) and node 1 = P(Gbb)).
+The network file is not in any mirror: without it the NN regions are skipped, with the reason;
+``recast data add`` registers a copy, accepted by its git blob id.
 
 Choices the sources dispute are options (``recast info ANA-SUSY-2018-30`` lists them):
 
@@ -29,6 +33,10 @@ Choices the sources dispute are options (``recast info ANA-SUSY-2018-30`` lists 
   efficiency table to jets with 20 < pT < 60 GeV and |eta| < 2.4.
 * ``gbb_b_jet`` = ``leading``: the Gbb-B "pT(jet) >= 65 GeV" cut applies to the leading jet in
   all three peers; FACTS suspects the paper means another jet (``fourth``).
+* ``met_phi_range`` = ``0-2pi``: the network's MET azimuth input in [0, 2 pi). The configuration's
+  training mean and width for met_phi are 3.158 and 1.809, those of a uniform angle on [0, 2 pi)
+  (ROOT's TVector2::Phi), while every other azimuth has mean 0 and width 1.81. All three peers feed
+  (-pi, pi] (``pm-pi``), which this evidence says the network never saw.
 
 Not options, because the sources' variants are typos rather than physics: Gbb-C uses MET >= 550 and
 m_eff >= 1600 (HepData auxiliary table 4 swaps them, which would make the m_eff cut vacuous);
@@ -44,7 +52,8 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from recast.analysis import Analysis, Cut, Option, SignalRegion
+from recast.analysis import Analysis, Cut, ModelUse, Option, SignalRegion
+from recast.models.card import card
 from recast.objects import (BTagWorkingPoint, binned, ObjectConfig, Objects, apply_efficiency, delta_phi, recluster,
                             remove_overlap)
 from recast.objects.kinematics import transverse_mass
@@ -85,6 +94,8 @@ OPTIONS = (
     Option("electron_crack", "exclude", "baseline electrons in 1.37<|eta|<1.52", ("exclude", "keep")),
     Option("jvt", "none", "pile-up jet (JVT) efficiency for 20-60 GeV jets", ("none", "gambit")),
     Option("gbb_b_jet", "leading", "jet that the Gbb-B pT >= 65 GeV cut applies to", ("leading", "fourth")),
+    Option("met_phi_range", "0-2pi", "range of the network's MET azimuth input (training evidence: [0, 2pi))",
+           ("0-2pi", "pm-pi")),
 )
 
 
@@ -141,19 +152,42 @@ def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
     jet_pts = ak.pad_none(jets.pt, 4, axis=1)
 
     vetoed = n_baseline if opt["zero_lepton_veto"] == "baseline" else n_signal
-    return {
+    dphimin4j = _leading(delta_phi(jets.phi, met_phi), 4, 0.0)
+    nn = _network_inputs(jets, large_r, sig_leptons, met, met_phi, opt)
+    nn["n_baseline"] = n_baseline
+    nn["nn_gtt_channel"] = (n_signal >= 1) | ((n_baseline == 0) & (dphimin4j >= 0.4))
+    return nn | {
         "njet": ak.to_numpy(ak.num(jets)),
         "nb": ak.to_numpy(ak.num(bjets)),
         "met": met,
         "meff": met + ak.to_numpy(ak.sum(jets.pt, axis=1) + ak.sum(sig_leptons.pt, axis=1)),
         "mtbmin": _leading(transverse_mass(bjets.pt, bjets.phi, met, met_phi), 3, 0.0),
-        "dphimin4j": _leading(delta_phi(jets.phi, met_phi), 4, 0.0),
+        "dphimin4j": dphimin4j,
         "mt": ak.to_numpy(ak.fill_none(transverse_mass(lead_lep.pt, lead_lep.phi, met, met_phi), 0.0)),
         "mjsum": ak.to_numpy(ak.sum(masses, axis=1)),
         "is_0L": vetoed == 0,
         "is_1L": n_signal >= 1,
         "gbb_b_jet_pt": ak.to_numpy(ak.fill_none(jet_pts[:, 0 if opt["gbb_b_jet"] == "leading" else 3], 0.0)),
     }
+
+
+def _slots(values: ak.Array, n: int) -> np.ndarray:
+    """[events, n] array of the first n entries, NaN where absent (the card pads with 0)."""
+    return ak.to_numpy(ak.fill_none(ak.pad_none(values, n, axis=1, clip=True), np.nan)).astype(np.float64)
+
+
+def _network_inputs(jets, large_r, leptons, met, met_phi, opt) -> dict[str, np.ndarray]:
+    """The 87 network inputs (model card NN) by name, raw GeV: the engine standardises them."""
+    out: dict[str, np.ndarray] = {}
+    for prefix, coll, n, fields in (("small_R_jets", jets, 10, ("pt", "eta", "phi", "m", "isb")),
+                                    ("large_R_jets", large_r, 4, ("pt", "eta", "phi", "m")),
+                                    ("leptons", leptons, 4, ("pt", "eta", "phi", "m"))):
+        for f in fields:
+            grid = _slots(ak.values_astype(coll.btag, np.float64) if f == "isb" else coll[f], n)
+            for k in range(n):
+                out[f"{prefix}_{f}_{k}"] = grid[:, k]
+    out["met_phi"] = np.mod(met_phi, 2 * np.pi) if opt["met_phi_range"] == "0-2pi" else met_phi
+    return out
 
 
 # -- preselection and signal regions (GeV; FACTS sections 3 and 4) -------------------------------
@@ -231,6 +265,43 @@ SIGNAL_REGIONS = (
     gtb("C",   7,   4,  1300, 500,  50),
 )
 
+# -- neural-network regions (FACTS section 5.2; thresholds from the model card) --------------------
+NN_POINTS = {  # region: (isGtt, m_gluino, m_LSP, min dphimin(4j) for Gbb)
+    "Gtt-2100-1": (1, 2100, 1, None), "Gtt-1800-1": (1, 1800, 1, None),
+    "Gtt-2300-1200": (1, 2300, 1200, None), "Gtt-1900-1400": (1, 1900, 1400, None),
+    "Gbb-2800-1400": (0, 2800, 1400, 0.6), "Gbb-2300-1000": (0, 2300, 1000, 0.6),
+    "Gbb-2100-1600": (0, 2100, 1600, 0.4), "Gbb-2000-1800": (0, 2000, 1800, 0.4),
+}
+PRESELECTED = "njet >= 4, nb >= 3, met >= 200"
+
+
+def _score(region: str) -> str:
+    return "nn_" + region.lower().replace("-", "_")
+
+
+def nn_region(region: str) -> SignalRegion:
+    is_gtt, _, _, dphi = NN_POINTS[region]
+    threshold = card("ANA-SUSY-2018-30", "NN").thresholds[region]
+    if is_gtt:
+        cuts = (Cut("Gtt channel (1L, or 0L with dphimin(4j))", "nn_gtt_channel"),
+                Cut("P(Gtt) (node 0)", f"{_score(region)} > {threshold}"))
+    else:
+        cuts = (Cut("0 baseline leptons", "n_baseline == 0"), Cut("dphimin(4j)", f"dphimin4j >= {dphi}"),
+                Cut("P(Gbb) (node 1)", f"{_score(region)} > {threshold}"))
+    return SignalRegion(region, cuts, group="NN-Gtt" if is_gtt else "NN-Gbb")
+
+
+def models(opt: dict) -> tuple[ModelUse, ...]:
+    uses = []
+    for region, (is_gtt, mg, mlsp, _) in NN_POINTS.items():
+        channel = "nn_gtt_channel" if is_gtt else "n_baseline == 0, dphimin4j >= 0.4"
+        uses.append(ModelUse(card="NN", score=_score(region), when=f"{PRESELECTED}, {channel}",
+                             fixed=(("isGtt", is_gtt), ("mGluino", mg), ("mLSP", mlsp)), node=0 if is_gtt else 1))
+    return tuple(uses)
+
+
+SIGNAL_REGIONS = SIGNAL_REGIONS + tuple(nn_region(r) for r in NN_POINTS)
+
 ANALYSIS = Analysis(
     id="ANA-SUSY-2018-30",
     title="Gluinos via third-generation squarks: >= 3 b-jets + missing transverse momentum",
@@ -245,5 +316,6 @@ ANALYSIS = Analysis(
     variables=variables,
     preselection=PRESELECTION,
     signal_regions=SIGNAL_REGIONS,
+    models=models,
     notes=__doc__,
 )

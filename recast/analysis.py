@@ -130,6 +130,23 @@ class SignalRegion:
 
 
 @dataclass(frozen=True)
+class Histogram:
+    """A weighted distribution the engine fills: ``variable`` in ``edges`` (left-closed bins, the
+    last one closed), for events passing the preselection and ``cuts``; values outside the edges
+    are not counted."""
+
+    name: str
+    variable: str
+    edges: tuple[float, ...]
+    cuts: tuple[Cut, ...] = ()
+    unit: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.edges) < 2 or list(self.edges) != sorted(self.edges):
+            raise AnalysisError(f"histogram {self.name}: edges must increase")
+
+
+@dataclass(frozen=True)
 class ModelUse:
     """A preserved model the analysis evaluates: the engine builds its inputs from the variables
     named in the model card, in the card's order, calls it once per chunk, and stores the score
@@ -137,7 +154,8 @@ class ModelUse:
 
     ``when`` (cut syntax) limits the events it is evaluated on (the score is NaN elsewhere, so no
     score cut passes); ``pad`` overrides the card's padding of absent inputs and ``fold_rule`` its
-    fold rule, for options that dispute them.
+    fold rule, for options that dispute them. ``fixed`` gives inputs a constant value (the
+    parameters of a parametrised network) and ``node`` reads another output than the card's.
     """
 
     card: str
@@ -145,6 +163,8 @@ class ModelUse:
     when: str = ""
     pad: tuple[tuple[str, float], ...] = ()
     fold_rule: str | None = None
+    fixed: tuple[tuple[str, float], ...] = ()
+    node: int | None = None
 
     @cached_property
     def condition(self) -> Cut | None:
@@ -188,6 +208,7 @@ class Analysis:
     notes: str = ""  # documentation of the analysis' choices
     models: Any = ()  # tuple[ModelUse, ...], or callable(options) -> tuple[ModelUse, ...]
     regions_for: Any = None  # callable(options) -> signal regions, when options change the cuts
+    histograms: tuple[Histogram, ...] = ()
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -233,8 +254,7 @@ class Analysis:
         """Run the analysis' ``variables`` and check that every cut finds what it needs (the
         scores of its models excepted: the engine adds those afterwards)."""
         values = self.variables(objects, dict(options))
-        needed = set().union(*(c.variables for c in self.all_cuts(options)))
-        missing = needed - set(values) - {u.score for u in self.model_uses(options)}
+        missing = self.needed_variables(options) - set(values) - {u.score for u in self.model_uses(options)}
         if missing:
             raise AnalysisError(f"{self.id}: cuts use undefined variables: {', '.join(sorted(missing))}")
         n = len(objects)
@@ -244,7 +264,12 @@ class Analysis:
         return values
 
     def all_cuts(self, options: Mapping[str, Any] | None = None) -> tuple[Cut, ...]:
-        return self.preselection + tuple(c for sr in self.regions(options) for c in sr.cuts)
+        return (self.preselection + tuple(c for sr in self.regions(options) for c in sr.cuts)
+                + tuple(c for h in self.histograms for c in h.cuts))
+
+    def needed_variables(self, options: Mapping[str, Any] | None = None) -> set[str]:
+        """Every variable a cut or histogram uses."""
+        return set().union(*(c.variables for c in self.all_cuts(options))) | {h.variable for h in self.histograms}
 
     @cached_property
     def published(self) -> dict[str, Published]:

@@ -55,6 +55,7 @@ class Counts:
     groups: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     regions: tuple = ()  # the SignalRegion definitions being counted
+    histograms: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # name -> n, sumw, sumw2
 
     @classmethod
     def for_analysis(cls, analysis: Analysis, options: Mapping[str, Any] | None = None,
@@ -64,8 +65,10 @@ class Counts:
         pre = [Step(ALL_EVENTS, "")] + [Step(c.step, c.condition) for c in analysis.preselection]
         flows = {sr.name: [Step(s.step, s.condition) for s in pre] + [Step(c.step, c.condition) for c in sr.cuts]
                  for sr in regions}
+        hists = {h.name: {k: np.zeros(len(h.edges) - 1) for k in ("n", "sumw", "sumw2")}
+                 for h in analysis.histograms}
         return cls(analysis.id, cutflows=flows, groups={sr.name: sr.group for sr in regions},
-                   skipped=skipped, regions=regions)
+                   skipped=skipped, regions=regions, histograms=hists)
 
     def efficiency(self, step: Step) -> tuple[float, float]:
         """(A x eff, its MC-statistical error) of a step relative to all events."""
@@ -152,7 +155,10 @@ def _evaluate_models(models: Models, variables: dict[str, np.ndarray], objects: 
     for use, model in models.loaded:
         card = model.card
         mask = use.condition.evaluate(variables) if use.condition is not None else np.ones(n, bool)
-        raw = np.column_stack([np.asarray(variables[name], dtype=np.float64) for name in card.input_names])[mask]
+        fixed = dict(use.fixed)
+        raw = np.column_stack([np.full(n, fixed[name], dtype=np.float64) if name in fixed
+                               else np.asarray(variables[name], dtype=np.float64)
+                               for name in card.input_names])[mask]
         for name, value in use.pad:
             k = card.input_names.index(name)
             raw[np.isnan(raw[:, k]), k] = value
@@ -160,7 +166,7 @@ def _evaluate_models(models: Models, variables: dict[str, np.ndarray], objects: 
             if len(card.files) > 1 else np.zeros(int(mask.sum()), np.int8)
         x = model.prepare(raw, where=f"for {use.score}")
         score = np.full(n, np.nan)
-        score[mask] = model.run(x, folds)[:, card.score_node]
+        score[mask] = model.run(x, folds)[:, card.score_node if use.node is None else use.node]
         variables[use.score] = score
         if dump is not None:
             columns[f"{use.score}.evaluated"] = mask
@@ -213,6 +219,12 @@ def select(analysis: Analysis, objects: Objects, options: Mapping[str, Any], cou
     for sr in counts.regions:
         masks = pre_masks + _cumulative(sr.cuts, pre_masks[-1], variables)
         _accumulate(counts.cutflows[sr.name], masks, w, w2)
+    for h in analysis.histograms:
+        mask = _cumulative(h.cuts, pre_masks[-1], variables)[-1] if h.cuts else pre_masks[-1]
+        x = np.asarray(variables[h.variable], dtype=np.float64)[mask]
+        bins = counts.histograms[h.name]
+        for key, weights in (("n", None), ("sumw", w[mask]), ("sumw2", w2[mask])):
+            bins[key] += np.histogram(x, bins=h.edges, weights=weights)[0]
     return variables
 
 

@@ -37,6 +37,11 @@ def _merged_steps(flows: list[list[dict]]) -> list[str]:
 MAX_CUTFLOW_COLUMNS = 6
 
 
+def _states(label: str, threshold: str) -> bool:
+    """Whether a step label already shows every number of its cut."""
+    return all(num in label for num in re.findall(r"\d+(?:\.\d+)?", threshold))
+
+
 def _threshold(condition: str) -> str:
     """The cut values of a condition, e.g. 'njet >= 9, nb >= 3' -> '9, 3' and 'meff >= 1000,
     meff < 1600' -> '1000, <1600' (only non-lower bounds keep their operator)."""
@@ -75,7 +80,7 @@ def cutflow_tables(doc: dict[str, Any]) -> list[Table]:
             conditions = {c["condition"] for c in cells if c is not None}
             shared = len(conditions) == 1
             label = step
-            if shared and (cond := conditions.pop()) and _threshold(cond) not in step:
+            if shared and (cond := conditions.pop()) and not _states(step, _threshold(cond)):
                 label = f"{step} [{_threshold(cond)}]"
             row = [label]
             for s in cells:
@@ -142,7 +147,10 @@ def print_run(doc: dict[str, Any], con: Console | None = None) -> None:
         console.print(f"\n(cutflows of the multi-bin sets {', '.join(wide)}: one per bin in the results JSON, --out)")
     console.print()
     console.print(region_table(doc))
+    by_reason: dict[str, list[str]] = {}
     for skipped in doc["skipped_signal_regions"]:
-        console.print(f"[yellow]skipped[/yellow] {skipped['name']}: {skipped['reason']}", soft_wrap=True)
+        by_reason.setdefault(skipped["reason"], []).append(skipped["name"])
+    for reason, names in by_reason.items():
+        console.print(f"[yellow]skipped[/yellow] {', '.join(names)}: {reason}", soft_wrap=True)
     if not doc["complete"]:
         console.print(f"[bold red]incomplete:[/bold red] {doc['error']}")

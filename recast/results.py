@@ -97,9 +97,19 @@ def build(analysis: Analysis, counts: Counts, *, options: dict[str, Any], seed: 
         "notes": list(notes or []),
         "signal_regions": regions,
         "skipped_signal_regions": [{"name": k, "reason": v} for k, v in counts.skipped.items()],
+        "histograms": [_histogram(h, counts, scale) for h in analysis.histograms],
     }
     validate(doc)
     return doc
+
+
+def _histogram(h, counts: Counts, scale: float | None) -> dict[str, Any]:
+    bins = counts.histograms[h.name]
+    total = counts.sumw if counts.sumw else 1.0
+    return {"name": h.name, "variable": h.variable, "unit": h.unit, "edges": list(map(float, h.edges)),
+            "selection": [c.condition for c in h.cuts], "n": [int(x) for x in bins["n"]],
+            "sumw": bins["sumw"].tolist(), "sumw2": bins["sumw2"].tolist(),
+            "yield": [x / total * scale for x in bins["sumw"]] if scale is not None else None}
 
 
 def validate(doc: dict[str, Any], path: str | Path = "result") -> None:

@@ -166,3 +166,38 @@ def simplified_model(kind: str, m_gluino: float, m_lsp: float) -> str:
                   "   0.1112   3   1000022  -15   16"]
     lines += ["DECAY   1000022   0.0   # stable LSP", ""]
     return "\n".join(lines)
+
+
+def edited(text: str, masses: dict[int, float] | None = None,
+           blocks: dict[str, list[list[float]]] | None = None) -> str:
+    """An SLHA text with MASS entries set and whole blocks replaced (matrix blocks given as
+    ``[[i, j, value], ...]``); everything else, decays included, is kept verbatim."""
+    import re
+
+    lines = text.splitlines()
+    masses = {int(k): float(v) for k, v in (masses or {}).items()}
+    blocks = {k.upper(): v for k, v in (blocks or {}).items()}
+    out: list[str] = []
+    current = None
+    seen_mass: set[int] = set()
+    for line in lines:
+        head = re.match(r"^\s*(BLOCK|DECAY)\s+(\S+)", line, re.IGNORECASE)
+        if head:
+            if current == "MASS":
+                out += [f"   {pid:>8d}   {m:.8e}   # set by recast" for pid, m in masses.items() if pid not in seen_mass]
+            current = head.group(2).upper() if head.group(1).upper() == "BLOCK" else "DECAY"
+            if current in blocks:
+                continue
+        elif current in blocks:
+            continue  # the old content of a replaced block
+        elif current == "MASS":
+            entry = re.match(r"^\s*(-?\d+)\s+(\S+)", line)
+            if entry and int(entry.group(1)) in masses:
+                pid = int(entry.group(1))
+                seen_mass.add(pid)
+                line = f"   {pid:>8d}   {masses[pid]:.8e}   # set by recast"
+        out.append(line)
+    for name, rows in blocks.items():
+        out.append(f"BLOCK {name}   # set by recast")
+        out += ["  " + "  ".join(str(int(x)) for x in row[:-1]) + f"   {float(row[-1]):.8e}" for row in rows]
+    return "\n".join(out) + "\n"

@@ -3,6 +3,7 @@ to HepMC3 as well, so that tests compare the in-process and file paths on the sa
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import awkward as ak
@@ -14,6 +15,11 @@ from recast.slha import simplified_model
 
 DATA = Path(__file__).parent / "data"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+# Tests never reach the Internet: artifacts come from the mirror, downloads from a server on
+# 127.0.0.1 (tests/test_artifacts.py lifts this for its own server).
+os.environ.setdefault("RECAST_OFFLINE", "1")
+os.environ.setdefault("RECAST_DATA_MIRROR", str(SHARED / "hepdata"))
 
 
 @pytest.fixture(scope="session")
@@ -104,8 +110,9 @@ class ObjectBuilder:
                 return ak.Array([ev.get(key, []) for ev in events])
             return ak.Array([[template] for _ in events])[:, :0]
 
-        met = ak.zip({"pt": np.array([ev["met"] for ev in events], float),
-                      "phi": np.array([ev["met_phi"] for ev in events], float)})
+        pt = np.array([ev["met"] for ev in events], float)
+        phi = np.array([ev["met_phi"] for ev in events], float)
+        met = ak.zip({"pt": pt, "phi": phi, "px": pt * np.cos(phi), "py": pt * np.sin(phi)})
         return Objects(jets=coll("jets", self.jet(1, 0, 0)), electrons=coll("electrons", self.lepton(11, 1, 0, 0)),
                        muons=coll("muons", self.lepton(13, 1, 0, 0)), taus=ak.Array([[] for _ in events]), met=met,
                        event_number=np.arange(1, len(events) + 1), weight=np.ones(len(events)), seed=0)

@@ -110,8 +110,31 @@ def test_2018_30_preselection_and_published_numbers():
     assert _thresholds(ana.preselection) == {"njet": 4, "nb": 3, "met": 200}
     assert ana.luminosity_ifb == 139.0 and ana.sqrt_s_tev == 13.0
     pub = ana.published
-    assert len(ana.signal_regions) == 14 and set(FACTS_SR) <= set(pub)
+    assert len(ana.signal_regions) == 22 and set(FACTS_SR) <= set(pub) and set(pub) == {r.name for r in ana.signal_regions}
     assert (pub["Gtt-0L-B"].observed, pub["Gtt-0L-B"].background, pub["Gtt-0L-B"].background_err) == (3, 0.81, 0.32)
     assert (pub["Gbb-C"].observed, pub["Gbb-C"].s95_expected) == (32, 19)
-    assert pub["Gtt-2100-1"].s95_observed == 3.1  # NN regions carried for the later issue
+    assert pub["Gtt-2100-1"].s95_observed == 3.1
     assert all("2211.08028" in p.source for p in pub.values())
+
+
+# FACTS section 5.2, typed independently: region -> (node read, threshold, Gbb dphimin(4j) cut)
+FACTS_NN = {"Gtt-2100-1": (0, 0.9997, None), "Gtt-1800-1": (0, 0.9997, None), "Gtt-2300-1200": (0, 0.9993, None),
+            "Gtt-1900-1400": (0, 0.9987, None), "Gbb-2800-1400": (1, 0.999, 0.6), "Gbb-2300-1000": (1, 0.9994, 0.6),
+            "Gbb-2100-1600": (1, 0.9993, 0.4), "Gbb-2000-1800": (1, 0.997, 0.4)}
+
+
+@pytest.mark.parametrize("name", sorted(FACTS_NN))
+def test_2018_30_network_regions_match_facts(name):
+    ana = ana_mod.load("ANA-SUSY-2018-30")
+    node, threshold, dphi = FACTS_NN[name]
+    region = next(s for s in ana.signal_regions if s.name == name)
+    terms = {(t.variable, t.op): t.value for c in region.cuts for t in c.terms}
+    score = "nn_" + name.lower().replace("-", "_")
+    assert terms[(score, ">")] == threshold
+    use = next(u for u in ana.model_uses(ana.resolve_options()) if u.score == score)
+    mg, mlsp = (int(x) for x in name.split("-")[1:])
+    assert use.node == node and dict(use.fixed) == {"isGtt": int(node == 0), "mGluino": mg, "mLSP": mlsp}
+    if dphi is None:
+        assert ("nn_gtt_channel", None) in terms
+    else:
+        assert terms[("n_baseline", "==")] == 0 and terms[("dphimin4j", ">=")] == dphi

@@ -273,7 +273,7 @@ def test_cli_runs_without_the_models_and_says_what_it_skipped(gtt_sample, tmp_pa
     assert main(["run", ANA, "--events", str(gtt_sample[1]), "--max-events", "30", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     skipped = [line for line in printed.splitlines() if line.startswith("skipped ")]
-    assert len(skipped) == 8 and skipped[0].startswith("skipped BDT-GGd1: model BDT-GGd1 unavailable:")
+    assert len(skipped) == 8 and skipped[0].startswith("skipped BDT-GGd1: model BDT-GGd1 unavailable:")  # one per model
     assert all("RECAST_OFFLINE=1" in line for line in skipped)
     doc = results.read(out)
     assert {s["name"] for s in doc["skipped_signal_regions"]} == {f"BDT-{k}" for k in FACTS_INPUTS}

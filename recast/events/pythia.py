@@ -52,6 +52,12 @@ PROCESSES: dict[str, Process] = {
         Process("electroweakino", ("SUSY:qqbar2chi0chi0 = on", "SUSY:qqbar2chi+-chi0 = on",
                                    "SUSY:qqbar2chi+chi- = on"),
                 (1000022, 1000023, 1000024), "neutralino and chargino pair production"),
+        Process("light-electroweakinos", ("SUSY:qqbar2chi0chi0 = on", "SUSY:qqbar2chi+-chi0 = on",
+                                          "SUSY:qqbar2chi+chi- = on",
+                                          "SUSY:idVecA = 1000022,1000023,1000024",
+                                          "SUSY:idVecB = 1000022,1000023,1000024"),
+                (1000022, 1000023, 1000024),
+                "every pair of chi1_0, chi2_0 and chi1_+- (e.g. a higgsino triplet): N1N2, C1N1, C1N2, C1C1, N1N1, N2N2"),
     ]
 }
 

@@ -24,8 +24,17 @@ the model and how to feed it:
     ``score``: how the score is formed, ``node``: the output column it is read from.
 ``thresholds``
     score cut per signal region.
+``padding``
+    ``before-scaling`` (default): ``pad`` values are raw (GeV) values, scaled like real ones;
+    ``after-scaling``: they are what the network itself sees for an absent object.
+``normalisation_from``
+    optional ``{artifact: <id>, kind: simpleanalysis-config}``: offsets and scales are read from
+    that file (its branch names must equal the card's inputs, in order) instead of the card.
 ``golden``
-    input vectors with the outputs each fold must reproduce to ``tolerance`` (default 1e-5).
+    input vectors with the outputs each fold must reproduce to ``tolerance`` (default 1e-5);
+    ``golden_space: model-input`` when the vectors are already what the network sees. A card may
+    have none only if ``golden_unavailable`` says why (a model nobody here could run); the
+    artifact's checksum or git blob then pins the file.
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ from ..paths import analysis_data_dir
 
 FORMATS = ("onnx", "tmva-xml")
 FOLD_RULES = ("event-number-parity",)
+PAD_STAGES = ("before-scaling", "after-scaling")
+GOLDEN_SPACES = ("raw", "model-input")
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,10 @@ class ModelCard:
     thresholds: dict[str, float]
     golden: tuple[Golden, ...]
     tolerance: float = 1e-5
+    pad_stage: str = "before-scaling"
+    golden_space: str = "raw"
+    golden_unavailable: str = ""
+    normalisation_from: dict[str, str] | None = None
     fold_rule: str | None = None
     fold_source: str = ""
     path: Path | None = None
@@ -142,8 +157,18 @@ def parse(doc: dict, where: str) -> ModelCard:
     node = int(outputs.get("node", 0))
     if not 0 <= node < n_outputs:
         raise ModelError(f"{where}: outputs.node {node} outside the {n_outputs} output(s)")
+    pad_stage = doc.get("padding_stage", "before-scaling")
+    golden_space = doc.get("golden_space", "raw")
+    if pad_stage not in PAD_STAGES:
+        raise ModelError(f"{where}: padding_stage must be one of {', '.join(PAD_STAGES)}")
+    if golden_space not in GOLDEN_SPACES:
+        raise ModelError(f"{where}: golden_space must be one of {', '.join(GOLDEN_SPACES)}")
+    norm = doc.get("normalisation_from")
+    if norm is not None and (not isinstance(norm, dict) or norm.get("kind") != "simpleanalysis-config"
+                             or "artifact" not in norm):
+        raise ModelError(f"{where}: normalisation_from needs an artifact and kind: simpleanalysis-config")
     golden = []
-    for g in _need(doc, "golden", where):
+    for g in doc.get("golden") or []:
         x = np.asarray(g["inputs"], dtype=np.float32)
         if x.shape != (len(inputs),):
             raise ModelError(f"{where}: golden vector {g.get('name', '?')} has {x.size} values for "
@@ -153,8 +178,9 @@ def parse(doc: dict, where: str) -> ModelCard:
             raise ModelError(f"{where}: golden vector {g.get('name', '?')} must give outputs for folds "
                              f"{', '.join(files)}")
         golden.append(Golden(str(g.get("name", f"vector {len(golden)}")), x, outs))
-    if not golden:
-        raise ModelError(f"{where}: a model card needs at least one golden vector")
+    unavailable = str(doc.get("golden_unavailable") or "")
+    if not golden and not unavailable:
+        raise ModelError(f"{where}: a model card needs at least one golden vector (or golden_unavailable: why)")
     return ModelCard(
         id=str(_need(doc, "id", where)), analysis=str(_need(doc, "analysis", where)),
         description=str(doc.get("description", "")), format=fmt, files=dict(files), inputs=tuple(inputs),
@@ -162,11 +188,13 @@ def parse(doc: dict, where: str) -> ModelCard:
         n_outputs=n_outputs, fixed_batch=sig.get("batch", "dynamic") == "fixed-1",
         score_node=node, score_doc=str(outputs.get("score", "")), conventions=dict(conventions),
         thresholds={str(k): float(v) for k, v in (doc.get("thresholds") or {}).items()},
-        golden=tuple(golden), tolerance=float(doc.get("tolerance", 1e-5)), fold_rule=rule,
+        golden=tuple(golden), tolerance=float(doc.get("tolerance", 1e-5)), pad_stage=pad_stage,
+        golden_space=golden_space, golden_unavailable=unavailable, normalisation_from=norm, fold_rule=rule,
         fold_source=str(folds.get("source", "")),
         extra={k: v for k, v in doc.items() if k not in {
             "id", "analysis", "description", "format", "files", "folds", "inputs", "signature",
-            "conventions", "outputs", "thresholds", "golden", "tolerance"}})
+            "conventions", "outputs", "thresholds", "golden", "tolerance", "padding_stage", "golden_space",
+            "golden_unavailable", "normalisation_from"}})
 
 
 def read(path: Path) -> ModelCard:

@@ -108,22 +108,30 @@ class LoadedModel:
         return np.asarray(out, dtype=np.float32).reshape(len(x), -1)
 
     def prepare(self, raw: np.ndarray, where: str = "") -> np.ndarray:
-        """Card order in, model input out: padding of absent values (NaN), then scaling."""
+        """Card order in, model input out: scaling, and the card's padding of absent values (NaN),
+        applied before or after the scaling as the card says."""
+        card = self.card
         x = np.array(raw, dtype=np.float64, copy=True)
-        for k, spec in enumerate(self.card.inputs):
-            missing = np.isnan(x[:, k])
-            if missing.any():
-                if spec.pad is None:
-                    row = int(np.argmax(missing))
-                    raise ModelError(f"{self.card.id}: input {spec.name} is NaN{where and ' ' + where} "
-                                     f"(row {row}) and the card gives no padding for it")
-                x[missing, k] = spec.pad
+        offsets = np.array([i.offset for i in card.inputs])
+        scales = np.array([i.scale for i in card.inputs])
+        missing = np.isnan(x)
+        for k in np.flatnonzero(missing.any(axis=0)):
+            if card.inputs[k].pad is None:
+                row = int(np.argmax(missing[:, k]))
+                raise ModelError(f"{card.id}: input {card.inputs[k].name} is NaN{where and ' ' + where} "
+                                 f"(row {row}) and the card gives no padding for it")
+        if card.pad_stage == "before-scaling":
+            for k in np.flatnonzero(missing.any(axis=0)):
+                x[missing[:, k], k] = card.inputs[k].pad
+            x = (x - offsets) / scales
+        else:
+            x = (x - offsets) / scales
+            for k in np.flatnonzero(missing.any(axis=0)):
+                x[missing[:, k], k] = card.inputs[k].pad
         if not np.isfinite(x).all():
             k = int(np.argmax(~np.isfinite(x).all(axis=0)))
-            raise ModelError(f"{self.card.id}: input {self.card.inputs[k].name} is infinite{where and ' ' + where}")
-        offsets = np.array([i.offset for i in self.card.inputs])
-        scales = np.array([i.scale for i in self.card.inputs])
-        return ((x - offsets) / scales).astype(np.float32)
+            raise ModelError(f"{card.id}: input {card.inputs[k].name} is infinite{where and ' ' + where}")
+        return x.astype(np.float32)
 
     def run(self, x: np.ndarray, folds: np.ndarray | None = None) -> np.ndarray:
         """Outputs [N, n_outputs] for prepared inputs ``x``; with two folds, ``folds`` (0 = the
@@ -178,7 +186,10 @@ def check_golden(model: LoadedModel) -> None:
     """Reproduce the card's golden outputs; refuse the model otherwise."""
     card = model.card
     for g in card.golden:
-        x = model.prepare(g.inputs[None, :], where=f"in golden vector {g.name}")
+        if card.golden_space == "model-input":
+            x = g.inputs[None, :].astype(np.float32)
+        else:
+            x = model.prepare(g.inputs[None, :], where=f"in golden vector {g.name}")
         for fold, expected in g.outputs.items():
             got = model.run_fold(fold, x)[0].astype(np.float64)
             if got.shape != expected.shape or not np.allclose(got, expected, rtol=0.0, atol=card.tolerance):
@@ -186,6 +197,31 @@ def check_golden(model: LoadedModel) -> None:
                                  f"{np.array2string(got, precision=7)}, the card expects "
                                  f"{np.array2string(expected, precision=7)} (tolerance {card.tolerance:g}); "
                                  f"refusing the model")
+
+
+def with_normalisation(card: ModelCard) -> ModelCard:
+    """The card with offsets and scales from its ``normalisation_from`` artifact (if any)."""
+    import dataclasses
+    import json
+
+    spec = card.normalisation_from
+    if spec is None:
+        return card
+    path = _artifact_path(card, spec["artifact"])
+    try:
+        config = json.loads(path.read_text())
+        names, mean, std = config["branches"], config["normalization"]["mean"], config["normalization"]["stddev"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{path}: not a SimpleAnalysis network configuration ({exc})") from None
+    if list(names) != card.input_names:
+        first = next((i for i, (a, b) in enumerate(zip(names, card.input_names)) if a != b), min(len(names), len(card.inputs)))
+        raise ModelError(f"{path}: its input order differs from model card {card.id} at position {first} "
+                         f"({names[first] if first < len(names) else 'end'} vs "
+                         f"{card.input_names[first] if first < len(card.inputs) else 'end'})")
+    if len(mean) != len(names) or len(std) != len(names) or any(s == 0 for s in std):
+        raise ModelError(f"{path}: normalisation arrays do not fit its {len(names)} branches")
+    inputs = tuple(dataclasses.replace(i, offset=float(m), scale=float(s)) for i, m, s in zip(card.inputs, mean, std))
+    return dataclasses.replace(card, inputs=inputs)
 
 
 _LOADED: dict[tuple, LoadedModel] = {}
@@ -197,6 +233,7 @@ def load(card: ModelCard, threads: int = 1) -> LoadedModel:
     if key in _LOADED:
         return _LOADED[key]
     sessions, paths = {}, {}
+    card = with_normalisation(card)
     for fold, artifact_id in card.files.items():
         model, path = _onnx_for(card, artifact_id)
         where = f"{path} (model card {card.id})"
