@@ -46,7 +46,7 @@ import numpy as np
 
 from recast.analysis import Analysis, Cut, ModelUse, Option, SignalRegion
 from recast.models.card import card
-from recast.objects import ObjectConfig, Objects, delta_phi, remove_overlap
+from recast.objects import ObjectConfig, Objects, delta_phi, leading_slots, remove_overlap
 
 ID = "ANA-SUSY-2018-22"
 
@@ -92,11 +92,6 @@ def aplanarity(jets: ak.Array) -> np.ndarray:
     return 1.5 * np.clip(np.linalg.eigvalsh(tensor)[:, 0], 0.0, None)
 
 
-def _column(values: ak.Array, k: int) -> np.ndarray:
-    """The k-th entry per event, NaN where absent."""
-    return ak.to_numpy(ak.fill_none(ak.pad_none(values, k + 1, axis=1)[:, k], np.nan)).astype(np.float64)
-
-
 def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
     jets = obj.jets[(obj.jets.pt > 20) & (np.abs(obj.jets.eta) < 2.8)]
     el = obj.electrons[(obj.electrons.pt > 7) & (np.abs(obj.electrons.eta) < 2.47)]
@@ -117,10 +112,10 @@ def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
         "dphi123": ak.to_numpy(ak.fill_none(ak.min(dphi[:, :3], axis=1), 0.0)),
         "dphi_rest": ak.to_numpy(ak.fill_none(ak.min(dphi[:, 3:], axis=1), np.inf)),
     }
+    pts, etas = leading_slots(jets.pt, 6), leading_slots(jets.eta, 6)  # BDT inputs: NaN where absent
     for k in range(6):
-        v[f"jetPt{k}"] = _column(jets.pt, k)  # BDT inputs: NaN where the jet is absent
-        v[f"jetEta{k}"] = _column(jets.eta, k)
-        v[f"pt{k + 1}"] = np.nan_to_num(v[f"jetPt{k}"], nan=0.0)
+        v[f"jetPt{k}"], v[f"jetEta{k}"] = pts[:, k], etas[:, k]
+        v[f"pt{k + 1}"] = np.nan_to_num(pts[:, k], nan=0.0)
     for n in (2, 4, 5, 6):
         v[f"maxeta{n}"] = ak.to_numpy(ak.fill_none(ak.max(np.abs(jets.eta[:, :n]), axis=1), 0.0))
         meff_n = met + ak.to_numpy(ak.sum(jets.pt[:, :n], axis=1))

@@ -54,7 +54,7 @@ import numpy as np
 
 from recast.analysis import Analysis, Cut, ModelUse, Option, SignalRegion
 from recast.models.card import card
-from recast.objects import (BTagWorkingPoint, binned, ObjectConfig, Objects, apply_efficiency, delta_phi, recluster,
+from recast.objects import (BTagWorkingPoint, binned, leading_slots, ObjectConfig, Objects, apply_efficiency, delta_phi, recluster,
                             remove_overlap)
 from recast.objects.kinematics import transverse_mass
 
@@ -171,11 +171,6 @@ def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
     }
 
 
-def _slots(values: ak.Array, n: int) -> np.ndarray:
-    """[events, n] array of the first n entries, NaN where absent (the card pads with 0)."""
-    return ak.to_numpy(ak.fill_none(ak.pad_none(values, n, axis=1, clip=True), np.nan)).astype(np.float64)
-
-
 def _network_inputs(jets, large_r, leptons, met, met_phi, opt) -> dict[str, np.ndarray]:
     """The 87 network inputs (model card NN) by name, raw GeV: the engine standardises them."""
     out: dict[str, np.ndarray] = {}
@@ -183,7 +178,7 @@ def _network_inputs(jets, large_r, leptons, met, met_phi, opt) -> dict[str, np.n
                                     ("large_R_jets", large_r, 4, ("pt", "eta", "phi", "m")),
                                     ("leptons", leptons, 4, ("pt", "eta", "phi", "m"))):
         for f in fields:
-            grid = _slots(ak.values_astype(coll.btag, np.float64) if f == "isb" else coll[f], n)
+            grid = leading_slots(ak.values_astype(coll.btag, np.float64) if f == "isb" else coll[f], n)
             for k in range(n):
                 out[f"{prefix}_{f}_{k}"] = grid[:, k]
     out["met_phi"] = np.mod(met_phi, 2 * np.pi) if opt["met_phi_range"] == "0-2pi" else met_phi

@@ -56,7 +56,7 @@ import numpy as np
 
 from recast.analysis import Analysis, Cut, Histogram, ModelUse, Option, SignalRegion
 from recast.models.card import card
-from recast.objects import BTagWorkingPoint, ObjectConfig, Objects, remove_overlap, wrap_phi
+from recast.objects import BTagWorkingPoint, ObjectConfig, Objects, leading_slots, remove_overlap, wrap_phi
 from recast.objects.combinatorics import (min_delta_r_lepton_jet, min_max_lepton_jet_mass, minmax_mass,
                                           three_jet_lep_met_mass, three_jet_maxpt_mass)
 
@@ -110,11 +110,6 @@ def _remove_jets_near_muons(jets, muons):
     close = (pairs.j.eta - pairs.m.eta) ** 2 + dphi**2 < 0.16
     removable = ~pairs.j.btag & ((pairs.j.ntrk < 3) | (pairs.m.pt > 0.5 * pairs.j.pt))
     return jets[~ak.any(close & removable, axis=-1)]
-
-
-def _slots(values: ak.Array, n: int = 10) -> np.ndarray:
-    """[events, n] array of the first n entries, NaN where absent (the card pads them)."""
-    return ak.to_numpy(ak.fill_none(ak.pad_none(values, n, axis=1, clip=True), np.nan)).astype(np.float64)
 
 
 def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
@@ -178,7 +173,7 @@ def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
     slots = {"pt": nn_jets.pt, "eta": nn_jets.eta, "phi": wrap_phi(nn_jets.phi), "e": nn_jets.E,
              "btag_bin": ak.where(nn_jets.btag, tagged, untagged)}
     for name, values in slots.items():
-        grid = _slots(values)
+        grid = leading_slots(values, 10)
         for k in range(10):
             v[f"jet_{name}_{k}"] = grid[:, k]
     return v

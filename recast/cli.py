@@ -179,9 +179,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     slha_doc = slha_mod.read(args.slha) if args.slha else None
     if args.xsec_fb is not None:
         xsec.resolve(user_fb=args.xsec_fb)  # reject a bad value before generating anything
-    models = engine.prepare_models(ana, options)  # a bad model fails here, before any generation
-    skipped = engine.skipped_regions(ana, options, models)
-    counts = engine.Counts.for_analysis(ana, options, skipped)
+    models, counts = engine.prepare(ana, options)  # a bad model fails here, before any generation
     dump = engine.FeatureDump() if args.dump_features else None
     if dump is not None and not models.loaded:
         raise RecastError(f"--dump-features: {ana.id} evaluates no model with these options")

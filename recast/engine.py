@@ -110,6 +110,13 @@ def prepare_models(analysis: Analysis, options: Mapping[str, Any], threads: int 
     return out
 
 
+def prepare(analysis: Analysis, options: Mapping[str, Any], threads: int = 1) -> tuple[Models, Counts]:
+    """Everything a run needs before the first event: the loaded models (a bad model fails here)
+    and empty counts for the signal regions that can be evaluated."""
+    models = prepare_models(analysis, options, threads)
+    return models, Counts.for_analysis(analysis, options, skipped_regions(analysis, options, models))
+
+
 def skipped_regions(analysis: Analysis, options: Mapping[str, Any], models: Models) -> dict[str, str]:
     """Signal regions that cut on the score of an unavailable model, with the reason."""
     out = {}
@@ -209,6 +216,10 @@ def select(analysis: Analysis, objects: Objects, options: Mapping[str, Any], cou
     models = models or Models()
     variables = analysis.compute_variables(objects, options)
     _evaluate_models(models, variables, objects, dump)
+    missing = {u.score for u in analysis.model_uses(options)} - set(variables)
+    if missing:
+        raise RecastError(f"{analysis.id}: model scores {', '.join(sorted(missing))} were not computed: "
+                          f"prepare the models first (engine.prepare)")
     w = objects.weight
     w2 = w * w
     counts.n_events += len(w)
@@ -244,8 +255,9 @@ def run(analysis: Analysis, batches: Iterable[ak.Array], options: Mapping[str, A
     part-way."""
     options = analysis.resolve_options(options)
     if models is None:
-        models = prepare_models(analysis, options)
-    if counts is None:
+        models, prepared = prepare(analysis, options)
+        counts = counts if counts is not None else prepared
+    elif counts is None:
         counts = Counts.for_analysis(analysis, options, skipped_regions(analysis, options, models))
     config = analysis.object_config(options)
     for batch in batches:

@@ -147,6 +147,14 @@ def print_run(doc: dict[str, Any], con: Console | None = None) -> None:
         console.print(f"\n(cutflows of the multi-bin sets {', '.join(wide)}: one per bin in the results JSON, --out)")
     console.print()
     console.print(region_table(doc))
+    if doc["histograms"]:
+        console.print()
+        unit = "events" if doc["cross_section"] is not None else "sum of weights"
+        for h in doc["histograms"]:
+            values = h["yield"] if h["yield"] is not None else h["sumw"]
+            bins = "  ".join(f"[{lo:g},{hi:g}): {_fmt(v)} ({n})"
+                             for lo, hi, v, n in zip(h["edges"][:-1], h["edges"][1:], values, h["n"]))
+            console.print(f"{h['name']} ({unit}, MC events): {bins}", soft_wrap=True)
     by_reason: dict[str, list[str]] = {}
     for skipped in doc["skipped_signal_regions"]:
         by_reason.setdefault(skipped["reason"], []).append(skipped["name"])

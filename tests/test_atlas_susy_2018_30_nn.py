@@ -102,8 +102,7 @@ def _expected(variables, region: str, opt_phi: str = "0-2pi") -> np.ndarray:
 def test_stand_in_scores_follow_order_standardisation_parameters_and_nodes(build, standin):
     opts = ANA.resolve_options()
     objects = build.objects(_events(build))
-    counts = engine.Counts.for_analysis(ANA, opts)
-    models = engine.prepare_models(ANA, opts)
+    models, counts = engine.prepare(ANA, opts)
     assert len(models.loaded) == 8 and not models.unavailable
     v = engine.select(ANA, objects, opts, counts, models)
     assert v["met_phi"][0] == pytest.approx(-2.9 + 2 * math.pi)  # met_phi in [0, 2pi) by default
@@ -123,8 +122,8 @@ def test_absent_objects_are_zero_before_standardisation(build, standin):
     names, mean, std = _config()
     opts = ANA.resolve_options()
     dump = engine.FeatureDump()
-    counts = engine.Counts.for_analysis(ANA, opts)
-    engine.select(ANA, build.objects(_events(build)), opts, counts, engine.prepare_models(ANA, opts), dump)
+    models, counts = engine.prepare(ANA, opts)
+    engine.select(ANA, build.objects(_events(build)), opts, counts, models, dump)
     cols = {k: v for c in dump.chunks for k, v in c.items()}
     k = names.index("leptons_pt_1")
     assert cols["nn_gtt_2100_1.input.leptons_pt_1"][0] == pytest.approx((0.0 - mean[k]) / std[k], rel=1e-6)
@@ -134,8 +133,8 @@ def test_absent_objects_are_zero_before_standardisation(build, standin):
 
 def test_met_phi_option(build, standin):
     opts = ANA.resolve_options({"met_phi_range": "pm-pi"})
-    counts = engine.Counts.for_analysis(ANA, opts)
-    v = engine.select(ANA, build.objects(_events(build)), opts, counts, engine.prepare_models(ANA, opts))
+    models, counts = engine.prepare(ANA, opts)
+    v = engine.select(ANA, build.objects(_events(build)), opts, counts, models)
     assert v["met_phi"][0] == pytest.approx(-2.9)
     np.testing.assert_allclose(v["nn_gtt_2100_1"], _expected(v, "Gtt-2100-1"), rtol=2e-5)
 

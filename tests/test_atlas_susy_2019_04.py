@@ -154,8 +154,7 @@ def test_bad_inputs_pad_truncate_or_skip(build):
     events = [_event(build, many, [(13, 90.0, 2.2, 0.0)]), _event(build, four, [(13, 90.0, 2.2, 0.0)]), no_lepton]
     opts = ANA.resolve_options({"nn_8jet_events": "at-least-8"})
     objects = build.objects(events)
-    counts = engine.Counts.for_analysis(ANA, opts)
-    models = engine.prepare_models(ANA, opts)
+    models, counts = engine.prepare(ANA, opts)
     v = engine.select(ANA, objects, opts, counts, models)
     # 12 jets: scored by the 8-jet network through its 8 leading jets (slots 8, 9 padded)
     assert v["n_jet"][0] == 8 and np.isnan(v["jet_pt_8"][0]) and np.isfinite(v["nn_8j"][0])

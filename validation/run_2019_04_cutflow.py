@@ -40,8 +40,7 @@ def run_point(point: dict, nevents: int, encodings: list[str]) -> dict:
     runs = {}
     for enc in encodings:
         opts = ana.resolve_options({"btag_encoding": enc})
-        models = engine.prepare_models(ana, opts)
-        runs[enc] = (opts, models, engine.Counts.for_analysis(ana, opts))
+        runs[enc] = (opts, *engine.prepare(ana, opts))
     config = ana.object_config(runs[encodings[0]][0])
     with tempfile.TemporaryDirectory() as tmp:
         card = Path(tmp) / f"{point['name']}.slha"

@@ -64,6 +64,13 @@ def flat(collection: ak.Array, *fields: str):
     return (offsets, *arrays)
 
 
+def leading_slots(values: ak.Array, n: int) -> np.ndarray:
+    """[events, n] float array of the first ``n`` entries of a jagged per-object quantity, NaN where
+    an event has fewer objects (the fixed-size input of a network; its model card pads the NaN)."""
+    padded = ak.fill_none(ak.pad_none(values, n, axis=1, clip=True), np.nan)
+    return ak.to_numpy(padded).astype(np.float64)
+
+
 def unflat(offsets: np.ndarray, values: np.ndarray) -> ak.Array:
     """Inverse of :func:`flat` for one per-object array."""
     return ak.unflatten(values, np.diff(offsets))
