@@ -293,5 +293,7 @@ ANALYSIS = Analysis(
     signal_regions=signal_regions(),
     regions_for=signal_regions,
     models=models,
+    combinations={group: tuple(r.name for r in multibin_regions() if r.group == group)
+                  for group in ("MB-SSd", "MB-GGd", "MB-C")},
     notes=__doc__,
 )

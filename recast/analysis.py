@@ -209,6 +209,7 @@ class Analysis:
     models: Any = ()  # tuple[ModelUse, ...], or callable(options) -> tuple[ModelUse, ...]
     regions_for: Any = None  # callable(options) -> signal regions, when options change the cuts
     histograms: tuple[Histogram, ...] = ()
+    combinations: dict = field(default_factory=dict)  # multi-bin region -> its (disjoint) bins, fitted together
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -13,7 +13,6 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any
 
 from . import __version__
 
@@ -149,26 +148,9 @@ def _source_from_args(args: argparse.Namespace):
                         hepmc_out=Path(args.hepmc_out) if getattr(args, "hepmc_out", None) else None)
 
 
-def _input_record(source, args) -> dict[str, Any]:
-    from .events import HepMCSource
-    from .results import sha256_of
-
-    if isinstance(source, HepMCSource):
-        return {"kind": "hepmc", "path": str(source.path), "sha256": sha256_of(source.path),
-                "format": source.format, "chunk_size": source.chunk_size}
-    cfg = source.config
-    from .events.pythia import pythia_version
-
-    return {"kind": "pythia", "chunk_size": source.chunk_size, "generator": {
-        "name": "Pythia 8", "version": pythia_version(), "process": cfg.process, "seed": cfg.seed,
-        "nevents": cfg.nevents, "sqrt_s_gev": cfg.sqrt_s_gev, "settings": cfg.settings(Path(cfg.slha)),
-        "slha": str(cfg.slha), "slha_sha256": sha256_of(Path(cfg.slha)),
-        "sigma_gen_fb": source.sigma_gen_fb}}
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from . import analysis as ana_mod
-    from . import engine, report, results, xsec
+    from . import engine, pipeline, report, results, xsec
     from . import slha as slha_mod
     from .errors import RecastError
     from .events import HepMCSource
@@ -176,7 +158,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     ana = ana_mod.load(args.analysis)
     options = ana.resolve_options(_parse_options(args.option))
     source = _source_from_args(args)
-    slha_doc = slha_mod.read(args.slha) if args.slha else None
+    if args.slha:
+        slha_mod.read(args.slha)  # a bad card fails before any event is read
     if args.xsec_fb is not None:
         xsec.resolve(user_fb=args.xsec_fb)  # reject a bad value before generating anything
     models, counts = engine.prepare(ana, options)  # a bad model fails here, before any generation
@@ -204,16 +187,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 raise
             error = str(exc)
     elapsed = time.perf_counter() - start
-    generator_fb = source.sigma_gen_fb if not isinstance(source, HepMCSource) else source.cross_section_fb
+    xs = pipeline.cross_section(source, user_fb=args.xsec_fb, slha_path=Path(args.slha) if args.slha else None,
+                                process=args.process, sqrt_s_gev=ana.sqrt_s_tev * 1000)
     generator_name = ("Pythia 8's leading-order sigmaGen" if not isinstance(source, HepMCSource)
                       else "the cross section recorded in the HepMC file")
-    xs = xsec.resolve(user_fb=args.xsec_fb, slha_doc=slha_doc, process=args.process if args.slha else None,
-                      sqrt_s_gev=ana.sqrt_s_tev * 1000, generator_fb=generator_fb,
-                      generator_name=generator_name)
     notes = list(getattr(source, "notes", []))
     if xs is not None and xs.kind == "generator":
         notes.append(f"cross section taken from {generator_name}; give --xsec-fb for a better one")
-    doc = results.build(ana, counts, options=options, seed=args.seed, source=_input_record(source, args),
+    doc = results.build(ana, counts, options=options, seed=args.seed, source=pipeline.input_record(source),
                         cross_section=xs, complete=error is None, error=error, notes=notes)
     for n in notes:
         _say(f"warning: {n}")
