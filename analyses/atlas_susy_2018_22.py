@@ -295,5 +295,7 @@ ANALYSIS = Analysis(
     models=models,
     combinations={group: tuple(r.name for r in multibin_regions() if r.group == group)
                   for group in ("MB-SSd", "MB-GGd", "MB-C")},
+    full_likelihood={"artifact": "{region}_bkgonly.json", "channel": "SR_cuts", "poi": "mu_SIG", "lumi": "lumi",
+                     "source": "HEPData ins1827025 r9 background-only workspaces of the BDT and meff regions"},
     notes=__doc__,
 )

@@ -210,6 +210,8 @@ class Analysis:
     regions_for: Any = None  # callable(options) -> signal regions, when options change the cuts
     histograms: tuple[Histogram, ...] = ()
     combinations: dict = field(default_factory=dict)  # multi-bin region -> its (disjoint) bins, fitted together
+    # published background-only workspaces: {artifact: "{region}_bkgonly.json", channel, poi, lumi, source}
+    full_likelihood: dict | None = None
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -205,11 +205,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out:
         results.write_atomic(Path(args.out), doc)
         _say(f"wrote {args.out}" + ("" if error is None else " (incomplete)"))
+    if args.limit:
+        from . import stats
+
+        limits = stats.document(ana.id, str(args.out or "(not written)"),
+                                stats.compute(doc, ana, "simplified", xsec_unc=args.xsec_unc))
+        report.print_limits(limits)
+        if args.out:
+            limits_path = Path(args.out).with_suffix(".limits.json")
+            results.write_json_atomic(limits_path, limits)
+            _say(f"wrote {limits_path}")
     if dump is not None:
         dump.write(Path(args.dump_features))
         _say(f"wrote the model inputs and scores of {counts.n_events} events to {args.dump_features}")
     if error is not None:
         raise RecastError(error)
+    return 0
+
+
+def cmd_limit(args: argparse.Namespace) -> int:
+    from . import analysis as ana_mod
+    from . import report, results, stats
+
+    doc = results.read(Path(args.results))
+    ana = ana_mod.load(doc["analysis"]["id"])
+    limits = stats.compute(doc, ana, args.likelihood, xsec_unc=args.xsec_unc, all_limits=args.all_limits)
+    out = stats.document(ana.id, str(args.results), limits)
+    report.print_limits(out)
+    if args.out:
+        results.write_json_atomic(Path(args.out), out)
+        _say(f"wrote {args.out}")
     return 0
 
 
@@ -352,6 +377,102 @@ def cmd_data_add(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- recast scan: many points on Dask (recast/scan.py) -------------------------------------------
+
+
+def _scan_options(pairs: list[str]) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """``-O NAME=VALUE`` (every analysis that has the option) and ``-O ANA:NAME=VALUE`` (one)."""
+    common: dict[str, str] = {}
+    per: dict[str, dict[str, str]] = {}
+    for key, value in _parse_options(pairs).items():
+        if ":" in key:
+            ana, name = (x.strip() for x in key.split(":", 1))
+            per.setdefault(ana, {})[name] = value
+        else:
+            common[key] = value
+    return common, per
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from . import scan, xsec
+    from .errors import RecastError
+
+    if args.xsec_fb is not None:
+        xsec.resolve(user_fb=args.xsec_fb)
+    grid = scan.load_grid(args.grid, nevents=args.nevents, seed=args.seed, process=args.process)
+    common, per = _scan_options(args.option)
+    settings = scan.resolve_settings(args.analyses, common, per, pythia_settings=tuple(args.pythia_setting),
+                                     xsec_fb=args.xsec_fb, xsec_unc=args.xsec_unc, chunk_size=args.chunk_size)
+    for n in grid.notes:
+        _say(f"note: {n}")
+    out = Path(args.out)
+    where = f"the scheduler at {args.scheduler}" if args.scheduler else \
+        f"{args.workers or scan.default_workers()} local worker process(es)"
+    state: dict = {"start": None, "done": 0}
+    with contextlib.ExitStack() as stack:
+
+        def on_start(to_run: int, reused: int) -> None:
+            if reused:
+                _say(f"{reused} of {len(grid.points)} points already done in {out} (same settings): reused")
+            if to_run:
+                _say(f"running {to_run} point(s) ({grid.nevents} events each; {', '.join(settings.analyses)}) "
+                     f"on {where}")
+            state["start"] = time.perf_counter()
+            if to_run and not args.quiet:
+                state["bar"] = bar = stack.enter_context(_progress(to_run, "scan"))
+                state["task"] = bar.add_task("scan", total=to_run, rate="")
+
+        def on_point(row: dict) -> None:
+            state["done"] += 1
+            minutes = (time.perf_counter() - state["start"]) / 60
+            if row["status"] == "ok":
+                verdict = "excluded" if row["excluded"] else "allowed"
+                line = (f"{row['name']}: {verdict}, CLs {_num(row['cls_obs'])} (exp. {_num(row['cls_exp'])}) "
+                        f"by {row['analysis'] or '-'} {row['region'] or ''}, xsec {_num(row['xsec_fb'])} fb "
+                        f"({row['xsec_kind']})")
+            else:
+                line = f"{row['name']}: FAILED: {row['error']}"
+            bar = state.get("bar")
+            if bar is not None:
+                bar.update(state["task"], advance=1, rate=f"{state['done'] / max(minutes, 1e-9):.1f} points/min")
+            if bar is not None and not bar.disable:  # above the live bar
+                bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            elif not args.quiet:
+                _say(line)
+
+        report = scan.run_scan(grid, settings, out, workers=args.workers, scheduler=args.scheduler,
+                               on_start=on_start, on_point=on_point, on_note=lambda m: _say(f"note: {m}"))
+    elapsed = time.perf_counter() - (state["start"] or time.perf_counter())
+    rate = f" in {elapsed:.1f} s ({report.ran / (elapsed / 60):.1f} points/min)" if report.ran and elapsed > 0 else ""
+    _say(f"{report.total} points: {report.ok} ok ({report.excluded} excluded), {report.failed} failed, "
+         f"{report.skipped} reused; ran {report.ran}{rate}; wrote {out / 'summary.json'} and {out / 'summary.csv'}")
+    if report.failed:
+        raise RecastError(f"{report.failed} of {report.total} points failed (first: {report.failures[0]}); "
+                          f"see {out / 'summary.csv'}; rerunning the same command retries them")
+    return 0
+
+
+def _process_names() -> list[str]:
+    from .events.pythia import PROCESSES
+
+    return sorted(PROCESSES)
+
+
+def _num(x) -> str:
+    return "-" if x is None else f"{x:.3g}"
+
+
+def cmd_plot_exclusion(args: argparse.Namespace) -> int:
+    from . import scan
+
+    prefix = Path(args.out) if args.out else Path(args.dir) / "exclusion"
+    written, notes = scan.plot_exclusion(Path(args.dir), prefix)
+    for n in notes:
+        _say(f"note: {n}")
+    _say("wrote " + " and ".join(str(p) for p in written))
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------
 
 
@@ -418,7 +539,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dump-features", metavar="FILE",
                    help="write every model's exact inputs, fold and score per event (.parquet or .npz)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no tables")
+    p.add_argument("--limit", action="store_true",
+                   help="also compute CLs and limits (simplified likelihoods; OUT.limits.json with --out)")
+    p.add_argument("--xsec-unc", action="store_true", help="with --limit: include the cross-section uncertainty")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("limit", help="CLs, r and upper limits of a results file (simplified and/or full likelihoods)")
+    p.add_argument("results", help="a results JSON written by 'recast run --out'")
+    p.add_argument("--likelihood", choices=("simplified", "full", "both"), default="simplified",
+                   help="simplified per-region likelihoods, the published full ones where they exist, or both")
+    p.add_argument("--xsec-unc", action="store_true", help="include the cross-section uncertainty in the signal")
+    p.add_argument("--all-limits", action="store_true",
+                   help="upper limits on mu for every region, not only the deciding one (slower)")
+    p.add_argument("--out", help="write the limits JSON here (atomically)")
+    p.set_defaults(func=cmd_limit)
 
     p = sub.add_parser("generate", help="generate events with Pythia 8 from an SLHA point into a HepMC3 file")
     p.add_argument("--slha", required=True)
@@ -461,6 +595,39 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("file")
     q.add_argument("--analysis", help="only match the files of this analysis")
     q.set_defaults(func=cmd_data_add)
+
+    p = sub.add_parser("scan", help="run a grid of model points through analyses on Dask, one results directory")
+    p.add_argument("grid", metavar="GRID",
+                   help="a directory or glob of SLHA files, or a YAML template over a mass grid, e.g. "
+                        "{model: gqq, m_gluino: [1800, 2200], m_lsp: [100, 600], nevents: 5000, seed: 1}")
+    p.add_argument("--analyses", nargs="+", required=True, metavar="ANA", help="analyses to run on every point")
+    p.add_argument("-n", "--nevents", type=_positive_int,
+                   help="events per point (default: the template's, else 5000)")
+    p.add_argument("--seed", type=int, help="grid seed; each point's seed derives from it and the point "
+                                            "(default: the template's, else 1)")
+    p.add_argument("--process", choices=_process_names(),
+                   help="production process (default: the template model's, else gluino-pair)")
+    p.add_argument("--chunk-size", type=_positive_int, default=1000, help="events per columnar batch (default 1000)")
+    p.add_argument("--pythia-setting", action="append", default=[], metavar="'KEY = VALUE'",
+                   help="extra Pythia setting for every point (repeatable)")
+    p.add_argument("-O", "--option", action="append", metavar="[ANA:]NAME=VALUE",
+                   help="analysis option: for every analysis that has it, or for ANA only")
+    p.add_argument("--xsec-fb", type=float, help="one cross section in fb for every point (overrides SLHA and tables)")
+    p.add_argument("--xsec-unc", action="store_true", help="include the cross-section uncertainty in the limits")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int,
+                       help="local worker processes, one thread each (default: min(2, cores))")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="an existing Dask scheduler, e.g. tcp://host:8786, instead of a local cluster")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="results directory: points/<name>.json, summary.json, summary.csv (reruns skip finished points)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no line per point")
+    p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("plot-exclusion", help="draw a scan in the (m_parent, m_LSP) plane with its CLs = 0.05 contour")
+    p.add_argument("dir", metavar="DIR", help="a scan's results directory (with summary.json)")
+    p.add_argument("--out", metavar="PREFIX", help="write PREFIX.png and PREFIX.pdf (default: DIR/exclusion)")
+    p.set_defaults(func=cmd_plot_exclusion)
     return parser
 
 

@@ -147,7 +147,7 @@ def print_run(doc: dict[str, Any], con: Console | None = None) -> None:
         console.print(f"\n(cutflows of the multi-bin sets {', '.join(wide)}: one per bin in the results JSON, --out)")
     console.print()
     console.print(region_table(doc))
-    if doc["histograms"]:
+    if doc.get("histograms"):
         console.print()
         unit = "events" if doc["cross_section"] is not None else "sum of weights"
         for h in doc["histograms"]:
@@ -156,9 +156,69 @@ def print_run(doc: dict[str, Any], con: Console | None = None) -> None:
                              for lo, hi, v, n in zip(h["edges"][:-1], h["edges"][1:], values, h["n"]))
             console.print(f"{h['name']} ({unit}, MC events): {bins}", soft_wrap=True)
     by_reason: dict[str, list[str]] = {}
-    for skipped in doc["skipped_signal_regions"]:
+    for skipped in doc.get("skipped_signal_regions", []):
         by_reason.setdefault(skipped["reason"], []).append(skipped["name"])
     for reason, names in by_reason.items():
         console.print(f"[yellow]skipped[/yellow] {', '.join(names)}: {reason}", soft_wrap=True)
     if not doc["complete"]:
         console.print(f"[bold red]incomplete:[/bold red] {doc['error']}")
+
+
+def limits_table(doc: dict[str, Any]) -> Table:
+    """Every region, most sensitive first; simplified and full likelihood side by side."""
+    kinds = list(doc["limits"])
+    by_name: dict[str, dict[str, dict]] = {}
+    for kind in kinds:
+        for r in doc["limits"][kind]["regions"]:
+            by_name.setdefault(r["name"], {})[kind] = r
+    best = {kind: doc["limits"][kind]["best"] for kind in kinds}
+
+    def sensitivity(name: str) -> float:
+        return min((r["cls_exp"][2] for r in by_name[name].values() if r["cls_exp"]), default=1.0)
+
+    table = Table(title=f"Limits {doc['analysis']}: CLs at mu = 1, expected median [-1–+1 sigma]; "
+                        f"r = S / S95 (published); * decides", title_justify="left", show_edge=False)
+    for col in ("region", "S ± MC", "obs", "bkg"):
+        table.add_column(col, justify="left" if col == "region" else "right")
+    for kind in kinds:
+        prefix = "" if len(kinds) == 1 else f"{kind}: "
+        table.add_column(f"{prefix}CLs obs", justify="right")
+        table.add_column(f"{prefix}CLs exp [±1σ]", justify="right")
+    table.add_column("r obs / exp", justify="right")
+    table.add_column("mu95 obs / exp", justify="right")
+    for name in sorted(by_name, key=sensitivity):
+        entries = by_name[name]
+        first = next(iter(entries.values()))
+        marks = "".join("*" if best[k] == name else "" for k in entries)[:1]
+        signal = sum(first["signal"])
+        err = sum(e * e for e in first["signal_err"]) ** 0.5
+        obs = sum(first["observed"])
+        bkg = sum(first["background"])
+        row = [f"{name}{marks}", f"{_fmt(signal)} ± {_fmt(err, 2)}", str(obs),
+               f"{_fmt(bkg)}" + (f" ({len(first['regions'])} bins)" if first["kind"] == "combined" else "")]
+        for kind in kinds:
+            r = entries.get(kind)
+            if r is None or r["cls_exp"] is None:
+                row += ["", ""]
+                continue
+            row += [f"{r['cls_obs']:.3g}", f"{r['cls_exp'][2]:.2g} [{r['cls_exp'][1]:.2g}–{r['cls_exp'][3]:.2g}]"]
+        rr = [r for r in entries.values() if r.get("r_obs") is not None]
+        row.append(f"{rr[0]['r_obs']:.2g} / {rr[0]['r_exp']:.2g}" if rr and rr[0]["r_exp"] is not None else "")
+        mu = [r for r in entries.values() if r.get("mu95_obs") is not None]
+        row.append(f"{mu[0]['mu95_obs']:.3g} / {mu[0]['mu95_exp'][2]:.3g}" if mu else "")
+        table.add_row(*row)
+    return table
+
+
+def print_limits(doc: dict[str, Any], con: Console | None = None) -> None:
+    out = con or console()
+    out.print(limits_table(doc))
+    for kind, lim in doc["limits"].items():
+        if lim["best"] is None:
+            out.print(f"{kind}: no decision ({'; '.join(lim['notes']) or 'no regions'})")
+            continue
+        verdict = "[bold red]EXCLUDED[/bold red]" if lim["excluded"] else "[bold green]not excluded[/bold green]"
+        out.print(f"{kind} likelihood: {verdict} at 95 % CL, decided by {lim['best']} "
+                  f"(CLs observed {lim['cls_obs']:.3g}, expected {lim['cls_exp']:.3g})")
+        for note in lim["notes"]:
+            out.print(f"  note: {note}", soft_wrap=True)

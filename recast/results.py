@@ -126,9 +126,12 @@ def validate(doc: dict[str, Any], path: str | Path = "result") -> None:
         raise RecastError(f"{path}: invalid result file at {where}: {exc.message}") from None
 
 
-def write_atomic(path: Path, doc: dict[str, Any]) -> None:
-    """Write JSON to ``path`` atomically (temporary file in the same directory, then rename)."""
+def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
+    """Write any JSON document to ``path`` atomically (temporary file beside it, then rename)."""
     write_bytes(path, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode())
+
+
+write_atomic = write_json_atomic  # result documents
 
 
 def read(path: Path) -> dict[str, Any]:

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from .events.pythia import Process
 
 GLUINO, NEUTRALINO1, CHARGINO1 = 1000021, 1000022, 1000024
+# The ten squarks of the sqq model (u, d, s, c, b; L and R), each with its quark partner: the
+# 10-fold degeneracy that the LHC SUSY XS WG squark-antisquark table assumes.
+LIGHT_SQUARKS = {1000001: 1, 1000002: 2, 1000003: 3, 1000004: 4, 1000005: 5,
+                 2000001: 1, 2000002: 2, 2000003: 3, 2000004: 4, 2000005: 5}
 
 # Sparticles a simplified model decouples: listed at 5 TeV so that Pythia sees a complete spectrum.
 _DECOUPLED = (
@@ -33,11 +37,16 @@ def read(path: str | Path) -> pyslha.Doc:
     sink = io.StringIO()
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            return pyslha.read(str(path), ignorenobr=True)
+            doc = pyslha.read(str(path), ignorenobr=True)
     except pyslha.ParseError as exc:
         raise SLHAError(f"{path}: not a usable SLHA file: {str(exc).splitlines()[0]}") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise SLHAError(f"{path}: cannot read SLHA file: {exc}") from None
+    block = doc.blocks.get("MASS")
+    for pid, value in (block.items() if block is not None else []):
+        if isinstance(value, str):  # pyslha keeps what it cannot parse as text
+            raise SLHAError(f"{path}: the MASS entry of {pid} is not a number: {value!r}")
+    return doc
 
 
 def mass(doc: pyslha.Doc, pid: int) -> float | None:
@@ -132,23 +141,39 @@ SIMPLIFIED_MODELS = {
     "gbb": "gluino -> b bbar neutralino1 (100%)",
     "gqq": "gluino -> q qbar neutralino1 (q = u, d, s, c; 25% each)",
     "gtb": "gluino -> t bbar chargino1- + c.c. (50% each); chargino1 -> neutralino1 + W* (m = m_LSP + 2 GeV)",
+    "sqq": "squark -> q neutralino1 (100%) for ten degenerate squarks (u, d, s, c, b; L and R), gluino decoupled",
 }
+
+# The produced sparticle of each simplified model, and the process that produces it.
+SIMPLIFIED_PARENT = {"gtt": "gluino", "gbb": "gluino", "gqq": "gluino", "gtb": "gluino", "sqq": "squark"}
+SIMPLIFIED_PROCESS = {"gtt": "gluino-pair", "gbb": "gluino-pair", "gqq": "gluino-pair", "gtb": "gluino-pair",
+                      "sqq": "squark-pair"}
 
 
 def simplified_model(kind: str, m_gluino: float, m_lsp: float) -> str:
-    """The SLHA text of a gluino simplified model; every other sparticle is decoupled at 5 TeV."""
+    """The SLHA text of a simplified model; every other sparticle is decoupled at 5 TeV.
+
+    ``m_gluino`` is the mass of the produced sparticle: the gluino, or for ``sqq`` the ten
+    degenerate squarks (use it with ``--process squark-pair``)."""
     if kind not in SIMPLIFIED_MODELS:
         raise SLHAError(f"unknown simplified model {kind!r}; known: {', '.join(SIMPLIFIED_MODELS)}")
+    parent = SIMPLIFIED_PARENT[kind]
     if not 0 <= m_lsp < m_gluino:
-        raise SLHAError(f"{kind}: need 0 <= m_LSP < m_gluino, got m_gluino={m_gluino}, m_LSP={m_lsp}")
+        raise SLHAError(f"{kind}: need 0 <= m_LSP < m_{parent}, got m_{parent}={m_gluino}, m_LSP={m_lsp}")
     m_chargino = m_lsp + 2.0
     masses = {pid: 5000.0 for pid in _DECOUPLED}
-    masses.update({GLUINO: m_gluino, NEUTRALINO1: m_lsp})
+    masses.update({NEUTRALINO1: m_lsp})
+    masses.update({pid: m_gluino for pid in LIGHT_SQUARKS} if kind == "sqq" else {GLUINO: m_gluino})
     if kind == "gtb":
         masses[CHARGINO1] = m_chargino
     lines = [f"# {kind}: {SIMPLIFIED_MODELS[kind]}; written by recast",
              "BLOCK MODSEL", "    1   0   # general MSSM", "BLOCK MASS"]
     lines += [f"   {pid:>8d}   {m:.6e}" for pid, m in sorted(masses.items())]
+    if kind == "sqq":
+        for pid, q in LIGHT_SQUARKS.items():
+            lines += [f"DECAY   {pid}   1.0E-02   # squark", f"   1.0   2    {q}   1000022"]
+        lines += ["DECAY   1000022   0.0   # stable LSP", ""]
+        return "\n".join(lines)
     lines += ["DECAY   1000021   1.0E-02   # gluino"]
     if kind == "gtt":
         lines += ["   1.0   3    6   -6   1000022"]

@@ -5,7 +5,9 @@ Precedence (the first available wins, and the result always says which it was):
 1. ``--xsec-fb`` given by the user;
 2. an XSECTION block of the SLHA card for the process' final state at the collision energy;
 3. the LHC SUSY Cross Section Working Group table for the process (NNLOapprox+NNLL, carried in
-   ``data/xsec`` with its citation), interpolated in the produced sparticle's mass;
+   ``data/xsec`` with its citation), interpolated in the produced sparticle's mass (gluino-pair,
+   stop-pair; squark-pair: ten degenerate squarks u, d, s, c, b, L and R, gluino decoupled, and
+   only when the card's ten squark masses agree within 0.5 %);
 4. the generator's own estimate (Pythia's leading-order ``sigmaGen``, or the cross section a
    HepMC file carries), with a warning: it is typically 2-3x below the higher-order value.
 """
@@ -21,10 +23,18 @@ import numpy as np
 from .errors import RecastError
 from .paths import data_dir
 
-# process -> (final state for SLHA XSECTION lookup, pid whose mass indexes the table)
+# process -> (final state for SLHA XSECTION lookup, pid whose mass indexes the table). squark-pair
+# sums ten final states, which no single XSECTION block describes: the table only.
 PROCESS_TABLES = {
     "gluino-pair": ((1000021, 1000021), 1000021),
     "stop-pair": ((1000006, -1000006), 1000006),
+    "squark-pair": ((), 1000002),
+}
+
+# Tables that hold for mass-degenerate sparticles only: process -> the pids that must share a mass
+# (within 0.5 %) for the table to apply.
+DEGENERATE = {
+    "squark-pair": (1000001, 1000002, 1000003, 1000004, 1000005, 2000001, 2000002, 2000003, 2000004, 2000005),
 }
 
 
@@ -89,7 +99,7 @@ def resolve(*, user_fb: float | None = None, slha_doc=None, process: str | None 
         if x is not None:
             return CrossSection(x.value_fb, None, "slha",
                                 f"SLHA XSECTION block ({x.order}{', ' + x.code if x.code else ''})")
-    if slha_doc is not None and spec is not None:
+    if slha_doc is not None and spec is not None and _degenerate(slha_doc, process):
         tab = table(process, sqrt_s_gev)
         m = slha_mod.mass(slha_doc, spec[1])
         if tab is not None and m is not None:
@@ -99,3 +109,15 @@ def resolve(*, user_fb: float | None = None, slha_doc=None, process: str | None 
         return CrossSection(float(generator_fb), None, "generator",
                             f"{generator_name} (no higher-order cross section known for this input)")
     return None
+
+
+def _degenerate(slha_doc, process: str) -> bool:
+    """Whether the card meets the degeneracy a process' table assumes (always, for most)."""
+    from . import slha as slha_mod
+
+    masses = [slha_mod.mass(slha_doc, pid) for pid in DEGENERATE.get(process, ())]
+    if not masses:
+        return True
+    if any(m is None for m in masses):
+        return False
+    return max(masses) - min(masses) <= 0.005 * max(masses)

@@ -37,6 +37,8 @@ class Process:
     description: str
 
 
+_LIGHT_SQUARKS = "1000001,1000002,1000003,1000004,1000005,2000001,2000002,2000003,2000004,2000005"
+
 PROCESSES: dict[str, Process] = {
     p.name: p
     for p in [
@@ -45,10 +47,13 @@ PROCESSES: dict[str, Process] = {
         Process("stop-pair", ("SUSY:gg2squarkantisquark = on", "SUSY:qqbar2squarkantisquark = on",
                               "SUSY:idA = 1000006", "SUSY:idB = 1000006"),
                 (1000006,), "stop-antistop pair production"),
+        # The ten squarks of the LHC SUSY XS WG squark-antisquark table (data/xsec), which assumes
+        # them degenerate and the gluino decoupled; squark-squark production needs gluino exchange
+        # and vanishes in that limit, so it is not generated (stops: see stop-pair).
         Process("squark-pair", ("SUSY:gg2squarkantisquark = on", "SUSY:qqbar2squarkantisquark = on",
-                                "SUSY:qq2squarksquark = on"),
-                (1000001, 1000002, 1000003, 1000004, 2000001, 2000002, 2000003, 2000004),
-                "light-flavour squark pair production"),
+                                f"SUSY:idVecA = {_LIGHT_SQUARKS}", f"SUSY:idVecB = {_LIGHT_SQUARKS}"),
+                (1000001, 1000002, 1000003, 1000004, 1000005, 2000001, 2000002, 2000003, 2000004, 2000005),
+                "squark-antisquark production of the ten light-flavour squarks (u, d, s, c, b; L and R)"),
         Process("electroweakino", ("SUSY:qqbar2chi0chi0 = on", "SUSY:qqbar2chi+-chi0 = on",
                                    "SUSY:qqbar2chi+chi- = on"),
                 (1000022, 1000023, 1000024), "neutralino and chargino pair production"),
