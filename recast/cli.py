@@ -229,7 +229,7 @@ def cmd_limit(args: argparse.Namespace) -> int:
 
     doc = results.read(Path(args.results))
     ana = ana_mod.load(doc["analysis"]["id"])
-    limits = stats.compute(doc, ana, args.likelihood, xsec_unc=args.xsec_unc, all_limits=args.all_limits)
+    limits = stats.compute(doc, ana, args.likelihood, xsec_unc=args.xsec_unc, upper_limits=args.upper_limits)
     out = stats.document(ana.id, str(args.results), limits)
     report.print_limits(out)
     if args.out:
@@ -256,9 +256,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_make_slha(args: argparse.Namespace) -> int:
-    from .slha import simplified_model
+    from .errors import RecastError
+    from .slha import SIMPLIFIED_PARENT, simplified_model
 
-    text = simplified_model(args.model, args.m_gluino, args.m_lsp)
+    given = {"--m-gluino": args.m_gluino, "--m-squark": args.m_squark, "--m-parent": args.m_parent}
+    given = {k: v for k, v in given.items() if v is not None}
+    wrong = "--m-squark" if SIMPLIFIED_PARENT[args.model] == "gluino" else "--m-gluino"
+    if len(given) != 1 or wrong in given:
+        right = "--m-gluino" if wrong == "--m-squark" else "--m-squark"
+        raise RecastError(f"make-slha {args.model}: give the {SIMPLIFIED_PARENT[args.model]} mass once, "
+                          f"with {right} or --m-parent")
+    text = simplified_model(args.model, next(iter(given.values())), args.m_lsp)
     if args.output == "-":
         sys.stdout.write(text)
     else:
@@ -402,7 +410,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     grid = scan.load_grid(args.grid, nevents=args.nevents, seed=args.seed, process=args.process)
     common, per = _scan_options(args.option)
     settings = scan.resolve_settings(args.analyses, common, per, pythia_settings=tuple(args.pythia_setting),
-                                     xsec_fb=args.xsec_fb, xsec_unc=args.xsec_unc, chunk_size=args.chunk_size)
+                                     xsec_fb=args.xsec_fb, xsec_unc=args.xsec_unc,
+                                     upper_limits=args.upper_limits, chunk_size=args.chunk_size)
     for n in grid.notes:
         _say(f"note: {n}")
     out = Path(args.out)
@@ -549,8 +558,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--likelihood", choices=("simplified", "full", "both"), default="simplified",
                    help="simplified per-region likelihoods, the published full ones where they exist, or both")
     p.add_argument("--xsec-unc", action="store_true", help="include the cross-section uncertainty in the signal")
-    p.add_argument("--all-limits", action="store_true",
-                   help="upper limits on mu for every region, not only the deciding one (slower)")
+    p.add_argument("--upper-limits", choices=("none", "best", "all"), default="best",
+                   help="95%% CL upper limits on mu: for the deciding region (default), every region (slower) "
+                        "or none")
     p.add_argument("--out", help="write the limits JSON here (atomically)")
     p.set_defaults(func=cmd_limit)
 
@@ -560,10 +570,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output file (.hepmc, .hepmc.gz, .bz2, .xz, .zst)")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("make-slha", help="write a gluino simplified-model SLHA card")
+    p = sub.add_parser("make-slha", help="write a simplified-model SLHA card (gluino or squark pairs)")
     p.add_argument("model", choices=sorted(SIMPLIFIED_MODELS),
                    help="; ".join(f"{k}: {v}" for k, v in SIMPLIFIED_MODELS.items()))
-    p.add_argument("--m-gluino", type=float, required=True, help="gluino mass in GeV")
+    p.add_argument("--m-gluino", type=float, help="gluino mass in GeV (gtt, gbb, gqq, gtb)")
+    p.add_argument("--m-squark", type=float, help="mass of the ten light-flavour squarks in GeV (sqq)")
+    p.add_argument("--m-parent", type=float, help="the produced sparticle's mass in GeV, whichever it is")
     p.add_argument("--m-lsp", type=float, required=True, help="neutralino-1 mass in GeV")
     p.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
     p.set_defaults(func=cmd_make_slha)
@@ -614,6 +626,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="analysis option: for every analysis that has it, or for ANA only")
     p.add_argument("--xsec-fb", type=float, help="one cross section in fb for every point (overrides SLHA and tables)")
     p.add_argument("--xsec-unc", action="store_true", help="include the cross-section uncertainty in the limits")
+    p.add_argument("--upper-limits", choices=("none", "best", "all"), default="none",
+                   help="95%% CL upper limits on mu per point: none (default: CLs decides, and a multi-bin "
+                        "limit costs minutes), the deciding region, or every region")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_positive_int,
                        help="local worker processes, one thread each (default: min(2, cores))")

@@ -312,12 +312,13 @@ class Settings:
     pythia_settings: tuple[str, ...] = ()
     xsec_fb: float | None = None
     xsec_unc: bool = False
+    upper_limits: str = "none"  # the decision needs CLs only; a 24-bin upper limit costs minutes
     chunk_size: int = 1000
 
     def to_dict(self) -> dict[str, Any]:
         return {"analyses": list(self.analyses), "options": {k: dict(v) for k, v in self.options.items()},
                 "pythia_settings": list(self.pythia_settings), "xsec_fb": self.xsec_fb, "xsec_unc": self.xsec_unc,
-                "chunk_size": self.chunk_size}
+                "upper_limits": self.upper_limits, "chunk_size": self.chunk_size}
 
 
 def resolve_settings(analyses: Sequence[str], options: Mapping[str, str] | None = None,
@@ -453,7 +454,7 @@ def _run_point(task: dict[str, Any], doc: dict[str, Any]) -> None:
         for n in result["notes"]:
             if n not in doc["notes"]:
                 doc["notes"].append(n)
-        lim = stats.simplified(result, ana_mod.load(aid), xsec_unc=s["xsec_unc"])
+        lim = stats.simplified(result, ana_mod.load(aid), xsec_unc=s["xsec_unc"], upper_limits=s["upper_limits"])
         summaries[aid] = {"best": lim.best, "excluded": bool(lim.excluded), "cls_obs": lim.cls_obs,
                           "cls_exp": lim.cls_exp}
         doc["analyses"][aid] = {"result": result, "limits": stats.document(aid, source, [lim]),
@@ -857,6 +858,16 @@ def plot_exclusion(scan_dir: Path, prefix: Path) -> tuple[list[Path], list[str]]
                 handles.append(Line2D([], [], color="red", lw=2, label=f"observed exclusion (CLs = {CLS_LEVEL:g})"))
             except (ValueError, RuntimeError) as exc:
                 reason = f"the triangulation failed: {exc}"
+        exp = np.array([r["cls_exp"] if r["cls_exp"] is not None else np.nan for r in ok], float)
+        if reason is None and np.isfinite(exp).all() and exp.min() < CLS_LEVEL < exp.max():
+            # the expected contour (median expected CLs of each point's deciding region), as in
+            # the experiments' plots: where observed and expected part, the data fluctuated
+            try:
+                ax.tricontour(x, y, np.log10(np.clip(exp, floor, 1.0)), levels=[math.log10(CLS_LEVEL)],
+                              colors="red", linewidths=1.5, linestyles="dashed", zorder=2)
+                handles.append(Line2D([], [], color="red", lw=1.5, ls="--", label="expected exclusion"))
+            except (ValueError, RuntimeError) as exc:
+                notes.append(f"no expected contour: the triangulation failed: {exc}")
         if reason is not None:
             notes.append(f"no CLs = {CLS_LEVEL:g} contour: {reason}")
             ax.text(0.02, 0.98, f"no contour: {reason}", transform=ax.transAxes, va="top", fontsize=8,

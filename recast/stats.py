@@ -14,8 +14,10 @@ For every signal region of a result:
 Regions that an analysis declares as the bins of one multi-bin signal region are also combined in
 one likelihood. The region (or combination) with the smallest expected CLs decides: the point is
 excluded when its observed CLs is below 0.05 (the best-expected-region convention of CheckMATE and
-MadAnalysis 5). For that region the 95 % CL upper limit on the signal strength is computed too
-(``all_limits`` computes it for every region; each costs ~0.3 s against ~0.01 s for a CLs).
+MadAnalysis 5). The 95 % CL upper limit on the signal strength is computed as ``upper_limits``
+says: ``"best"`` for the deciding region (the default), ``"all"`` for every region, ``"none"`` to
+skip it. A limit costs ~0.3 s for one region against ~0.01 s for a CLs, but a minute or more for a
+24-bin combination, which is why scans default to ``"none"``: their decision needs the CLs only.
 
 Where an analysis publishes background-only workspaces, the **full likelihood** of a region is
 that workspace with a signal sample patched into its signal-region channel (normfactor on the
@@ -123,11 +125,16 @@ def _finite(obj):
     return obj
 
 
+UPPER_LIMITS = ("none", "best", "all")
+
+
 def compute(doc: dict[str, Any], analysis, likelihood: str = "simplified", xsec_unc: bool = False,
-            all_limits: bool = False) -> list[Limits]:
-    """Limits of a result with the requested likelihood(s): ``simplified``, ``full`` or ``both``."""
+            upper_limits: str = "best") -> list[Limits]:
+    """Limits of a result with the requested likelihood(s): ``simplified``, ``full`` or ``both``;
+    ``upper_limits`` chooses the regions that get an upper limit on mu (``none``, ``best``, ``all``)."""
     if likelihood not in ("simplified", "full", "both"):
         raise RecastError(f"--likelihood {likelihood}: choose simplified, full or both")
+    _check_upper_limits(upper_limits)
     known = {r.name for r in analysis.signal_regions}
     foreign = [sr["name"] for sr in doc["signal_regions"] if sr["name"] not in known]
     if doc["analysis"]["id"] != analysis.id or foreign:
@@ -135,10 +142,15 @@ def compute(doc: dict[str, Any], analysis, likelihood: str = "simplified", xsec_
                           f"{', '.join(foreign[:5]) or doc['analysis']['id']})")
     out = []
     if likelihood in ("simplified", "both"):
-        out.append(simplified(doc, analysis, xsec_unc, all_limits))
+        out.append(simplified(doc, analysis, xsec_unc, upper_limits))
     if likelihood in ("full", "both"):
-        out.append(full(doc, analysis, xsec_unc, all_limits))
+        out.append(full(doc, analysis, xsec_unc, upper_limits))
     return out
+
+
+def _check_upper_limits(upper_limits: str) -> None:
+    if upper_limits not in UPPER_LIMITS:
+        raise RecastError(f"--upper-limits {upper_limits}: choose {', '.join(UPPER_LIMITS)}")
 
 
 def _simplified_spec(signal, signal_err, background, background_err, xsec_rel: float | None) -> dict[str, Any]:
@@ -268,7 +280,7 @@ def _full_region(name: str, sr: dict[str, Any], spec: dict[str, Any], analysis_i
     return out
 
 
-def full(doc: dict[str, Any], analysis, xsec_unc: bool = False, all_limits: bool = False) -> Limits:
+def full(doc: dict[str, Any], analysis, xsec_unc: bool = False, upper_limits: str = "best") -> Limits:
     """Limits with the analysis' published background-only workspaces, for every region that has
     one (see the module docstring)."""
     spec = analysis.full_likelihood
@@ -288,7 +300,7 @@ def full(doc: dict[str, Any], analysis, xsec_unc: bool = False, all_limits: bool
         out.regions.append(answer)
     out.notes.append("full likelihoods: " + spec.get("source", "published background-only workspaces")
                      + "; the signal enters the signal-region channel only (no control-region contamination)")
-    _decide(out, doc, xsec_rel, all_limits)
+    _decide(out, doc, xsec_rel, upper_limits)
     return out
 
 
@@ -344,7 +356,7 @@ def _region_limit(name: str, kind: str, members: list[dict[str, Any]], xsec_rel:
     return out
 
 
-def simplified(doc: dict[str, Any], analysis, xsec_unc: bool = False, all_limits: bool = False) -> Limits:
+def simplified(doc: dict[str, Any], analysis, xsec_unc: bool = False, upper_limits: str = "best") -> Limits:
     """Limits of a result document with the simplified likelihoods (see the module docstring)."""
     xsec_rel = _xsec_rel(doc, xsec_unc)
     regions = _regions_of(doc)
@@ -360,11 +372,12 @@ def simplified(doc: dict[str, Any], analysis, xsec_unc: bool = False, all_limits
             out.regions.append(_region_limit(name, "combined", present, xsec_rel))
         else:
             out.notes.append(f"{name}: not all of its bins were evaluated, no combination")
-    _decide(out, doc, xsec_rel, all_limits)
+    _decide(out, doc, xsec_rel, upper_limits)
     return out
 
 
-def _decide(out: Limits, doc: dict[str, Any], xsec_rel: float | None, all_limits: bool) -> None:
+def _decide(out: Limits, doc: dict[str, Any], xsec_rel: float | None, upper_limits: str) -> None:
+    _check_upper_limits(upper_limits)
     candidates = [r for r in out.regions if r.cls_exp is not None]
     if not candidates:
         out.notes.append("no region with published numbers: nothing to decide")
@@ -372,7 +385,9 @@ def _decide(out: Limits, doc: dict[str, Any], xsec_rel: float | None, all_limits
     best = min(candidates, key=lambda r: (r.cls_median, -(r.r_exp or 0.0)))
     out.best, out.cls_obs, out.cls_exp = best.name, best.cls_obs, best.cls_median
     out.excluded = best.cls_obs is not None and best.cls_obs < CLS_LEVEL
-    for r in candidates if all_limits else [best]:
+    if upper_limits == "none":
+        out.notes.append("upper limits on mu not computed (upper_limits = none)")
+    for r in {"none": [], "best": [best], "all": candidates}[upper_limits]:
         if sum(r.signal) > 0:
             if r.likelihood == "full":
                 model, data = r._model

@@ -313,3 +313,14 @@ def test_argparse_errors_are_one_line_too(capfd):
         out, err = capfd.readouterr()
         assert exc.value.code == 2 and out == ""
         assert len(err.splitlines()) == 1 and err.startswith("recast: error: "), err
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["sqq", "--m-gluino", "1500"], "make-slha sqq: give the squark mass once, with --m-squark or --m-parent"),
+    (["gqq", "--m-squark", "1500"], "make-slha gqq: give the gluino mass once, with --m-gluino or --m-parent"),
+    (["gqq", "--m-gluino", "1500", "--m-parent", "1600"], "give the gluino mass once"),
+    (["gqq"], "give the gluino mass once"),
+])
+def test_make_slha_parent_mass(args, fragment, capfd):
+    code, err, out = run_cli(capfd, "make-slha", *args, "--m-lsp", "100")
+    assert_one_error(code, err, out, fragment)

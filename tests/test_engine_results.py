@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -84,6 +86,12 @@ def test_result_document_and_atomic_write(tmp_path):
     results.write_atomic(out, doc)
     assert results.read(out)["signal_regions"][1]["n"] == 2
     assert [p.name for p in out.parent.iterdir()] == ["r.json"]  # no temporary files left
+    old = os.umask(0o022)
+    try:  # the mode of a plain open(), not mkstemp's private 0600
+        results.write_atomic(out, doc)
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
 
 
 def test_result_files_are_checked(tmp_path):

@@ -162,7 +162,8 @@ def test_settings_hash_tracks_what_changes_the_events():
     assert all(scan.settings_hash(p, base) != h for p in changed)
     for other in (scan.Settings(analyses=(ANA,), options={ANA: {"a": 2}}),
                   scan.Settings(analyses=(ANA,), options={ANA: {"a": 1}}, pythia_settings=("X = 1",)),
-                  scan.Settings(analyses=(ANA, "ANA-SUSY-2019-04"), options={ANA: {"a": 1}})):
+                  scan.Settings(analyses=(ANA, "ANA-SUSY-2019-04"), options={ANA: {"a": 1}}),
+                  scan.Settings(analyses=(ANA,), options={ANA: {"a": 1}}, upper_limits="best")):
         assert scan.settings_hash(point, other) != h
 
 

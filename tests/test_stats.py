@@ -73,6 +73,21 @@ def test_decision_r_and_band():
     assert by["SR2j-1600"].cls_obs > 0.5  # 5 events on 2190 +- 130: no sensitivity
 
 
+def test_upper_limits_choice():
+    doc = _doc({"SR4j-3400": 6.48, "BDT-GGd1": 14.2})
+    none = stats.simplified(doc, ANA22, upper_limits="none")
+    assert [r.mu95_obs for r in none.regions] == [None] * len(none.regions)
+    assert none.best == "SR4j-3400" and any("not computed" in n for n in none.notes)
+    every = {r.name: r for r in stats.simplified(doc, ANA22, upper_limits="all").regions}
+    # an upper limit wherever there is signal; for one bin without nuisance parameters it would be
+    # s95/s, so with them it sits near the published S95 over the yield
+    assert every["BDT-GGd1"].mu95_obs == pytest.approx(19 / 14.2, rel=0.1)
+    assert every["SR4j-3400"].mu95_obs == pytest.approx(0.749, rel=0.02)
+    assert every["SR2j-1600"].mu95_obs is None  # no signal there
+    with pytest.raises(RecastError, match="--upper-limits most"):
+        stats.compute(doc, ANA22, upper_limits="most")
+
+
 def test_cross_section_uncertainty_weakens_the_limit():
     plain = stats.simplified(_doc({"SR4j-3400": 6.48}), ANA22)
     with_xs = stats.simplified(_doc({"SR4j-3400": 6.48}), ANA22, xsec_unc=True)
