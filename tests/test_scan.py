@@ -275,7 +275,7 @@ def test_unreachable_scheduler(tmp_path):
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "recast.cli", "scan", str(grid), "--analyses", ANA,
                            "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)  # the installed recast
     assert time.perf_counter() - start < 10
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
