@@ -628,7 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--xsec-unc", action="store_true", help="include the cross-section uncertainty in the limits")
     p.add_argument("--upper-limits", choices=("none", "best", "all"), default="none",
                    help="95%% CL upper limits on mu per point: none (default: CLs decides, and a multi-bin "
-                        "limit costs minutes), the deciding region, or every region")
+                        "limit costs 20-90 s), the deciding region, or every region")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_positive_int,
                        help="local worker processes, one thread each (default: min(2, cores))")

@@ -312,7 +312,7 @@ class Settings:
     pythia_settings: tuple[str, ...] = ()
     xsec_fb: float | None = None
     xsec_unc: bool = False
-    upper_limits: str = "none"  # the decision needs CLs only; a 24-bin upper limit costs minutes
+    upper_limits: str = "none"  # the decision needs CLs only; a multi-bin upper limit costs 20-90 s
     chunk_size: int = 1000
 
     def to_dict(self) -> dict[str, Any]:
