@@ -64,13 +64,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     from . import analysis as ana_mod
     from . import report
 
+    from .validate import read_status
+
     table = Table(show_edge=False)
-    for col in ("analysis", "arXiv", "sqrt(s)", "lumi [fb^-1]", "signal regions", "title"):
+    for col in ("analysis", "arXiv", "sqrt(s)", "lumi [fb^-1]", "signal regions", "validation", "title"):
         table.add_column(col)
     for name in ana_mod.available():
         a = ana_mod.load(name)
+        st = read_status(a.id)
         table.add_row(a.id, a.arxiv, f"{a.sqrt_s_tev:g} TeV", f"{a.luminosity_ifb:g}",
-                      str(len(a.signal_regions)), a.title)
+                      str(len(a.signal_regions)), st["label"] if st else "not validated (no report)", a.title)
     report.console().print(table)
     return 0
 
@@ -80,6 +83,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     from . import analysis as ana_mod
     from . import report
+    from .validate import read_status
 
     a = ana_mod.load(args.analysis)
     con = report.console()
@@ -87,6 +91,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     con.print(f"arXiv:{a.arxiv}  {a.journal}  HEPData {a.hepdata}")
     con.print(f"sqrt(s) = {a.sqrt_s_tev:g} TeV, luminosity {a.luminosity_ifb:g} fb^-1; aliases: "
               f"{', '.join(a.aliases) or '-'}")
+    st = read_status(a.id)
+    con.print(f"validation: {st['label']} ({st['created'][:10]}, report {st['report']}; rule: {st['rule']})"
+              if st else "validation: not validated (no report; run 'recast validate')", markup=False)
     _print_models(con, a)
     opts = Table(title="Options (-O name=value)", title_justify="left", show_edge=False)
     for col in ("option", "default", "choices", "meaning"):
@@ -98,13 +105,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     pre = ", ".join(c.condition for c in a.preselection)
     con.print(f"\npreselection: {pre}")
     srs = Table(title="Signal regions (after the preselection)", title_justify="left", show_edge=False)
-    for col in ("SR", "cuts", "obs", "bkg", "S95 exp/obs"):
+    for col in ("SR", "cuts", "obs", "bkg", "S95 exp/obs") + (("validation",) if st else ()):
         srs.add_column(col)
     for sr in a.signal_regions:
         p = a.published.get(sr.name)
         srs.add_row(sr.name, "; ".join(c.condition for c in sr.cuts),
                     str(p.observed) if p else "-", f"{p.background:g} +- {p.background_err:g}" if p else "-",
-                    f"{p.s95_expected} / {p.s95_observed}" if p else "-")
+                    f"{p.s95_expected} / {p.s95_observed}" if p else "-",
+                    *((st["regions"].get(sr.name, "-"),) if st else ()))
     con.print(srs)
     src = {p.source for p in a.published.values()}
     if src:
@@ -461,6 +469,73 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from . import analysis as ana_mod
+    from . import scan, validate, validation_report
+    from .errors import RecastError
+    from .paths import analysis_data_dir
+
+    ana = ana_mod.load(args.analysis)
+    spec = validate.load_spec(Path(args.spec) if args.spec else Path("validation") / f"{ana.id}.yaml", ana)
+    points = spec.points
+    if args.points:
+        known = {p.name for p in points}
+        unknown = [n for n in args.points if n not in known]
+        if unknown:
+            raise RecastError(f"--points: {', '.join(unknown)} not in {spec.path} (points: {', '.join(sorted(known))})")
+        points = [p for p in points if p.name in args.points]
+    fewer = bool(args.nevents) and any(args.nevents < p.nevents for p in points)
+    if args.nevents:
+        for p in points:
+            p.nevents = args.nevents
+    if not points:
+        raise RecastError(f"{spec.path}: no points to run")
+    out = Path(args.out) if args.out else Path("validation") / "reports" / ana.id
+    where = f"the scheduler at {args.scheduler}" if args.scheduler else \
+        f"{args.workers or scan.default_workers()} local worker process(es)"
+    _say(f"validating {ana.id}: {len(points)} point(s), {sum(p.nevents for p in points)} events in all, on {where}")
+    start = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        bar = None if args.quiet else stack.enter_context(_progress(len(points), "validate"))
+        task = bar.add_task("validate", total=len(points), rate="") if bar else None
+
+        def on_done(outcome: dict) -> None:
+            line = (f"{outcome['name']}: FAILED: {outcome['error']}" if outcome.get("error")
+                    else f"{outcome['name']}: done in {outcome['seconds']:.0f} s")
+            if bar is not None:
+                bar.update(task, advance=1)
+                if not bar.disable:
+                    bar.console.print(line, markup=False, highlight=False)
+                    return
+            if not args.quiet:
+                _say(line)
+
+        runs = validate.run(spec, points, workers=args.workers, scheduler=args.scheduler, on_done=on_done)
+    compared = {p.name: validate.compare_point(spec, p, runs[p.name]["result"])
+                for p in points if runs[p.name].get("result")}
+    status = validate.status(spec, compared)
+    provenance = validate.provenance(spec, points, runs, args)
+    files = validation_report.write(spec, runs, compared, status, out, provenance)
+    complete = len(points) == len(spec.points) and not fewer and all(not r.get("error") for r in runs.values())
+    if complete:
+        stored = analysis_data_dir(ana.id) / validate.STATUS_FILE
+        try:
+            validate.write_status(stored, ana.id, status, provenance, out)
+            _say(f"stored the status in {stored}")
+        except OSError as exc:
+            _say(f"note: could not store the status in {stored} ({exc.strerror}); it is in {files['summary.json']}")
+    else:
+        _say("note: the stored status is unchanged: it needs every point of the specification, with at least its "
+             "number of events, and none failing")
+    _say(f"{ana.id}: {status['label']} in {time.perf_counter() - start:.0f} s; wrote {files['report.md']}, "
+         f"{files['report.html']}, {files['summary.json']}")
+    failed = [n for n, r in runs.items() if r.get("error")]
+    if failed:
+        raise RecastError(f"{len(failed)} of {len(points)} points failed (first: {failed[0]}: "
+                          f"{runs[failed[0]]['error']}); the report shows them")
+    return 0
+
+
 def _process_names() -> list[str]:
     from .events.pythia import PROCESSES
 
@@ -572,7 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("make-slha", help="write a simplified-model SLHA card (gluino or squark pairs)")
     p.add_argument("model", choices=sorted(SIMPLIFIED_MODELS),
-                   help="; ".join(f"{k}: {v}" for k, v in SIMPLIFIED_MODELS.items()))
+                   help="; ".join(f"{k}: {v}" for k, v in SIMPLIFIED_MODELS.items()).replace("%", "%%"))
     p.add_argument("--m-gluino", type=float, help="gluino mass in GeV (gtt, gbb, gqq, gtb)")
     p.add_argument("--m-squark", type=float, help="mass of the ten light-flavour squarks in GeV (sqq)")
     p.add_argument("--m-parent", type=float, help="the produced sparticle's mass in GeV, whichever it is")
@@ -607,6 +682,18 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("file")
     q.add_argument("--analysis", help="only match the files of this analysis")
     q.set_defaults(func=cmd_data_add)
+
+    p = sub.add_parser("validate", help="compare an analysis with ATLAS' published cutflows and A x eff: a report")
+    p.add_argument("analysis", help="analysis id or alias")
+    p.add_argument("--spec", help="the specification (default: validation/<ANA>.yaml)")
+    p.add_argument("--points", nargs="+", metavar="NAME", help="only these points (the stored status is kept)")
+    p.add_argument("-n", "--nevents", type=_positive_int, help="events per point (default: each point's own)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int, help="local worker processes (default: min(2, cores))")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler instead")
+    p.add_argument("--out", help="report directory (default: validation/reports/<ANA>)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no line per point")
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("scan", help="run a grid of model points through analyses on Dask, one results directory")
     p.add_argument("grid", metavar="GRID",

@@ -48,7 +48,7 @@ class PointSpec:
     """A model point to generate and analyse."""
 
     slha: Path
-    analyses: Sequence[str]
+    analyses: Sequence[str | ana_mod.Analysis]  # names, or analysis objects (e.g. a validation's variant)
     nevents: int = 5000
     seed: int = 1
     process: str = "gluino-pair"
@@ -61,7 +61,7 @@ class PointSpec:
 def run_point(spec: PointSpec, on_batch: Callable[[int], None] | None = None) -> dict[str, dict[str, Any]]:
     """Generate ``spec`` once and run every analysis on the same events; result documents by
     analysis id. Analyses with the same object definitions share the objects of each chunk."""
-    analyses = [ana_mod.load(name) for name in spec.analyses]
+    analyses = [ana_mod.load(a) if isinstance(a, str) else a for a in spec.analyses]
     setups = []
     for ana in analyses:
         options = ana.resolve_options(spec.options.get(ana.id, {}))

@@ -52,6 +52,7 @@ import math
 import os
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -734,16 +735,11 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
         if not todo:
             return report
         tasks = {p.name: _task(p, settings, shash, out_dir) for p, shash in todo}
-        futures = {client.submit(run_task, tasks[p.name], key=f"recast-point-{p.name}-{shash}", pure=False,
-                                 priority=-i): p for i, (p, shash) in enumerate(todo)}
-        from distributed import as_completed
-
-        for future in as_completed(list(futures), loop=client.loop):
-            point = futures[future]
-            try:
-                doc = future.result()
-            except Exception as exc:  # the worker died (e.g. a crash in a C++ library) or was lost
-                doc = _point_doc(tasks[point.name])
+        by_name = {p.name: p for p, _ in todo}
+        for name, doc in _completed(client, run_task, tasks, "recast-point"):
+            point = by_name[name]
+            if isinstance(doc, BaseException):  # the worker died (e.g. a crash in a C++ library) or was lost
+                exc, doc = doc, _point_doc(tasks[point.name])
                 doc["error"] = _one_line(f"the worker running this point failed: {type(exc).__name__}: {exc}")
             doc = _finish(doc, tasks[point.name], points_dir / f"{point.name}.json")
             rows[point.name] = summary_row(point, doc, tasks[point.name]["settings_hash"])
@@ -763,6 +759,35 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
         if cluster is not None:
             cluster.close()
     return report
+
+
+def _completed(client, fn: Callable[[Any], Any], tasks: Mapping[str, Any], key_prefix: str):
+    """Submit ``fn(task)`` per name (in the given order, first first) and yield ``(name, result)``
+    as they finish; a task whose worker failed yields the exception instead of raising it."""
+    from distributed import as_completed
+
+    futures = {client.submit(fn, task, key=f"{key_prefix}-{name}-{uuid.uuid4().hex[:8]}", pure=False,
+                             priority=-i): name for i, (name, task) in enumerate(tasks.items())}
+    for future in as_completed(list(futures), loop=client.loop):
+        try:
+            yield futures[future], future.result()
+        except Exception as exc:
+            yield futures[future], exc
+
+
+def map_on_dask(fn: Callable[[Any], Any], tasks: Mapping[str, Any], *, workers: int | None = None,
+                scheduler: str | None = None, key_prefix: str = "recast-task"):
+    """``fn`` over ``tasks`` (name -> argument) on a local cluster or ``scheduler``, as
+    :func:`run_scan` runs points; yields ``(name, result or the worker's exception)`` as they finish."""
+    if not tasks:
+        return
+    client, cluster = connect(workers, scheduler)
+    try:
+        yield from _completed(client, fn, tasks, key_prefix)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _finish(doc: dict[str, Any], task: dict[str, Any], path: Path) -> dict[str, Any]:

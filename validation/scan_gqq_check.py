@@ -22,9 +22,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
-from scipy.interpolate import LinearNDInterpolator
-
 ROOT = Path(__file__).resolve().parents[1]
 ANALYSIS = "ANA-SUSY-2018-22"
 REGIONS = ("BDT-GGd1", "BDT-GGd2", "BDT-GGd3", "BDT-GGd4")
@@ -34,13 +31,10 @@ MAPS = ROOT / "data" / ANALYSIS / "acc_eff_T1.json"
 
 def atlas_acc_eff(m_gluino: float, m_lsp: float) -> dict[str, float | None]:
     """ATLAS' A x eff of each BDT-GGd region at a mass point (None outside ATLAS' grid)."""
+    from recast.validate import acc_eff_from_map
+
     doc = json.loads(MAPS.read_text())
-    out = {}
-    for sr in REGIONS:
-        rows = np.array(doc["maps"][sr], float)
-        value = float(LinearNDInterpolator(rows[:, :2], rows[:, 2])(m_gluino, m_lsp))
-        out[sr] = None if np.isnan(value) else value
-    return out
+    return {sr: acc_eff_from_map(doc["maps"][sr], m_gluino, m_lsp) for sr in REGIONS}
 
 
 def bdt_limits(result: dict, yields: dict[str, float], errors: dict[str, float]) -> dict:

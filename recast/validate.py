@@ -1,0 +1,577 @@
+"""Validation: ATLAS' published numbers against recast's, cut by cut and point by point.
+
+A specification file (``validation/<ANA>.yaml``; the format is in ``validation/README.md``) lists
+benchmark points with their published reference numbers: cutflows, final A x eff, and grids
+compared with a published A x eff map. :func:`run` generates every point (Pythia 8, one Dask task
+per point, as ``recast scan`` does), runs the analysis on it, and :func:`compare` turns the
+results into comparisons: per cutflow row the reference, recast, their ratio with its error and
+the pull; per region a status by a stated rule (:class:`Rule`). :mod:`recast.validation_report`
+writes the report.
+
+A published cutflow often orders the cuts differently from the analysis' signal-region table; the
+rows of a reference name recast's steps (``ours``) and the comparison runs the analysis with each
+region's cuts in the reference's order (the final yields do not depend on it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import RecastError
+
+SUMMARY_SCHEMA = "recast-validation"
+SUMMARY_VERSION = 1
+STATUS_FILE = "validation.json"
+SCORE_BINS = 25
+
+
+@dataclass(frozen=True)
+class Rule:
+    """When a region counts as validated: at every compared point, the final ratio r = recast /
+    reference satisfies |r - 1| <= ``tolerance`` or |r - 1| <= ``sigma`` x its error. A reference
+    A x eff below ``min_reference`` is shown but not judged: the region has no sensitivity there
+    and its MC statistics on both sides are poor."""
+
+    tolerance: float = 0.20
+    sigma: float = 2.0
+    min_reference: float = 1e-3
+
+    def text(self) -> str:
+        return (f"validated when every final-region ratio recast/ATLAS is within {self.tolerance:.0%} of 1 or "
+                f"within {self.sigma:g} sigma of its error (recast MC statistics, and ATLAS' where its number of "
+                f"generated events is known); reference A x eff below {self.min_reference:g} not judged")
+
+    def judge(self, ratio: float | None, err: float | None) -> bool | None:
+        if ratio is None or not math.isfinite(ratio):
+            return None
+        dev = abs(ratio - 1.0)
+        return dev <= self.tolerance or (err is not None and math.isfinite(err) and dev <= self.sigma * err)
+
+
+# -- the specification ---------------------------------------------------------------------------
+
+
+@dataclass
+class CutflowRef:
+    region: str
+    table: str
+    unit: str  # "events" | "fraction"
+    rows: list[dict[str, Any]]  # label, ours (list | None), values {ref: number}, note
+    normalise_to: int | None = None
+    atlas_mc_events: int | None = None
+
+
+@dataclass
+class Point:
+    name: str
+    process: str
+    nevents: int
+    seed: int
+    slha: dict[str, Any]  # {"simplified": kind, "m_parent", "m_lsp"} | {"path"} | {"artifact", ...}
+    cross_section_fb: float | None = None
+    cross_section_source: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+    acc_eff: dict[str, dict[str, float]] = field(default_factory=dict)  # region -> ref -> value
+    cutflows: dict[str, CutflowRef] = field(default_factory=dict)
+    grid: str | None = None
+    m_parent: float | None = None
+    m_lsp: float | None = None
+
+
+@dataclass
+class Spec:
+    path: Path
+    analysis: Any
+    rule: Rule
+    references: dict[str, dict[str, Any]]
+    points: list[Point]
+    grids: list[dict[str, Any]]
+
+
+def _fail(path: Path, where: str, msg: str) -> RecastError:
+    return RecastError(f"{path}: {where}: {msg}")
+
+
+def load_spec(path: str | Path, analysis=None) -> Spec:
+    """Read and check a specification file (see ``validation/README.md``)."""
+    from . import analysis as ana_mod
+
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise RecastError(f"{path}: no such validation specification") from None
+    except yaml.YAMLError as exc:
+        raise RecastError(f"{path}: not valid YAML ({' '.join(str(exc).split())[:200]})") from None
+    if not isinstance(doc, dict) or "analysis" not in doc:
+        raise RecastError(f"{path}: not a validation specification (no 'analysis' key)")
+    ana = analysis or ana_mod.load(doc["analysis"])
+    rule = Rule(**(doc.get("rule") or {}))
+    refs = doc.get("references") or {"atlas": {"label": "ATLAS", "source": ""}}
+    if "atlas" not in refs:
+        raise _fail(path, "references", "needs an 'atlas' entry (the published numbers judged)")
+    points: list[Point] = []
+    for i, p in enumerate(doc.get("points") or []):
+        points.append(_point(path, ana, refs, p, f"points[{i}]"))
+    grids = list(doc.get("grids") or [])
+    for i, g in enumerate(grids):
+        points.extend(_grid_points(path, ana, g, f"grids[{i}]"))
+    names = [p.name for p in points]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise _fail(path, "points", f"duplicate names {', '.join(dupes)}")
+    return Spec(path=path, analysis=ana, rule=rule, references=refs, points=points, grids=grids)
+
+
+def _slha_of(path: Path, p: dict[str, Any], where: str) -> dict[str, Any]:
+    if p.get("model") is not None:
+        if not isinstance(p["model"], dict):
+            raise _fail(path, where, "model must be a mapping {simplified, m_parent, m_lsp}")
+        m = dict(p["model"])
+        kind = m.get("simplified")
+        parent = m.get("m_parent", m.get("m_gluino", m.get("m_squark")))
+        if kind is None or parent is None or "m_lsp" not in m:
+            raise _fail(path, where, "model needs simplified, m_parent (or m_gluino/m_squark) and m_lsp")
+        return {"simplified": kind, "m_parent": float(parent), "m_lsp": float(m["m_lsp"])}
+    s = p.get("slha")
+    if isinstance(s, dict) and ("path" in s or "artifact" in s):
+        s = dict(s)
+        if "path" in s:
+            card = (path.parent / s["path"]).resolve()
+            if not card.is_file():
+                raise _fail(path, where, f"SLHA card {s['path']} not found (looked for {card})")
+            s["path"] = str(card)
+        return s
+    raise _fail(path, where, "give model: {simplified, m_parent, m_lsp} or slha: {path | artifact}")
+
+
+def _point(path: Path, ana, refs: Mapping[str, Any], p: dict[str, Any], where: str) -> Point:
+    if not isinstance(p, dict) or "name" not in p:
+        raise _fail(path, where, "a point needs a name")
+    where = f"point {p['name']}"
+    out = Point(name=str(p["name"]), process=p.get("process", "gluino-pair"), nevents=int(p.get("nevents", 20000)),
+                seed=int(p.get("seed", 1)), slha=_slha_of(path, p, where),
+                cross_section_fb=p.get("cross_section_fb"), cross_section_source=p.get("cross_section_source", ""),
+                options=dict(p.get("options") or {}), note=p.get("note", ""))
+    if out.slha.get("simplified"):
+        out.m_parent, out.m_lsp = out.slha["m_parent"], out.slha["m_lsp"]
+    regions = {sr.name for sr in ana.signal_regions}
+    for sr, vals in (p.get("acc_eff") or {}).items():
+        if sr not in regions:
+            raise _fail(path, where, f"acc_eff: {ana.id} has no signal region {sr!r}")
+        unknown = set(vals) - set(refs)
+        if unknown:
+            raise _fail(path, where, f"acc_eff {sr}: unknown reference(s) {', '.join(sorted(unknown))}")
+        out.acc_eff[sr] = {k: float(v) for k, v in vals.items()}
+    for sr, cf in (p.get("cutflows") or {}).items():
+        if sr not in regions:
+            raise _fail(path, where, f"cutflows: {ana.id} has no signal region {sr!r}")
+        out.cutflows[sr] = _cutflow(path, ana, refs, sr, cf, f"{where}, cutflow {sr}")
+    try:
+        ana.resolve_options(out.options)
+    except RecastError as exc:
+        raise _fail(path, where, str(exc)) from None
+    return out
+
+
+def _cutflow(path: Path, ana, refs, sr: str, cf: dict[str, Any], where: str) -> CutflowRef:
+    rows_in = cf.get("rows") or []
+    if not rows_in:
+        raise _fail(path, where, "no rows")
+    pre = [c.step for c in ana.preselection]
+    cuts = [c.step for c in next(r for r in ana.signal_regions if r.name == sr).cuts]
+    seen: list[str] = []
+    rows = []
+    for i, r in enumerate(rows_in):
+        label = str(r.get("label", f"row {i}"))
+        ours = r.get("ours", [])
+        if isinstance(ours, str):
+            ours = [ours]
+        for name in ours or []:
+            if name not in pre and name not in cuts:
+                raise _fail(path, where, f"row {label!r}: {name!r} is not a step of recast's cutflow for {sr} "
+                                         f"(steps: {', '.join(pre + cuts)})")
+            if name in seen:
+                raise _fail(path, where, f"row {label!r}: step {name!r} appears twice")
+            if name in pre and any(s in cuts for s in seen):
+                raise _fail(path, where, f"row {label!r}: preselection step {name!r} after a signal-region cut "
+                                         f"(recast applies the preselection first)")
+            seen.append(name)
+        values = {k: float(v) for k, v in r.items() if k in refs and v is not None}
+        rows.append({"label": label, "ours": None if ours is None else list(ours), "values": values,
+                     "note": r.get("note", "")})
+    seen_pre = [s for s in seen if s in pre]
+    if seen_pre != [s for s in pre if s in seen_pre]:
+        raise _fail(path, where, f"preselection steps out of recast's order: {', '.join(seen_pre)}")
+    missing = [s for s in pre + cuts if s not in seen]
+    if missing:
+        raise _fail(path, where, f"recast's step(s) {', '.join(repr(s) for s in missing)} are in no row's 'ours'")
+    unit = cf.get("unit", "events")
+    if unit not in ("events", "fraction"):
+        raise _fail(path, where, f"unit {unit!r}: events or fraction")
+    norm = cf.get("normalise_to")
+    if norm is not None and not (isinstance(norm, int) and 0 <= norm < len(rows)):
+        raise _fail(path, where, f"normalise_to {norm!r}: a row index 0..{len(rows) - 1}")
+    return CutflowRef(region=sr, table=str(cf.get("table", "")), unit=unit, rows=rows, normalise_to=norm,
+                      atlas_mc_events=cf.get("atlas_mc_events"))
+
+
+def _grid_points(path: Path, ana, g: dict[str, Any], where: str) -> list[Point]:
+    from . import paths
+
+    for key in ("name", "model", "m_parent", "m_lsp", "acc_eff_map"):
+        if key not in g:
+            raise _fail(path, where, f"a grid needs {key}")
+    amap = g["acc_eff_map"]
+    map_path = Path(amap["file"])
+    if not map_path.is_absolute():
+        candidates = [path.parent.parent / map_path, paths.data_dir().parent / map_path,
+                      paths.data_dir() / Path(*map_path.parts[1:])]
+        map_path = next((c for c in candidates if c.is_file()), candidates[0])
+    if not map_path.is_file():
+        raise _fail(path, where, f"acc_eff_map {amap['file']} not found")
+    maps = json.loads(map_path.read_text())["maps"]
+    ref = amap.get("reference", "atlas")
+    out = []
+    for i, mp in enumerate(g["m_parent"]):
+        for j, ml in enumerate(g["m_lsp"]):
+            if ml >= mp:
+                continue
+            name = f"{g['name']}_{mp:g}_{ml:g}"
+            point = Point(name=name, process=g.get("process", "gluino-pair"), nevents=int(g.get("nevents", 20000)),
+                          seed=int(g.get("seed", 1)) * 1000 + 31 * i + j,
+                          slha={"simplified": g["model"], "m_parent": float(mp), "m_lsp": float(ml)},
+                          cross_section_fb=None, cross_section_source="NNLOapprox+NNLL table (recast.xsec)",
+                          options=dict(g.get("options") or {}), grid=g["name"], m_parent=float(mp), m_lsp=float(ml))
+            for sr, rows in maps.items():
+                value = acc_eff_from_map(rows, mp, ml)
+                if value is not None:
+                    point.acc_eff[sr] = {ref: value}
+            if point.acc_eff:  # outside the published map: nothing to compare
+                out.append(point)
+    return out
+
+
+def acc_eff_from_map(rows: Sequence[Sequence[float]], m_parent: float, m_lsp: float) -> float | None:
+    """A published A x eff at a mass point, linear in the Delaunay triangles of the map's points;
+    None outside the map."""
+    import numpy as np
+    from scipy.interpolate import LinearNDInterpolator
+
+    arr = np.asarray(rows, float)
+    value = float(LinearNDInterpolator(arr[:, :2], arr[:, 2])(m_parent, m_lsp))
+    return None if math.isnan(value) else value
+
+
+# -- running ---------------------------------------------------------------------------------------
+
+
+def ordered_analysis(ana, cutflows: Mapping[str, CutflowRef], options: Mapping[str, Any] | None = None):
+    """The analysis for ``options`` with each referenced region's cuts in its reference's row order
+    (its regions fixed to those of the options: an option may change a region's cuts)."""
+    regions = []
+    for sr in ana.regions(ana.resolve_options(dict(options or {}))):
+        cf = cutflows.get(sr.name)
+        if cf is None:
+            regions.append(sr)
+            continue
+        order = [s for r in cf.rows for s in (r["ours"] or [])]
+        by_step = {c.step: c for c in sr.cuts}
+        regions.append(dataclasses.replace(sr, cuts=tuple(by_step[s] for s in order if s in by_step)))
+    return dataclasses.replace(ana, signal_regions=tuple(regions), regions_for=None)
+
+
+def score_histograms(ana, options: Mapping[str, Any]):
+    """One histogram per region that cuts on a model score: the score after every other cut."""
+    from .analysis import Histogram
+    from .models.card import card
+
+    uses = {u.score: u for u in ana.model_uses(options)}
+    out = []
+    for sr in ana.signal_regions:
+        for c in sr.cuts:
+            scored = [t.variable for t in c.terms if t.variable in uses]
+            if scored:
+                fmt = card(ana.id, uses[scored[0]].card).format
+                lo = -1.0 if "tmva" in fmt.lower() else 0.0
+                edges = tuple(lo + (1.0 - lo) * k / SCORE_BINS for k in range(SCORE_BINS + 1))
+                out.append(Histogram(f"score {sr.name}", scored[0], edges,
+                                     tuple(x for x in sr.cuts if x is not c)))
+                break
+    return tuple(out)
+
+
+def score_cuts(ana) -> dict[str, tuple[str, float]]:
+    """Region -> (score variable, threshold) for the regions that cut on a model score."""
+    uses = {u.score for u in ana.model_uses(ana.resolve_options({}))}
+    out = {}
+    for sr in ana.signal_regions:
+        for c in sr.cuts:
+            for t in c.terms:
+                if t.variable in uses and t.value is not None:
+                    out[sr.name] = (t.variable, float(t.value))
+    return out
+
+
+def slha_text(point: Point) -> str:
+    from . import artifacts
+    from .slha import edited, simplified_model
+
+    s = point.slha
+    if s.get("simplified"):
+        return simplified_model(s["simplified"], s["m_parent"], s["m_lsp"])
+    if "path" in s:
+        return Path(s["path"]).read_text()
+    text = artifacts.fetch(artifacts.get(point_analysis_id(point), s["artifact"]), progress=False).read_text()
+    if "MODSEL" not in text.upper():  # some published cards omit it; Pythia's SLHA reader wants one
+        text = "BLOCK MODSEL\n    1   0\n" + text
+    return edited(text, {int(k): v for k, v in (s.get("masses") or {}).items()}, s.get("blocks"))
+
+
+def point_analysis_id(point: Point) -> str:
+    return point.slha.get("analysis_id", "")
+
+
+def run_one(task: dict[str, Any]) -> dict[str, Any]:
+    """One point on a worker: generate, run the (reordered) analysis, return the result document
+    or the error. Never raises for a bad point."""
+    from . import analysis as ana_mod
+    from . import pipeline
+    from .scan import limit_threads
+
+    limit_threads()
+    point: Point = task["point"]
+    t0 = time.perf_counter()
+    try:
+        ana = ana_mod.load(task["analysis"])
+        options = ana.resolve_options(point.options)
+        variant = ordered_analysis(ana, point.cutflows, options)
+        variant = dataclasses.replace(variant, histograms=variant.histograms + score_histograms(variant, options))
+        with tempfile.TemporaryDirectory(prefix="recast-validate-") as tmp:
+            card = Path(tmp) / f"{point.name}.slha"
+            card.write_text(slha_text(point))
+            spec = pipeline.PointSpec(slha=card, analyses=[variant], nevents=point.nevents, seed=point.seed,
+                                      process=point.process, options={ana.id: point.options},
+                                      chunk_size=2000, xsec_fb=point.cross_section_fb)
+            result = pipeline.run_point(spec)[ana.id]
+        return {"name": point.name, "result": result, "error": None, "seconds": time.perf_counter() - t0}
+    except Exception as exc:  # a point that fails is reported in the page; the others run on
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split()) if not isinstance(exc, RecastError) else \
+            " ".join(str(exc).split())
+        return {"name": point.name, "result": None, "error": msg[:400], "seconds": time.perf_counter() - t0}
+
+
+def run(spec: Spec, points: Sequence[Point], *, workers: int | None = None, scheduler: str | None = None,
+        on_done: Callable[[dict[str, Any]], None] | None = None) -> dict[str, dict[str, Any]]:
+    """Run ``points`` on Dask; outcome (result or error) by point name."""
+    from .scan import map_on_dask
+
+    for p in points:
+        if p.slha.get("artifact"):
+            p.slha.setdefault("analysis_id", spec.analysis.id)
+    tasks = {p.name: {"analysis": spec.analysis.id, "point": p} for p in points}
+    out = {}
+    for name, outcome in map_on_dask(run_one, tasks, workers=workers, scheduler=scheduler, key_prefix="recast-validate"):
+        if isinstance(outcome, BaseException):
+            outcome = {"name": name, "result": None, "seconds": None,
+                       "error": f"the worker running this point failed: {type(outcome).__name__}: {outcome}"}
+        out[name] = outcome
+        if on_done:
+            on_done(outcome)
+    return out
+
+
+# -- comparing -------------------------------------------------------------------------------------
+
+
+def _ratio(ours: float, ours_err: float, ref: float, ref_rel: float = 0.0) -> tuple[float | None, float | None]:
+    if not ref or ours is None:
+        return None, None
+    r = ours / ref
+    rel = math.hypot(ours_err / ours if ours else float("inf"), ref_rel)
+    err = r * rel if ours else (ours_err / ref)
+    return r, err
+
+
+def compare_point(spec: Spec, point: Point, result: dict[str, Any]) -> dict[str, Any]:
+    """The comparisons of one finished point: A x eff per region and each cutflow row."""
+    lumi = spec.analysis.luminosity_ifb
+    regions = {r["name"]: r for r in result["signal_regions"]}
+    acc = []
+    for sr, refs in point.acc_eff.items():
+        ours = regions[sr]
+        row = {"region": sr, "recast": ours["acc_eff"], "recast_err": ours["acc_eff_err"], "mc_events": ours["n"],
+               "references": refs}
+        ref = refs.get("atlas")
+        row["ratio"], row["ratio_err"] = _ratio(ours["acc_eff"], ours["acc_eff_err"], ref)
+        row["pull"] = ((row["ratio"] - 1) / row["ratio_err"]) if row["ratio"] is not None and row["ratio_err"] else None
+        row["judged"] = ref is not None and ref >= spec.rule.min_reference
+        row["ok"] = spec.rule.judge(row["ratio"], row["ratio_err"]) if row["judged"] else None
+        acc.append(row)
+    xsec = (result.get("cross_section") or {}).get("value_fb")
+    cutflows = {}
+    for sr, cf in point.cutflows.items():
+        cutflows[sr] = _compare_cutflow(spec, cf, regions[sr], xsec, lumi)
+    return {"acc_eff": acc, "cutflows": cutflows}
+
+
+def _compare_cutflow(spec: Spec, cf: CutflowRef, region: dict[str, Any], xsec: float | None,
+                     lumi: float) -> dict[str, Any]:
+    steps = region["cutflow"]  # all events, preselection..., the region's cuts (reordered)
+    n_pre = len(spec.analysis.preselection)
+    sr_order = [s for r in cf.rows for s in (r["ours"] or []) if s not in {c.step for c in spec.analysis.preselection}]
+    index_of = {c.step: 1 + i for i, c in enumerate(spec.analysis.preselection)}
+    index_of.update({s: 1 + n_pre + i for i, s in enumerate(sr_order)})
+    rows, current = [], 0
+    for r in cf.rows:
+        if r["ours"]:
+            current = max(index_of[s] for s in r["ours"])
+        step = steps[current]
+        value = step["yield"] if cf.unit == "events" else step["acc_eff"]
+        if value is None:  # no cross section: events cannot be compared
+            value = step["acc_eff"] * (xsec or float("nan")) * lumi
+        rows.append({"label": r["label"], "ours_steps": r["ours"], "modelled": r["ours"] is not None,
+                     "step": step["step"], "recast": value, "n": step["n"], "sumw": step["sumw"],
+                     "sumw2": step["sumw2"], "references": dict(r["values"]), "note": r["note"]})
+    norm = cf.normalise_to
+    scale = 1.0  # applied to recast's column by the normalisation
+    if norm is not None and rows[norm]["references"].get("atlas"):
+        target = rows[norm]["references"]["atlas"]
+        for key in {k for row in rows for k in row["references"]}:
+            base = rows[norm]["references"].get(key)
+            for row in rows:
+                if base and key in row["references"]:
+                    row["references"][key] *= target / base
+        if rows[norm]["recast"]:
+            scale = target / rows[norm]["recast"]
+            for row in rows:
+                row["recast"] *= scale
+    # one MC event's worth, for rows recast leaves empty (a 68 % upper bound of ~1.1 events)
+    one_event = steps[0]["yield" if cf.unit == "events" and steps[0]["yield"] is not None else "acc_eff"] \
+        * scale / steps[0]["sumw"] if steps[0]["sumw"] else float("nan")
+    total_ref = (xsec or 0.0) * lumi if cf.unit == "events" else 1.0
+    for row in rows:
+        ref = row["references"].get("atlas")
+        ref_rel = 0.0
+        if cf.atlas_mc_events and ref and total_ref:
+            n_atlas = cf.atlas_mc_events * ref / total_ref
+            ref_rel = 1.0 / math.sqrt(n_atlas) if n_atlas > 0 else 0.0
+        row["atlas_mc_rel_err"] = ref_rel or None
+        if row["sumw"] > 0:
+            if norm is not None:  # binomial, relative to the normalisation row (a subset of it or its superset)
+                n_i, n_k = row["sumw"] ** 2 / row["sumw2"], rows[norm]["sumw"] ** 2 / rows[norm]["sumw2"]
+                rel = math.sqrt(abs(1.0 / n_i - 1.0 / n_k))
+            else:
+                rel = math.sqrt(row["sumw2"]) / row["sumw"]
+            row["recast_err"] = row["recast"] * rel
+        else:
+            rel, row["recast_err"] = None, one_event
+        row["ratio"] = row["ratio_err"] = row["pull"] = None
+        if ref:
+            r = row["recast"] / ref
+            err = r * math.hypot(rel, ref_rel) if rel is not None else math.hypot(one_event / ref, 0.0)
+            row["ratio"], row["ratio_err"] = r, err
+            row["pull"] = (r - 1) / err if err else None
+    last = rows[-1]
+    judged = last["references"].get("atlas") is not None and (
+        cf.unit == "events" or last["references"]["atlas"] >= spec.rule.min_reference)
+    ok = spec.rule.judge(last["ratio"], last["ratio_err"]) if judged else None
+    return {"region": cf.region, "table": cf.table, "unit": cf.unit, "normalise_to": norm,
+            "atlas_mc_events": cf.atlas_mc_events, "rows": rows, "final_ok": ok}
+
+
+def status(spec: Spec, compared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per region and for the analysis, by the spec's rule (see :class:`Rule`)."""
+    per: dict[str, list[tuple[str, str, bool]]] = {}
+    for name, comp in compared.items():
+        for row in comp["acc_eff"]:
+            if row["ok"] is not None:
+                per.setdefault(row["region"], []).append((name, "A x eff", row["ok"]))
+        for sr, cf in comp["cutflows"].items():
+            if cf["final_ok"] is not None:
+                per.setdefault(sr, []).append((name, "cutflow", cf["final_ok"]))
+    regions = {}
+    for sr in (r.name for r in spec.analysis.signal_regions):
+        checks = per.get(sr, [])
+        if not checks:
+            regions[sr] = {"status": "not validated", "checks": 0, "failed": []}
+        else:
+            failed = [f"{p} ({kind})" for p, kind, ok in checks if not ok]
+            regions[sr] = {"status": "disagrees" if failed else "validated", "checks": len(checks), "failed": failed}
+    compared_srs = [s for s, v in regions.items() if v["checks"]]
+    good = [s for s in compared_srs if regions[s]["status"] == "validated"]
+    if not compared_srs:
+        overall = "not validated"
+    elif len(good) == len(compared_srs):
+        overall = "validated"
+    else:
+        overall = "partly validated"
+    return {"status": overall, "regions_compared": len(compared_srs), "regions_validated": len(good),
+            "regions_total": len(regions), "rule": dataclasses.asdict(spec.rule), "rule_text": spec.rule.text(),
+            "regions": regions,
+            "label": overall if overall != "partly validated" else f"partly validated ({len(good)} of "
+                                                                    f"{len(compared_srs)} compared regions)"}
+
+
+def read_status(analysis_id: str) -> dict[str, Any] | None:
+    """The stored validation status of an analysis (``data/<ANA>/validation.json``), if any."""
+    from .paths import analysis_data_dir
+
+    path = analysis_data_dir(analysis_id) / STATUS_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def provenance(spec: Spec, points: Sequence[Point], runs: Mapping[str, dict[str, Any]], args=None) -> dict[str, Any]:
+    """What a reader needs to reproduce the report: software, options, artifact hashes, seeds."""
+    import datetime as _dt
+
+    from . import __version__, artifacts
+    from .models.card import card
+
+    ana = spec.analysis
+    results = [r["result"] for r in runs.values() if r.get("result")]
+    software = results[0]["software"] if results else {"recast": __version__}
+    used: dict[str, str | None] = {}
+    try:
+        registry = {a.id: a.sha256 for a in artifacts.registry(ana.id)}
+    except RecastError:
+        registry = {}
+    for use in ana.model_uses(ana.resolve_options({})):
+        for fname in card(ana.id, use.card).files.values():
+            used[fname] = registry.get(fname)
+    return {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "command": "recast validate " + " ".join(getattr(args, "argv", []) or [ana.id]),
+            "specification": str(spec.path), "software": software,
+            "default_options": ana.resolve_options({}), "model_artifacts_sha256": used,
+            "points": [{"name": p.name, "process": p.process, "nevents": p.nevents, "seed": p.seed,
+                        "cross_section_fb": (runs[p.name].get("result") or {}).get("cross_section", {}).get("value_fb")
+                        if runs.get(p.name, {}).get("result") else p.cross_section_fb,
+                        "options": p.options, "seconds": runs.get(p.name, {}).get("seconds"),
+                        "error": runs.get(p.name, {}).get("error")} for p in points]}
+
+
+def write_status(path: Path, analysis_id: str, status: Mapping[str, Any], prov: Mapping[str, Any],
+                 report_dir: Path) -> None:
+    """The status ``recast list`` and ``recast info`` show, with where it came from."""
+    from . import atomic
+
+    doc = {"schema": "recast-validation-status", "schema_version": 1, "analysis": analysis_id,
+           "created": prov["created"], "report": str(report_dir), "status": status["status"],
+           "label": status["label"], "rule": status["rule_text"],
+           "regions": {sr: v["status"] for sr, v in status["regions"].items()},
+           "events_per_point": sorted({p["nevents"] for p in prov["points"]})}
+    atomic.write_bytes(path, (json.dumps(doc, indent=1) + "\n").encode())
