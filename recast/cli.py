@@ -488,9 +488,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.nevents:
         for p in points:
             p.nevents = args.nevents
+    out = Path(args.out) if args.out else Path("validation") / "reports" / ana.id
+    if not spec.points and spec.no_reference:  # say so in a report, and in list/info
+        status = validate.status(spec, {})
+        provenance = validate.provenance(spec, [], {}, args)
+        files = validation_report.write(spec, {}, {}, status, out, provenance)
+        validate.write_status(analysis_data_dir(ana.id) / validate.STATUS_FILE, ana.id, status, provenance, out)
+        _say(f"{ana.id}: {status['label']}: {spec.no_reference}; wrote {files['report.md']}")
+        return 0
     if not points:
         raise RecastError(f"{spec.path}: no points to run")
-    out = Path(args.out) if args.out else Path("validation") / "reports" / ana.id
     where = f"the scheduler at {args.scheduler}" if args.scheduler else \
         f"{args.workers or scan.default_workers()} local worker process(es)"
     _say(f"validating {ana.id}: {len(points)} point(s), {sum(p.nevents for p in points)} events in all, on {where}")

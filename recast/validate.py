@@ -97,6 +97,7 @@ class Spec:
     references: dict[str, dict[str, Any]]
     points: list[Point]
     grids: list[dict[str, Any]]
+    no_reference: str = ""  # why there is nothing to compare, for an analysis without published references
 
 
 def _fail(path: Path, where: str, msg: str) -> RecastError:
@@ -131,7 +132,8 @@ def load_spec(path: str | Path, analysis=None) -> Spec:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise _fail(path, "points", f"duplicate names {', '.join(dupes)}")
-    return Spec(path=path, analysis=ana, rule=rule, references=refs, points=points, grids=grids)
+    return Spec(path=path, analysis=ana, rule=rule, references=refs, points=points, grids=grids,
+                no_reference=str(doc.get("no_reference") or ""))
 
 
 def _slha_of(path: Path, p: dict[str, Any], where: str) -> dict[str, Any]:
@@ -513,15 +515,15 @@ def status(spec: Spec, compared: Mapping[str, dict[str, Any]]) -> dict[str, Any]
     good = [s for s in compared_srs if regions[s]["status"] == "validated"]
     if not compared_srs:
         overall = "not validated"
+        label = "not validated (no published reference)" if spec.no_reference else overall
     elif len(good) == len(compared_srs):
-        overall = "validated"
+        overall = label = "validated"
     else:
         overall = "partly validated"
-    return {"status": overall, "regions_compared": len(compared_srs), "regions_validated": len(good),
-            "regions_total": len(regions), "rule": dataclasses.asdict(spec.rule), "rule_text": spec.rule.text(),
-            "regions": regions,
-            "label": overall if overall != "partly validated" else f"partly validated ({len(good)} of "
-                                                                    f"{len(compared_srs)} compared regions)"}
+        label = f"partly validated ({len(good)} of {len(compared_srs)} compared regions)"
+    return {"status": overall, "label": label, "regions_compared": len(compared_srs),
+            "regions_validated": len(good), "regions_total": len(regions), "rule": dataclasses.asdict(spec.rule),
+            "rule_text": spec.rule.text(), "regions": regions, "no_reference": spec.no_reference}
 
 
 def read_status(analysis_id: str) -> dict[str, Any] | None:
@@ -573,5 +575,6 @@ def write_status(path: Path, analysis_id: str, status: Mapping[str, Any], prov: 
            "created": prov["created"], "report": str(report_dir), "status": status["status"],
            "label": status["label"], "rule": status["rule_text"],
            "regions": {sr: v["status"] for sr, v in status["regions"].items()},
-           "events_per_point": sorted({p["nevents"] for p in prov["points"]})}
+           "events_per_point": sorted({p["nevents"] for p in prov["points"]}),
+           "no_reference": status.get("no_reference", "")}
     atomic.write_bytes(path, (json.dumps(doc, indent=1) + "\n").encode())

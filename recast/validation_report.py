@@ -45,38 +45,42 @@ def _plt():
 
 def cutflow_figure(point: str, cutflows: Mapping[str, dict[str, Any]], labels: Mapping[str, str],
                    path: Path) -> Path:
-    """Ratio recast / reference per cutflow row, one panel per region, recast's MC error as a band
-    (ATLAS' own MC error added where known); peers drawn as markers."""
+    """Ratio recast / ATLAS per cutflow row, one panel per region, with recast's MC error (and
+    ATLAS' where known) as error bars; the peers' ratios as open markers."""
     plt = _plt()
     n = len(cutflows)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.4), squeeze=False, layout="constrained")
-    for ax, (sr, cf) in zip(axes[0], cutflows.items()):
+    cols = min(n, 3)
+    nrows = math.ceil(n / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.6 * cols, 4.3 * nrows + 0.6), squeeze=False, layout="constrained")
+    handles = {}
+    for ax, (sr, cf) in zip(axes.flat, cutflows.items()):
         rows = cf["rows"]
         x = list(range(len(rows)))
         r = [row["ratio"] if row["ratio"] is not None else float("nan") for row in rows]
         e = [row["ratio_err"] if row["ratio_err"] is not None else 0.0 for row in rows]
-        ax.axhline(1.0, color="black", lw=1, label="ATLAS")
-        ax.axhspan(0.8, 1.2, color="0.92", zorder=0, label="±20 %")
-        lo = [a - b for a, b in zip(r, e)]
-        hi = [a + b for a, b in zip(r, e)]
-        ax.fill_between(x, lo, hi, color="tab:blue", alpha=0.25, step="mid", label="recast MC error")
-        ax.plot(x, r, "o-", color="tab:blue", label="recast / ATLAS")
+        handles["ATLAS"] = ax.axhline(1.0, color="black", lw=1)
+        handles["±20 %"] = ax.axhspan(0.8, 1.2, color="0.9", zorder=0)
+        handles["recast / ATLAS (MC error)"] = ax.errorbar(x, r, yerr=e, fmt="o-", color="tab:blue", capsize=3, ms=5)
         peers = sorted({k for row in rows for k in row["references"] if k != "atlas"})
         for k, marker in zip(peers, "sD^v"):
             pr = [row["references"][k] / row["references"]["atlas"]
                   if row["references"].get(k) is not None and row["references"].get("atlas") else float("nan")
                   for row in rows]
-            ax.plot(x, pr, marker, mfc="none", color="tab:orange", label=f"{labels.get(k, k)} / ATLAS")
+            handles[f"{labels.get(k, k)} / ATLAS"], = ax.plot(x, pr, marker, mfc="none", color="tab:orange", ms=6)
+        for i, row in enumerate(rows):
+            if not row["modelled"]:
+                ax.axvspan(i - 0.4, i + 0.4, color="tab:red", alpha=0.08)
         ax.set_xticks(x)
-        ax.set_xticklabels([row["label"][:28] for row in rows], rotation=70, ha="right", fontsize=7)
-        ax.set_ylabel("ratio to ATLAS (events after the cut)")
+        ax.set_xticklabels([row["label"][:30] for row in rows], rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel("events after the cut: ratio to ATLAS")
         ax.set_title(sr, fontsize=10)
-        finite = [v for v in r + lo + hi if math.isfinite(v)]
-        top = min(3.0, max(finite + [1.3]) * 1.05)
-        ax.set_ylim(max(0.0, min(finite + [0.7]) * 0.95), top)
+        finite = [v for v in r + [a - b for a, b in zip(r, e)] + [a + b for a, b in zip(r, e)] if math.isfinite(v)]
+        ax.set_ylim(max(0.0, min(finite + [0.7]) - 0.05), min(3.0, max(finite + [1.3]) + 0.05))
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="lower left")
-    fig.suptitle(f"Cutflow, {point}", fontsize=11)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center", ncol=len(handles), fontsize=8)
+    fig.suptitle(f"Cutflow, {point} (shaded columns: cuts recast does not model)", fontsize=11)
     fig.savefig(path, dpi=FIG_DPI)
     plt.close(fig)
     return path
@@ -200,13 +204,16 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
                      f"{provenance['created'][:10]} from `{spec.path.name}`. Nothing in the analysis is tuned to "
                      f"these numbers."),
                ("p", f"**Status: {status['label']}.** Rule: {status['rule_text']}.")]
+    if spec.no_reference:
+        b.append(("p", f"**Nothing to compare.** {spec.no_reference}"))
     for key, ref in spec.references.items():
         b.append(("p", f"*{ref.get('label', key)}*: {ref.get('source', '')}"))
     srs = status["regions"]
-    b.append(("h2", "Status per signal region"))
-    b.append(_table(["region", "status", "checks", "failed at"],
-                    [[sr, v["status"], str(v["checks"]), "; ".join(v["failed"]) or "–"]
-                     for sr, v in srs.items() if v["checks"]]))
+    if any(v["checks"] for v in srs.values()):
+        b.append(("h2", "Status per signal region"))
+        b.append(_table(["region", "status", "checks", "failed at"],
+                        [[sr, v["status"], str(v["checks"]), "; ".join(v["failed"]) or "–"]
+                         for sr, v in srs.items() if v["checks"]]))
     unchecked = [sr for sr, v in srs.items() if not v["checks"]]
     if unchecked:
         groups: dict[str, int] = {}
@@ -310,9 +317,21 @@ def to_markdown(blocks: list, base: Path) -> str:
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:0.6em 0;font-size:0.85em}th,td{border:1px solid #ccc;padding:3px 7px;
-text-align:right}th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}img{max-width:100%;
-border:1px solid #eee;margin:0.5em 0}h2{border-bottom:1px solid #ddd;margin-top:1.6em}
-.no{color:#b00;font-weight:bold}"""
+text-align:left;vertical-align:top}th{background:#f0f0f0}td.num{text-align:right;white-space:nowrap}
+img{max-width:100%;border:1px solid #eee;margin:0.5em 0}h2{border-bottom:1px solid #ddd;margin-top:1.6em}
+td.bad{color:#b00;font-weight:bold}td.good{color:#070}figcaption{font-size:0.85em;color:#555}"""
+
+_NUMERIC = r"^[-+±–0-9.e ]+$"
+
+
+def _cell_class(text: str) -> str:
+    import re
+
+    if text in ("disagrees", "**no**"):
+        return " class='bad'"
+    if text in ("validated", "ok"):
+        return " class='good'"
+    return " class='num'" if re.match(_NUMERIC, text) else ""
 
 
 def _inline(text: str) -> str:
@@ -335,7 +354,8 @@ def to_html(blocks: list, title: str) -> str:
             out.append(f"<p>{_inline(blk[1])}</p>")
         elif kind == "table":
             head = "".join(f"<th>{_inline(h)}</th>" for h in blk[1])
-            body = "".join("<tr>" + "".join(f"<td>{_inline(str(c))}</td>" for c in r) + "</tr>" for r in blk[2])
+            body = "".join("<tr>" + "".join(f"<td{_cell_class(str(c))}>{_inline(str(c))}</td>" for c in r) + "</tr>"
+                           for r in blk[2])
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif kind == "img":
             data = base64.b64encode(Path(blk[1]).read_bytes()).decode()

@@ -228,4 +228,28 @@ def test_report_page_renders_in_headless_chromium(tmp_path):
                            f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
                           capture_output=True, text=True, timeout=60)
     assert "<strong>Status: validated.</strong>" in proc.stdout
-    assert proc.stdout.count("<td>") == 2 and "data:image/png;base64," in proc.stdout
+    assert proc.stdout.count("<td") == 2 and 'class="num"' in proc.stdout
+    assert "data:image/png;base64," in proc.stdout
+
+
+@pytest.mark.parametrize("aid", ["ANA-SUSY-2018-22", "ANA-SUSY-2019-04"])
+def test_committed_status_matches_its_report_and_is_shown(aid, capsys):
+    """The status recast list/info show is the one of the committed report, region by region."""
+    stored = validate.read_status(aid)
+    summary = json.loads((ROOT / "validation" / "reports" / aid / "summary.json").read_text())
+    assert stored is not None and stored["label"] == summary["status"]["label"]
+    assert stored["regions"] == {sr: v["status"] for sr, v in summary["status"]["regions"].items()}
+    assert min(stored["events_per_point"]) >= 20000
+    assert main(["list"]) == 0
+    assert stored["label"].split(" (")[0] in " ".join(capsys.readouterr().out.split())
+    assert main(["info", aid]) == 0
+    out = capsys.readouterr().out
+    assert f"validation: {stored['label']}" in " ".join(out.split())
+    assert "not validated (no report" not in out
+
+
+def test_an_analysis_without_references_says_why(capsys):
+    stored = validate.read_status("ANA-SUSY-2018-30")
+    assert stored["label"] == "not validated (no published reference)" and "HEPData" in stored["no_reference"]
+    assert main(["info", "ANA-SUSY-2018-30"]) == 0
+    assert "validation: not validated (no published reference)" in " ".join(capsys.readouterr().out.split())
