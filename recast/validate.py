@@ -526,14 +526,31 @@ def status(spec: Spec, compared: Mapping[str, dict[str, Any]]) -> dict[str, Any]
             "rule_text": spec.rule.text(), "regions": regions, "no_reference": spec.no_reference}
 
 
+def check_schema(doc: dict[str, Any], name: str, where: str | Path) -> None:
+    """Validate a document this module writes against ``recast/schemas/<name>-1.schema.json``."""
+    from importlib.resources import files
+
+    import jsonschema
+
+    schema = json.loads(files("recast.schemas").joinpath(f"{name}-1.schema.json").read_text())
+    try:
+        jsonschema.validate(doc, schema)
+    except jsonschema.ValidationError as exc:
+        at = "/".join(str(p) for p in exc.absolute_path) or "top level"
+        raise RecastError(f"{where}: invalid {name} document at {at}: {' '.join(exc.message.split())[:200]}") from None
+
+
 def read_status(analysis_id: str) -> dict[str, Any] | None:
-    """The stored validation status of an analysis (``data/<ANA>/validation.json``), if any."""
+    """The stored validation status of an analysis (``data/<ANA>/validation.json``); None when there
+    is none or it is not a valid status file (``recast list`` then says "no report")."""
     from .paths import analysis_data_dir
 
     path = analysis_data_dir(analysis_id) / STATUS_FILE
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        doc = json.loads(path.read_text())
+        check_schema(doc, "validation-status", path)
+        return doc
+    except (OSError, ValueError, RecastError):
         return None
 
 
@@ -577,4 +594,5 @@ def write_status(path: Path, analysis_id: str, status: Mapping[str, Any], prov: 
            "regions": {sr: v["status"] for sr, v in status["regions"].items()},
            "events_per_point": sorted({p["nevents"] for p in prov["points"]}),
            "no_reference": status.get("no_reference", "")}
+    check_schema(doc, "validation-status", path)
     atomic.write_bytes(path, (json.dumps(doc, indent=1) + "\n").encode())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic
-from .validate import SUMMARY_SCHEMA, SUMMARY_VERSION, Spec, score_cuts
+from .validate import SUMMARY_SCHEMA, SUMMARY_VERSION, Spec, check_schema, score_cuts
 
 FIG_DPI = 80  # PNGs stay small in the repository
 
@@ -402,7 +402,9 @@ def write(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mapping[str,
     summary = {"schema": SUMMARY_SCHEMA, "schema_version": SUMMARY_VERSION, "analysis": spec.analysis.id,
                "created": provenance["created"], "status": status, "provenance": provenance,
                "points": {name: {"error": runs[name].get("error"), **compared.get(name, {})} for name in runs}}
-    atomic.write_bytes(out_dir / "summary.json", (json.dumps(json_safe(summary), indent=1) + "\n").encode())
+    summary = json_safe(summary)
+    check_schema(summary, "validation", out_dir / "summary.json")
+    atomic.write_bytes(out_dir / "summary.json", (json.dumps(summary, indent=1) + "\n").encode())
     return {"report.md": out_dir / "report.md", "report.html": out_dir / "report.html",
             "summary.json": out_dir / "summary.json", **{k: v for k, v in figures.items()}}
 

@@ -253,3 +253,17 @@ def test_an_analysis_without_references_says_why(capsys):
     assert stored["label"] == "not validated (no published reference)" and "HEPData" in stored["no_reference"]
     assert main(["info", "ANA-SUSY-2018-30"]) == 0
     assert "validation: not validated (no published reference)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_broken_status_file_reads_as_no_report(tmp_path, monkeypatch):
+    import recast.paths
+
+    (tmp_path / "ANA-SUSY-2018-22").mkdir()
+    (tmp_path / "ANA-SUSY-2018-22" / validate.STATUS_FILE).write_text(json.dumps({"schema": "recast-validation-status",
+                                                                                 "schema_version": 1, "status": "great"}))
+    monkeypatch.setattr(recast.paths, "analysis_data_dir", lambda aid: tmp_path / aid)
+    assert validate.read_status("ANA-SUSY-2018-22") is None
+    with pytest.raises(RecastError, match="invalid validation-status document at status"):
+        validate.check_schema({"schema": "recast-validation-status", "schema_version": 1, "analysis": "A",
+                               "created": "t", "report": "r", "status": "great", "label": "", "rule": "",
+                               "regions": {}}, "validation-status", "x")
