@@ -83,6 +83,7 @@ class Point:
     options: dict[str, Any] = field(default_factory=dict)
     note: str = ""
     acc_eff: dict[str, dict[str, float]] = field(default_factory=dict)  # region -> ref -> value
+    interpolated: set[str] = field(default_factory=set)  # regions whose reference is interpolated in a map
     cutflows: dict[str, CutflowRef] = field(default_factory=dict)
     grid: str | None = None
     m_parent: float | None = None
@@ -260,6 +261,8 @@ def _grid_points(path: Path, ana, g: dict[str, Any], where: str) -> list[Point]:
                 value = acc_eff_from_map(rows, mp, ml)
                 if value is not None:
                     point.acc_eff[sr] = {ref: value}
+                    if not any(r[0] == mp and r[1] == ml for r in rows):
+                        point.interpolated.add(sr)
             if point.acc_eff:  # outside the published map: nothing to compare
                 out.append(point)
     return out
@@ -418,7 +421,9 @@ def compare_point(spec: Spec, point: Point, result: dict[str, Any]) -> dict[str,
         ref = refs.get("atlas")
         row["ratio"], row["ratio_err"] = _ratio(ours["acc_eff"], ours["acc_eff_err"], ref)
         row["pull"] = ((row["ratio"] - 1) / row["ratio_err"]) if row["ratio"] is not None and row["ratio_err"] else None
-        row["judged"] = ref is not None and ref >= spec.rule.min_reference
+        # an interpolated map value is shown, not judged: between ATLAS' grid points A x eff can vary fast
+        row["interpolated"] = sr in point.interpolated
+        row["judged"] = ref is not None and ref >= spec.rule.min_reference and not row["interpolated"]
         row["ok"] = spec.rule.judge(row["ratio"], row["ratio_err"]) if row["judged"] else None
         acc.append(row)
     xsec = (result.get("cross_section") or {}).get("value_fb")

@@ -143,8 +143,9 @@ def map_figure(grid: str, rows: Sequence[dict[str, Any]], path: Path, parent_lab
                         edgecolors="0.3")
         ax.scatter(x[~judged], y[~judged], s=420, marker="s", facecolors="none", edgecolors="0.5")
         for r in pts:
+            dark = r["judged"] and abs(math.log(max(min(r["ratio"], 2.0), 0.5))) > 0.35  # white on the deep colours
             ax.annotate(f"{r['ratio']:.2f}\n±{_f(r['ratio_err'], 1)}", (r["m_parent"], r["m_lsp"]),
-                        ha="center", va="center", fontsize=6.5)
+                        ha="center", va="center", fontsize=6.5, color="white" if dark else "black")
         ax.set_title(sr, fontsize=10)
         ax.set_xlabel(f"$m({parent_label})$ [GeV]")
         ax.set_ylabel(r"$m(\tilde{\chi}^0_1)$ [GeV]")
@@ -155,7 +156,7 @@ def map_figure(grid: str, rows: Sequence[dict[str, Any]], path: Path, parent_lab
     if sc is not None:
         cbar = fig.colorbar(sc, ax=axes, shrink=0.8)
         cbar.set_label("A×ε recast / ATLAS")
-    fig.suptitle(f"A×ε recast / ATLAS over the mass plane ({grid}); hollow: ATLAS A×ε below the judging floor",
+    fig.suptitle(f"A×ε recast / ATLAS over the mass plane ({grid}); hollow: not judged (tiny or interpolated ATLAS A×ε)",
                  fontsize=10)
     fig.savefig(path, dpi=FIG_DPI)
     plt.close(fig)
@@ -235,7 +236,7 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
                         [[r["point"], r["region"], _f(r["references"].get("atlas")),
                           f"{_f(r['recast'])} ± {_f(r['recast_err'], 2)}", _ratio_cell(r["ratio"], r["ratio_err"]),
                           _f(r["pull"], 2)] + [_f(r["references"].get(k)) for k in peers]
-                         + [("ok" if r["ok"] else "**no**") if r["judged"] else "below floor"] for r in acc_rows]))
+                         + [_judged(r)] for r in acc_rows]))
         if "acc_eff" in figures:
             b.append(("img", figures["acc_eff"], "A×ε ratio to ATLAS at the benchmark points"))
     for p in bench:
@@ -273,7 +274,7 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
         b.append(_table(["m_parent", "m_lsp", "region", "ATLAS", "recast ± MC", "recast/ATLAS", "pull", "judged"],
                         [[_f(r["m_parent"], 4), _f(r["m_lsp"], 4), r["region"], _f(r["references"].get("atlas")),
                           f"{_f(r['recast'])} ± {_f(r['recast_err'], 2)}", _ratio_cell(r["ratio"], r["ratio_err"]),
-                          _f(r["pull"], 2), ("ok" if r["ok"] else "**no**") if r["judged"] else "below floor"]
+                          _f(r["pull"], 2), _judged(r)]
                          for r in sorted(rows, key=lambda r: (r["region"], r["m_parent"], r["m_lsp"]))]))
     b.append(("h2", "Provenance"))
     b.append(_table(["item", "value"], [[k, v if isinstance(v, str) else json.dumps(v)]
@@ -282,6 +283,12 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
                     [[p["name"], p["process"], str(p["nevents"]), str(p["seed"]), _f(p["cross_section_fb"]),
                       json.dumps(p["options"]), _f(p["seconds"], 3)] for p in provenance["points"]]))
     return b
+
+
+def _judged(r: dict[str, Any]) -> str:
+    if r["judged"]:
+        return "ok" if r["ok"] else "**no**"
+    return "interpolated" if r.get("interpolated") else "below floor"
 
 
 def _point_text(p, run: dict[str, Any]) -> str:

@@ -267,3 +267,17 @@ def test_a_broken_status_file_reads_as_no_report(tmp_path, monkeypatch):
         validate.check_schema({"schema": "recast-validation-status", "schema_version": 1, "analysis": "A",
                                "created": "t", "report": "r", "status": "great", "label": "", "rule": "",
                                "regions": {}}, "validation-status", "x")
+
+
+def test_map_points_off_atlas_grid_are_shown_not_judged(tmp_path):
+    doc = {"analysis": "ANA-SUSY-2018-22", "points": [], "grids": [{
+        "name": "g", "model": "gqq", "m_parent": [1400, 1800], "m_lsp": [600, 100],
+        "acc_eff_map": {"file": str(ROOT / "data" / "ANA-SUSY-2018-22" / "acc_eff_T1.json")}}]}
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    points = {p.name: p for p in validate.load_spec(path).points}
+    assert set(points) == {"g_1400_600", "g_1800_600", "g_1800_100"}  # (1400, 100) lies outside ATLAS' maps
+    assert points["g_1800_600"].interpolated == set()
+    assert points["g_1800_600"].acc_eff["BDT-GGd1"]["atlas"] == pytest.approx(0.1058869)
+    assert points["g_1400_600"].interpolated == {"BDT-GGd1", "BDT-GGd2", "BDT-GGd3", "BDT-GGd4"}
+    assert points["g_1800_100"].interpolated  # between (1800, 0.5) and (1800, 200)
