@@ -82,6 +82,7 @@ class Point:
     cross_section_source: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    judge: bool = True  # False: a study (e.g. a non-default convention), shown but not part of the status
     acc_eff: dict[str, dict[str, float]] = field(default_factory=dict)  # region -> ref -> value
     interpolated: set[str] = field(default_factory=set)  # regions whose reference is interpolated in a map
     cutflows: dict[str, CutflowRef] = field(default_factory=dict)
@@ -166,7 +167,7 @@ def _point(path: Path, ana, refs: Mapping[str, Any], p: dict[str, Any], where: s
     out = Point(name=str(p["name"]), process=p.get("process", "gluino-pair"), nevents=int(p.get("nevents", 20000)),
                 seed=int(p.get("seed", 1)), slha=_slha_of(path, p, where),
                 cross_section_fb=p.get("cross_section_fb"), cross_section_source=p.get("cross_section_source", ""),
-                options=dict(p.get("options") or {}), note=p.get("note", ""))
+                options=dict(p.get("options") or {}), note=p.get("note", ""), judge=bool(p.get("judge", True)))
     if out.slha.get("simplified"):
         out.m_parent, out.m_lsp = out.slha["m_parent"], out.slha["m_lsp"]
     regions = {sr.name for sr in ana.signal_regions}
@@ -423,13 +424,16 @@ def compare_point(spec: Spec, point: Point, result: dict[str, Any]) -> dict[str,
         row["pull"] = ((row["ratio"] - 1) / row["ratio_err"]) if row["ratio"] is not None and row["ratio_err"] else None
         # an interpolated map value is shown, not judged: between ATLAS' grid points A x eff can vary fast
         row["interpolated"] = sr in point.interpolated
-        row["judged"] = ref is not None and ref >= spec.rule.min_reference and not row["interpolated"]
+        row["judged"] = (point.judge and ref is not None and ref >= spec.rule.min_reference
+                         and not row["interpolated"])
         row["ok"] = spec.rule.judge(row["ratio"], row["ratio_err"]) if row["judged"] else None
         acc.append(row)
     xsec = (result.get("cross_section") or {}).get("value_fb")
     cutflows = {}
     for sr, cf in point.cutflows.items():
         cutflows[sr] = _compare_cutflow(spec, cf, regions[sr], xsec, lumi)
+        if not point.judge:
+            cutflows[sr]["final_ok"] = None
     return {"acc_eff": acc, "cutflows": cutflows}
 
 

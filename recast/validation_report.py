@@ -292,6 +292,11 @@ def _judged(r: dict[str, Any]) -> str:
 
 
 def _point_text(p, run: dict[str, Any]) -> str:
+    return _model_text(p, run) + ("" if p.judge else " **Not judged**: a study beside the default configuration, "
+                                                       "not part of the status.")
+
+
+def _model_text(p, run: dict[str, Any]) -> str:
     res = run.get("result") or {}
     xs = res.get("cross_section") or {}
     model = (f"{p.slha['simplified']} m_parent = {p.m_parent:g} GeV, m_LSP = {p.m_lsp:g} GeV" if p.slha.get("simplified")

@@ -281,3 +281,14 @@ def test_map_points_off_atlas_grid_are_shown_not_judged(tmp_path):
     assert points["g_1800_600"].acc_eff["BDT-GGd1"]["atlas"] == pytest.approx(0.1058869)
     assert points["g_1400_600"].interpolated == {"BDT-GGd1", "BDT-GGd2", "BDT-GGd3", "BDT-GGd4"}
     assert points["g_1800_100"].interpolated  # between (1800, 0.5) and (1800, 200)
+
+
+def test_a_study_point_is_shown_not_judged(tmp_path):
+    spec = validate.load_spec(_spec(tmp_path, judge=False, acc_eff={"BDT-GGd3": {"atlas": 0.1}}))
+    counts = [4000, 3000, 2500, 2200, 2000, 1600, 1300, 1200, 1200, 600, 550, 400, 300, 25]
+    region = _region([float(c) for c in counts], 278.0, 5000.0)
+    result = {"signal_regions": [region, dict(region, name="BDT-GGd3")], "cross_section": {"value_fb": 2.0}}
+    comp = validate.compare_point(spec, spec.points[0], result)
+    assert comp["cutflows"]["SR4j-1000"]["final_ok"] is None and comp["cutflows"]["SR4j-1000"]["rows"][-1]["ratio"]
+    assert comp["acc_eff"][0]["judged"] is False and comp["acc_eff"][0]["ratio"] == pytest.approx(0.005 / 0.1)
+    assert validate.status(spec, {"p1": comp})["status"] == "not validated"
