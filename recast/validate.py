@@ -330,7 +330,8 @@ def score_cuts(ana) -> dict[str, tuple[str, float]]:
     return out
 
 
-def slha_text(point: Point) -> str:
+def slha_text(point: Point, analysis_id: str) -> str:
+    """The point's SLHA card: a simplified model, a file, or an edited card of the analysis' registry."""
     from . import artifacts
     from .slha import edited, simplified_model
 
@@ -339,14 +340,10 @@ def slha_text(point: Point) -> str:
         return simplified_model(s["simplified"], s["m_parent"], s["m_lsp"])
     if "path" in s:
         return Path(s["path"]).read_text()
-    text = artifacts.fetch(artifacts.get(point_analysis_id(point), s["artifact"]), progress=False).read_text()
+    text = artifacts.fetch(artifacts.get(analysis_id, s["artifact"]), progress=False).read_text()
     if "MODSEL" not in text.upper():  # some published cards omit it; Pythia's SLHA reader wants one
         text = "BLOCK MODSEL\n    1   0\n" + text
     return edited(text, {int(k): v for k, v in (s.get("masses") or {}).items()}, s.get("blocks"))
-
-
-def point_analysis_id(point: Point) -> str:
-    return point.slha.get("analysis_id", "")
 
 
 def run_one(task: dict[str, Any]) -> dict[str, Any]:
@@ -366,7 +363,7 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
         variant = dataclasses.replace(variant, histograms=variant.histograms + score_histograms(variant, options))
         with tempfile.TemporaryDirectory(prefix="recast-validate-") as tmp:
             card = Path(tmp) / f"{point.name}.slha"
-            card.write_text(slha_text(point))
+            card.write_text(slha_text(point, ana.id))
             spec = pipeline.PointSpec(slha=card, analyses=[variant], nevents=point.nevents, seed=point.seed,
                                       process=point.process, options={ana.id: point.options},
                                       chunk_size=2000, xsec_fb=point.cross_section_fb)
@@ -383,9 +380,6 @@ def run(spec: Spec, points: Sequence[Point], *, workers: int | None = None, sche
     """Run ``points`` on Dask; outcome (result or error) by point name."""
     from .scan import map_on_dask
 
-    for p in points:
-        if p.slha.get("artifact"):
-            p.slha.setdefault("analysis_id", spec.analysis.id)
     tasks = {p.name: {"analysis": spec.analysis.id, "point": p} for p in points}
     out = {}
     for name, outcome in map_on_dask(run_one, tasks, workers=workers, scheduler=scheduler, key_prefix="recast-validate"):
@@ -586,8 +580,8 @@ def provenance(spec: Spec, points: Sequence[Point], runs: Mapping[str, dict[str,
             "specification": str(spec.path), "software": software,
             "default_options": ana.resolve_options({}), "model_artifacts_sha256": used,
             "points": [{"name": p.name, "process": p.process, "nevents": p.nevents, "seed": p.seed,
-                        "cross_section_fb": (runs[p.name].get("result") or {}).get("cross_section", {}).get("value_fb")
-                        if runs.get(p.name, {}).get("result") else p.cross_section_fb,
+                        "cross_section_fb": (((runs.get(p.name) or {}).get("result") or {}).get("cross_section")
+                                             or {}).get("value_fb", p.cross_section_fb),
                         "options": p.options, "seconds": runs.get(p.name, {}).get("seconds"),
                         "error": runs.get(p.name, {}).get("error")} for p in points]}
 
