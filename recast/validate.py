@@ -70,6 +70,10 @@ class CutflowRef:
     normalise_to: int | None = None
     atlas_mc_events: int | None = None
 
+    def steps(self) -> list[str]:
+        """recast's steps named by the rows, in row order: the order the comparison applies them."""
+        return [s for r in self.rows for s in (r["ours"] or [])]
+
 
 @dataclass
 class Point:
@@ -292,10 +296,18 @@ def ordered_analysis(ana, cutflows: Mapping[str, CutflowRef], options: Mapping[s
         if cf is None:
             regions.append(sr)
             continue
-        order = [s for r in cf.rows for s in (r["ours"] or [])]
         by_step = {c.step: c for c in sr.cuts}
-        regions.append(dataclasses.replace(sr, cuts=tuple(by_step[s] for s in order if s in by_step)))
+        regions.append(dataclasses.replace(sr, cuts=tuple(by_step[s] for s in cf.steps() if s in by_step)))
     return dataclasses.replace(ana, signal_regions=tuple(regions), regions_for=None)
+
+
+def _score_cut(sr, scores) -> tuple[Any, Any] | None:
+    """The cut of a region on a model score (one of ``scores``) and its term, if it has one."""
+    for c in sr.cuts:
+        for t in c.terms:
+            if t.variable in scores:
+                return c, t
+    return None
 
 
 def score_histograms(ana, options: Mapping[str, Any]):
@@ -306,27 +318,23 @@ def score_histograms(ana, options: Mapping[str, Any]):
     uses = {u.score: u for u in ana.model_uses(options)}
     out = []
     for sr in ana.signal_regions:
-        for c in sr.cuts:
-            scored = [t.variable for t in c.terms if t.variable in uses]
-            if scored:
-                fmt = card(ana.id, uses[scored[0]].card).format
-                lo = -1.0 if "tmva" in fmt.lower() else 0.0
-                edges = tuple(lo + (1.0 - lo) * k / SCORE_BINS for k in range(SCORE_BINS + 1))
-                out.append(Histogram(f"score {sr.name}", scored[0], edges,
-                                     tuple(x for x in sr.cuts if x is not c)))
-                break
+        found = _score_cut(sr, uses)
+        if found:
+            cut, term = found
+            lo = -1.0 if "tmva" in card(ana.id, uses[term.variable].card).format.lower() else 0.0
+            edges = tuple(lo + (1.0 - lo) * k / SCORE_BINS for k in range(SCORE_BINS + 1))
+            out.append(Histogram(f"score {sr.name}", term.variable, edges, tuple(x for x in sr.cuts if x is not cut)))
     return tuple(out)
 
 
 def score_cuts(ana) -> dict[str, tuple[str, float]]:
     """Region -> (score variable, threshold) for the regions that cut on a model score."""
-    uses = {u.score for u in ana.model_uses(ana.resolve_options({}))}
+    scores = {u.score for u in ana.model_uses(ana.resolve_options({}))}
     out = {}
     for sr in ana.signal_regions:
-        for c in sr.cuts:
-            for t in c.terms:
-                if t.variable in uses and t.value is not None:
-                    out[sr.name] = (t.variable, float(t.value))
+        found = _score_cut(sr, scores)
+        if found and found[1].value is not None:
+            out[sr.name] = (found[1].variable, float(found[1].value))
     return out
 
 
@@ -435,8 +443,8 @@ def _compare_cutflow(spec: Spec, cf: CutflowRef, region: dict[str, Any], xsec: f
                      lumi: float) -> dict[str, Any]:
     steps = region["cutflow"]  # all events, preselection..., the region's cuts (reordered)
     n_pre = len(spec.analysis.preselection)
-    sr_order = [s for r in cf.rows for s in (r["ours"] or []) if s not in {c.step for c in spec.analysis.preselection}]
     index_of = {c.step: 1 + i for i, c in enumerate(spec.analysis.preselection)}
+    sr_order = [s for s in cf.steps() if s not in index_of]
     index_of.update({s: 1 + n_pre + i for i, s in enumerate(sr_order)})
     rows, current = [], 0
     for r in cf.rows:
