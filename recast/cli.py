@@ -147,7 +147,8 @@ def _source_from_args(args: argparse.Namespace):
     if args.events is not None:
         if args.nevents is not None and args.max_events is None:
             args.max_events = args.nevents
-        return HepMCSource(Path(args.events), chunk_size=args.chunk_size, max_events=args.max_events)
+        return HepMCSource(Path(args.events), chunk_size=args.chunk_size, max_events=args.max_events,
+                           reader=args.reader, forward_parents=args.forward_parents)
     if args.slha is None:
         raise RecastError("give the events: --events FILE.hepmc[.gz] or --slha POINT.slha [-n N]")
     cfg = PythiaConfig(slha=Path(args.slha), process=args.process, nevents=args.nevents or 5000,
@@ -600,6 +601,7 @@ def _add_generation(p: argparse.ArgumentParser, events_default: int | None) -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .events.hepmc import FORWARD_PARENTS, READERS
     from .slha import SIMPLIFIED_MODELS
 
     parser = _Parser(prog="recast", description="Recast LHC searches on truth-level events.")
@@ -622,6 +624,11 @@ def build_parser() -> argparse.ArgumentParser:
                                   "look up the cross section)")
     _add_generation(p, None)
     p.add_argument("--max-events", type=_positive_int, help=argparse.SUPPRESS)
+    p.add_argument("--reader", choices=READERS, default="columnar",
+                   help="HepMC parser: columnar (numba, default) or pyhepmc (HepMC3's own, the reference)")
+    p.add_argument("--forward-parents", choices=FORWARD_PARENTS, default="keep",
+                   help="HepMC3 particle lines naming a parent further down the event: keep the link "
+                        "(default, as HepMC3 3.3 and the generator) or drop it (as HepMC3 3.2)")
     p.add_argument("--xsec-fb", type=float, help="signal cross section in fb (overrides SLHA and tables)")
     p.add_argument("-O", "--option", action="append", metavar="NAME=VALUE",
                    help="set an analysis option (see 'recast info ANA')")

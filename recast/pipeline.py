@@ -22,7 +22,8 @@ def input_record(source) -> dict[str, Any]:
 
     if isinstance(source, HepMCSource):
         return {"kind": "hepmc", "path": str(source.path), "sha256": results.sha256_of(source.path),
-                "format": source.format, "chunk_size": source.chunk_size}
+                "format": source.format, "chunk_size": source.chunk_size, "reader": source.reader,
+                "forward_parents": source.forward_parents}
     cfg = source.config
     return {"kind": "pythia", "chunk_size": source.chunk_size, "generator": {
         "name": "Pythia 8", "version": pythia_version(), "process": cfg.process, "seed": cfg.seed,

@@ -1,0 +1,1284 @@
+"""Numba kernels that parse HepMC3 ASCII and HepMC2 IO_GenEvent text straight into flat arrays.
+
+One call parses as many whole events as it is asked for from a byte buffer and appends them to the
+chunk accumulator (:class:`Acc`): per event the number, the first weight and the cross section,
+per particle the PDG id, status and four-momentum, and the parent table as CSR over the chunk's
+particles. No Python object is made per event or per particle.
+
+The links follow what HepMC3's own readers build (pyhepmc 2.16, HepMC3 3.2):
+
+* HepMC3: a particle line names its production vertex (< 0) or a single parent particle (> 0).
+  A parent particle that already has an end vertex (an explicit ``V`` line listing it, or an
+  implied vertex made by an earlier sibling) gives that vertex, and so all its incoming
+  particles; otherwise it gets a new implied vertex. Particle ids must come in order.
+* HepMC2: the particles after a ``V`` line are its outgoing particles, except the ones whose end
+  vertex is that same vertex (its orphan incoming particles); a particle's end-vertex barcode
+  makes it an incoming particle of the first vertex with that barcode (an unknown barcode is
+  ignored, as HepMC3 does). A vertex without incoming particles takes its outgoing beam
+  particles (status 4) as incoming.
+
+Files whose links HepMC3 would silently rewrite (a particle listed as incoming to two vertices, a
+reference to a particle or vertex that is not in the event) are refused with an error code
+instead. Numbers are read in full (a field that is not a number is an error, where C's atof
+would read "3x00" as 3). Floating-point fields are converted exactly as strtod does: digits and
+exponents within the exact range (all of HepMC3's ``%.8e`` output) in the kernel, the rare
+others marked for Python's ``float`` (``fix_*`` arrays).
+"""
+
+from __future__ import annotations
+
+import math
+import types
+
+import numba
+import numpy as np
+
+# what the end of the buffer is (the kernels' ``final`` argument)
+MORE = 0  # more text follows, the buffer may end inside an event
+BOUNDARY = 1  # more text follows, the buffer ends where an event starts
+LAST = 2  # the end of the text
+
+# kernel exit status
+NEED_DATA = 1  # stopped at the start of an event that is not complete in the buffer
+CHUNK_FULL = 2  # parsed as many events as asked for
+END = 3  # every event of the (final) buffer parsed
+ERROR = 4
+
+# error codes (the Python side turns them into messages)
+E_MALFORMED = 1  # a field that is not a number, a missing field or an extra one
+E_PARTICLE_ID = 2  # particle ids out of order
+E_MOTHER = 3  # parent particle that does not exist (yet)
+E_VERTEX_REF = 4  # production vertex that is not in the event
+E_VERTEX_ID = 5  # vertex id outside -1..-(declared vertices)
+E_VERTEX_DUP = 6  # two V lines with the same id
+E_COUNT = 7  # particles or vertices fewer/more than declared
+E_CONFLICT = 8  # a particle incoming to two vertices
+E_WEIGHTS = 9  # number of weights differs from the number of weight names
+E_UNITS = 10  # unknown momentum unit
+E_OUTSIDE = 11  # a particle or vertex line before the first event line
+E_NO_VERTEX = 12  # HepMC2: a particle line before the event's first vertex line
+E_VERTEX_OUT = 13  # HepMC2: fewer particles after a vertex than its outgoing count
+E_VIN_REF = 14  # a vertex lists an incoming particle that is not in the event
+
+_POW10 = np.array([10.0 ** k for k in range(23)])
+_NAN = np.frombuffer(b"nan", np.uint8)
+_INF = np.frombuffer(b"infinity", np.uint8)
+_GEV = np.frombuffer(b"GEV", np.uint8)
+_MEV = np.frombuffer(b"MEV", np.uint8)
+_XSEC = np.frombuffer(b"GenCrossSection", np.uint8)
+_HEPMC = np.frombuffer(b"HepMC", np.uint8)
+_INT32 = 2 ** 31
+
+
+class Acc:
+    """The arrays a chunk of events is parsed into (grown by the kernels as needed)."""
+
+    def __init__(self, capacity: int = 1 << 16, events: int = 64) -> None:
+        self.ev_number = np.zeros(events, np.int64)
+        self.ev_weight = np.zeros(events, np.float64)
+        self.ev_xs = np.zeros((events, 2), np.float64)  # cross section and its error (pb); NaN if none
+        self.ev_poff = np.zeros(events + 1, np.int64)
+        self.pid = np.zeros(capacity, np.int32)
+        self.status = np.zeros(capacity, np.int32)
+        self.p4 = np.zeros((capacity, 4), np.float64)
+        self.par_off = np.zeros(capacity + 1, np.int64)
+        self.parents = np.zeros(capacity, np.int64)
+        self.fix = np.zeros((16, 4), np.int64)  # (target, start, end, in MeV): numbers left to Python
+        self.n_ev = self.n_p = self.n_par = self.n_fix = 0
+
+    def arrays(self) -> tuple:
+        return (self.ev_number, self.ev_weight, self.ev_xs, self.ev_poff, self.pid, self.status, self.p4,
+                self.par_off, self.parents, self.fix)
+
+    def counts(self) -> np.ndarray:
+        return np.array([self.n_ev, self.n_p, self.n_par, self.n_fix], np.int64)
+
+    def update(self, arrays: tuple, counts: np.ndarray) -> None:
+        (self.ev_number, self.ev_weight, self.ev_xs, self.ev_poff, self.pid, self.status, self.p4,
+         self.par_off, self.parents, self.fix) = arrays
+        self.n_ev, self.n_p, self.n_par, self.n_fix = (int(c) for c in counts)
+
+
+# -- field readers ---------------------------------------------------------------------------
+
+@numba.njit(cache=True, inline="always")
+def _ends(b, i, n):
+    """A field ends at a blank, a newline or the end of the data."""
+    return i >= n or b[i] == 32 or b[i] == 9 or b[i] == 13 or b[i] == 10
+
+
+@numba.njit(cache=True, inline="always")
+def _skip(b, i, n):
+    while i < n and (b[i] == 32 or b[i] == 9 or b[i] == 13):
+        i += 1
+    return i
+
+
+@numba.njit(cache=True)
+def _eol(b, i, n):
+    while i < n and b[i] != 10:
+        i += 1
+    return i
+
+
+@numba.njit(cache=True)
+def _line_done(b, i, n):
+    """Index past the newline if only blanks are left on the line, else -1 (an extra field)."""
+    i = _skip(b, i, n)
+    if i >= n:
+        return n
+    return i + 1 if b[i] == 10 else -1
+
+
+@numba.njit(cache=True)
+def _int(b, i, n):
+    """(value, index after the field) of an integer field at or after ``i``; index -1 if the
+    field is not an integer (up to 18 digits)."""
+    i = _skip(b, i, n)
+    neg = False
+    if i < n and (b[i] == 45 or b[i] == 43):
+        neg = b[i] == 45
+        i += 1
+    s = i
+    v = 0
+    while i < n and 48 <= b[i] <= 57 and i - s < 18:
+        v = v * 10 + (b[i] - 48)
+        i += 1
+    if i == s or not _ends(b, i, n):
+        return 0, -1
+    return (-v if neg else v), i
+
+
+@numba.njit(cache=True)
+def _is_word(b, i, j, word, k):
+    """b[i:j] equals the first ``k`` letters of ``word`` ignoring case."""
+    if j - i != k:
+        return False
+    for t in range(k):
+        if b[i + t] | 32 != word[t]:
+            return False
+    return True
+
+
+def _powers_of_five() -> np.ndarray:
+    """128-bit mantissas of 5**q (= those of 10**q) for q in [-342, 308], as (high, low) uint64:
+    truncated for q >= 0, rounded up for q < 0 (the table of Lemire's fast_float)."""
+    rows = []
+    for q in range(_Q_MIN, _Q_MAX + 1):
+        if q >= 0:
+            c = 5 ** q
+            while c < 1 << 127:
+                c <<= 1
+            while c >= 1 << 128:
+                c >>= 1
+        else:
+            power5 = 5 ** -q
+            z = power5.bit_length()
+            b = z + 127 if q >= -27 else 2 * z + 2 * 64
+            c = 2 ** b // power5 + 1
+            while c >= 1 << 128:
+                c >>= 1
+        rows.append((c >> 64, c & (2 ** 64 - 1)))
+    return np.array(rows, dtype=np.uint64)
+
+
+_Q_MIN, _Q_MAX = -342, 308
+_POW2 = np.array([math.ldexp(1.0, e - 1075) for e in range(0x7FF)])  # 2**(biased exponent - 1075)
+_POW5 = _powers_of_five()
+_U32 = np.uint64(0xFFFFFFFF)
+
+
+@numba.njit(cache=True, inline="always")
+def _mul128(a, b):
+    """High and low 64 bits of the product of two uint64."""
+    a_lo = a & _U32
+    a_hi = a >> np.uint64(32)
+    b_lo = b & _U32
+    b_hi = b >> np.uint64(32)
+    p0 = a_lo * b_lo
+    p1 = a_lo * b_hi
+    p2 = a_hi * b_lo
+    p3 = a_hi * b_hi
+    mid = (p0 >> np.uint64(32)) + (p1 & _U32) + (p2 & _U32)
+    lo = (p0 & _U32) | (mid << np.uint64(32))
+    hi = p3 + (p1 >> np.uint64(32)) + (p2 >> np.uint64(32)) + (mid >> np.uint64(32))
+    return hi, lo
+
+
+@numba.njit(cache=True)
+def _eisel_lemire(man, e10):
+    """The double nearest to man * 10**e10 (man: uint64 > 0), by the Eisel-Lemire algorithm;
+    (value, True), or (0, False) in the rare cases it cannot decide (left to Python)."""
+    if e10 < _Q_MIN or e10 > _Q_MAX:
+        return 0.0, False
+    clz = 0
+    x = man
+    for shift in (32, 16, 8, 4, 2, 1):
+        if x < np.uint64(1) << np.uint64(64 - shift):
+            x = x << np.uint64(shift)
+            clz += shift
+    man = x
+    ret_exp2 = np.int64(((217706 * e10) >> 16) + 64 + 1023 - clz)
+    row = e10 - _Q_MIN
+    x_hi, x_lo = _mul128(man, _POW5[row, 0])
+    if x_hi & np.uint64(0x1FF) == np.uint64(0x1FF) and x_lo + man < man:
+        y_hi, y_lo = _mul128(man, _POW5[row, 1])
+        merged_hi = x_hi
+        merged_lo = x_lo + y_hi
+        if merged_lo < x_lo:
+            merged_hi += np.uint64(1)
+        if merged_hi & np.uint64(0x1FF) == np.uint64(0x1FF) and merged_lo + np.uint64(1) == np.uint64(0) \
+                and y_lo + man < man:
+            return 0.0, False
+        x_hi = merged_hi
+        x_lo = merged_lo
+    msb = x_hi >> np.uint64(63)
+    mant = x_hi >> (msb + np.uint64(9))
+    ret_exp2 -= np.int64(1 - np.int64(msb))
+    if x_lo == np.uint64(0) and x_hi & np.uint64(0x1FF) == np.uint64(0) and mant & np.uint64(3) == np.uint64(1):
+        return 0.0, False  # exactly half-way between two doubles
+    mant += mant & np.uint64(1)
+    mant >>= np.uint64(1)
+    if mant >> np.uint64(53) > np.uint64(0):
+        mant >>= np.uint64(1)
+        ret_exp2 += 1
+    if ret_exp2 <= 0 or ret_exp2 >= 0x7FF:
+        return 0.0, False  # subnormal or overflow
+    # mant has 53 bits (the leading one included): scaling it by a power of two is exact
+    return np.float64(mant) * _POW2[ret_exp2], True
+
+
+@numba.njit(cache=True, inline="always")
+def _eight_bytes(b64, i):
+    """Bytes i..i+7 of the buffer as a little-endian uint64, from the two aligned words they
+    straddle (the buffer is padded: see :func:`padded`)."""
+    w = i >> 3
+    s = np.uint64((i & 7) * 8)
+    return (b64[w] >> s) | ((b64[w + 1] << np.uint64(1)) << (np.uint64(63) - s))
+
+
+PAD = 16
+
+
+def padded(data: np.ndarray, length: int | None = None) -> np.ndarray:
+    """A copy of ``data`` (uint8) in a buffer whose length is a multiple of 8 with at least
+    :data:`PAD` zero bytes after the data, as the kernels read whole words."""
+    length = len(data) if length is None else length
+    out = np.zeros((length + PAD + 7) // 8 * 8, np.uint8)
+    out[:len(data)] = data
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _all_digits(v):
+    """All eight bytes of ``v`` are ASCII digits."""
+    return ((v + np.uint64(0x4646464646464646)) | (v - np.uint64(0x3030303030303030))) \
+        & np.uint64(0x8080808080808080) == np.uint64(0)
+
+
+@numba.njit(cache=True, inline="always")
+def _eight_digits(v):
+    """The number written by eight ASCII digits packed little-endian in ``v`` (SWAR)."""
+    v = v - np.uint64(0x3030303030303030)
+    v = v * np.uint64(10) + (v >> np.uint64(8))
+    mask = np.uint64(0x000000FF000000FF)
+    return ((v & mask) * np.uint64(0x000F424000000064)
+            + ((v >> np.uint64(16)) & mask) * np.uint64(0x0000271000000001)) >> np.uint64(32)
+
+
+@numba.njit(cache=True)
+def _float(b, b64, i, n):
+    """(value, index after the field, exact) of a number field starting at ``i`` (no blanks
+    before it). Index -1 if the field is not a number. The value is the double nearest to the
+    decimal, as strtod gives it: by Clinger's fast path or the Eisel-Lemire algorithm; ``exact``
+    False in the rare cases neither decides (over 19 significant digits, half-way cases,
+    subnormals), which the caller leaves to Python."""
+    neg = False
+    if i < n and (b[i] == 45 or b[i] == 43):
+        neg = b[i] == 45
+        i += 1
+    # HepMC3's own layout, d.dddddddddddddddde+dd (17 significant digits), read in one go
+    if i + 21 <= n and b[i + 1] == 46 and 48 <= b[i] <= 57 and b[i + 18] | 32 == 101:
+        hi = _eight_bytes(b64, i + 2)
+        lo = _eight_bytes(b64, i + 10)
+        c = b[i + 19]
+        if _all_digits(hi) and _all_digits(lo) and (c == 43 or c == 45):
+            j = i + 20
+            ev = 0
+            while j < n and 48 <= b[j] <= 57 and j < i + 24:
+                ev = ev * 10 + (b[j] - 48)
+                j += 1
+            if j > i + 20 and _ends(b, j, n):
+                mant = (np.uint64(b[i] - 48) * np.uint64(10000000000000000)
+                        + _eight_digits(hi) * np.uint64(100000000) + _eight_digits(lo))
+                e10 = (-ev if c == 45 else ev) - 16
+                if mant == np.uint64(0):
+                    v = 0.0
+                    ok = True
+                elif mant <= np.uint64(1 << 53) and -22 <= e10 <= 22:
+                    v = np.float64(mant) * _POW10[e10] if e10 >= 0 else np.float64(mant) / _POW10[-e10]
+                    ok = True
+                else:
+                    v, ok = _eisel_lemire(mant, e10)
+                return (-v if neg else v), j, ok
+    mant = np.uint64(0)
+    nd = 0  # significant digits in mant (at most 19: below 2**64)
+    e10 = 0
+    digits = 0
+    exact = True
+    while i < n and b[i] == 48:  # leading zeros
+        i += 1
+        digits += 1
+    while i < n and 48 <= b[i] <= 57:
+        if nd < 19:
+            mant = mant * np.uint64(10) + np.uint64(b[i] - 48)
+            nd += 1
+        else:
+            e10 += 1
+            exact = exact and b[i] == 48  # dropped zeros change nothing
+        digits += 1
+        i += 1
+    if i < n and b[i] == 46:  # .
+        i += 1
+        if nd == 0:
+            while i < n and b[i] == 48:
+                i += 1
+                e10 -= 1
+                digits += 1
+        while nd + 8 <= 19 and i + 8 <= n:  # eight digits at a time (HepMC3 writes 17)
+            v = _eight_bytes(b64, i)
+            if not _all_digits(v):
+                break
+            mant = mant * np.uint64(100000000) + _eight_digits(v)
+            nd += 8
+            e10 -= 8
+            digits += 8
+            i += 8
+        while i < n and 48 <= b[i] <= 57:
+            if nd < 19:
+                mant = mant * np.uint64(10) + np.uint64(b[i] - 48)
+                nd += 1
+                e10 -= 1
+            else:
+                exact = exact and b[i] == 48
+            digits += 1
+            i += 1
+    if digits == 0:
+        j = i
+        while not _ends(b, j, n):
+            j += 1
+        if _is_word(b, i, j, _NAN, 3):
+            return np.nan, j, True
+        if _is_word(b, i, j, _INF, 3) or _is_word(b, i, j, _INF, 8):
+            return (-np.inf if neg else np.inf), j, True
+        return 0.0, -1, True
+    if i < n and b[i] | 32 == 101:  # e E
+        i += 1
+        eneg = False
+        if i < n and (b[i] == 45 or b[i] == 43):
+            eneg = b[i] == 45
+            i += 1
+        s = i
+        ev = 0
+        while i < n and 48 <= b[i] <= 57:
+            if ev < 100000:
+                ev = ev * 10 + (b[i] - 48)
+            i += 1
+        if i == s:
+            return 0.0, -1, True
+        e10 += -ev if eneg else ev
+    if not _ends(b, i, n):
+        return 0.0, -1, True
+    if mant == np.uint64(0):
+        v = 0.0
+    elif not exact:
+        v = 0.0
+    elif mant <= np.uint64(1 << 53) and -22 <= e10 <= 22:
+        v = np.float64(mant) * _POW10[e10] if e10 >= 0 else np.float64(mant) / _POW10[-e10]
+    else:
+        v, exact = _eisel_lemire(mant, e10)
+    return (-v if neg else v), i, exact
+
+
+@numba.njit(cache=True)
+def _check_number(b, b64, i, n):
+    """Index after the number field at or after ``i`` (or -1 if it is not one), without
+    converting it: for fields that are checked but not kept."""
+    i = _skip(b, i, n)
+    j = i + 1 if i < n and b[i] == 45 else i
+    if j + 22 <= n and b[j + 1] == 46 and 48 <= b[j] <= 57 and b[j + 18] | 32 == 101 \
+            and (b[j + 19] == 43 or b[j + 19] == 45) and 48 <= b[j + 20] <= 57 and 48 <= b[j + 21] <= 57 \
+            and _ends(b, j + 22, n) and _all_digits(_eight_bytes(b64, j + 2)) \
+            and _all_digits(_eight_bytes(b64, j + 10)):
+        return j + 22
+    _, j, _ = _float(b, b64, i, n)
+    return j
+
+
+@numba.njit(cache=True)
+def _value(b, b64, i, n):
+    """A number field after optional blanks: (value, start, end or -1, exact)."""
+    i = _skip(b, i, n)
+    v, j, exact = _float(b, b64, i, n)
+    return v, i, j, exact
+
+
+@numba.njit(cache=True)
+def _numbers_to_eol(b, b64, i, n):
+    """Check that the rest of the line holds only number fields: index past the line or -1."""
+    while True:
+        i = _skip(b, i, n)
+        if i >= n:
+            return n
+        if b[i] == 10:
+            return i + 1
+        _, i, _ = _float(b, b64, i, n)
+        if i < 0:
+            return -1
+
+
+@numba.njit(cache=True)
+def _starts_with(b, i, n, word):
+    if i + len(word) > n:
+        return False
+    for t in range(len(word)):
+        if b[i + t] != word[t]:
+            return False
+    return True
+
+
+# -- growing arrays --------------------------------------------------------------------------
+
+@numba.njit(cache=True)
+def _grow1(a, need):
+    if need <= len(a):
+        return a
+    out = np.zeros(max(need, 2 * len(a)), a.dtype)
+    out[:len(a)] = a
+    return out
+
+
+@numba.njit(cache=True)
+def _grow2(a, need):
+    if need <= a.shape[0]:
+        return a
+    out = np.zeros((max(need, 2 * a.shape[0]), a.shape[1]), a.dtype)
+    out[:a.shape[0]] = a
+    return out
+
+
+@numba.njit(cache=True)
+def _add_fix(fix, n_fix, target, start, end):
+    fix = _grow2(fix, n_fix + 1)
+    fix[n_fix, 0] = target
+    fix[n_fix, 1] = start
+    fix[n_fix, 2] = end
+    fix[n_fix, 3] = 0
+    return fix, n_fix + 1
+
+
+# -- HepMC3 ----------------------------------------------------------------------------------
+
+@numba.njit(cache=True)
+def _vertex_list(b, j, end, vin, n_vin, mark, stamp):
+    """Read "[1,2,...]" at ``j``: append the distinct positive ids to ``vin`` (``mark[id] ==
+    stamp`` flags an id already in this list; ids beyond ``len(mark) - 1`` are returned as
+    they are, for the caller to refuse). Returns (index after the list or -1, vin, new count,
+    largest id)."""
+    j += 1
+    largest = 0
+    if j < end and b[j] == 93:  # "[]"
+        j += 1
+    else:
+        while True:
+            neg = False
+            if j < end and b[j] == 45:
+                neg = True
+                j += 1
+            s = j
+            m = 0
+            while j < end and 48 <= b[j] <= 57 and j - s < 10:
+                m = m * 10 + (b[j] - 48)
+                j += 1
+            if j == s:
+                return -1, vin, n_vin, largest
+            if not neg and m > 0:  # HepMC3 ignores the others
+                largest = max(largest, m)
+                if m >= len(mark) or mark[m] != stamp:
+                    if m < len(mark):
+                        mark[m] = stamp
+                    vin = _grow1(vin, n_vin + 1)
+                    vin[n_vin] = m
+                    n_vin += 1
+            if j < end and b[j] == 44:  # ,
+                j += 1
+                continue
+            if j < end and b[j] == 93:  # ]
+                j += 1
+                break
+            return -1, vin, n_vin, largest
+    if not _ends(b, j, end):
+        return -1, vin, n_vin, largest
+    return j, vin, n_vin, largest
+
+
+@numba.njit(cache=True)
+def _position(b, b64, j, end):
+    """Optional "@ x y z t" then the end of the line: index past the line or -1."""
+    j = _skip(b, j, end)
+    if j < end and b[j] == 64:  # @
+        j += 1
+        if not _ends(b, j, end):
+            return -1
+        for _ in range(4):
+            _, _, j, _ = _value(b, b64, j, end)
+            if j < 0:
+                return -1
+    return _line_done(b, j, end)
+
+
+# The particle-line path runs about 2000 times per event. A call between compiled functions that
+# passes arrays costs an atomic reference-count increment and decrement per array, which made
+# up most of the parsing time; that path (only that one: inlining everything makes compilation
+# last minutes) is compiled inline, from copies of the readers that call each other's copies.
+def _inline_copy(fn, **calls):
+    """``fn`` compiled to be inlined into its callers, calling the given inline copies."""
+    clone = types.FunctionType(fn.py_func.__code__, {**fn.py_func.__globals__, **calls}, fn.py_func.__name__)
+    return numba.njit(cache=True, inline="always")(clone)
+
+
+_int_i = _inline_copy(_int)
+_line_done_i = _inline_copy(_line_done)
+_float_i = _inline_copy(_float)
+_value_i = _inline_copy(_value, _float=_float_i)
+_check_number_i = _inline_copy(_check_number, _float=_float_i)
+
+
+@numba.njit(cache=True, inline="always")
+def _particle3(b, b64, i, end, p4, g):
+    """Fields of the HepMC3 particle line at ``i``: the momentum into ``p4[g]``; returns (index
+    past the line or -1, id, mother, pid, status, bit mask of the momentum components left to
+    Python). The generated mass is checked, not kept."""
+    pid_in, j = _int_i(b, i + 1, end)
+    mo, j = _int_i(b, j, end) if j >= 0 else (0, -1)
+    pdg, j = _int_i(b, j, end) if j >= 0 else (0, -1)
+    inexact = 0
+    for t in range(4):
+        if j < 0:
+            return -1, 0, 0, 0, 0, 0
+        v, _, j, exact = _value_i(b, b64, j, end)
+        p4[g, t] = v
+        if not exact:
+            inexact |= 1 << t
+    j = _check_number_i(b, b64, j, end) if j >= 0 else -1
+    st, j = _int_i(b, j, end) if j >= 0 else (0, -1)
+    j = _line_done_i(b, j, end) if j >= 0 else -1
+    if abs(pdg) >= _INT32 or abs(st) >= _INT32:
+        j = -1
+    return j, pid_in, mo, pdg, st, inexact
+
+
+@numba.njit(cache=True)
+def _fix_fields(b, b64, i, end, first, mask, target, fix, n_fix):
+    """Record the text spans of the fields ``first + t`` (t in ``mask``) of the line at ``i`` for
+    Python to convert (targets ``target + t``)."""
+    j = i + 1
+    field = 0
+    while field < first + 4:
+        j = _skip(b, j, end)
+        s = j
+        while not _ends(b, j, end):
+            j += 1
+        t = field - first
+        if t >= 0 and mask & (1 << t):
+            fix, n_fix = _add_fix(fix, n_fix, target + t, s, j)
+        field += 1
+    return fix, n_fix
+
+
+@numba.njit(cache=True)
+def _finish3(k, np_decl, nv_decl, n_vlines, n_implied, prod, endv, vdef, vin_start, vin_len, vin, fwd, n_fwd,
+             later, n_later, n_p, n_par, parents, par_off, err):
+    """Close a HepMC3 event: check the counts, resolve the links named before their particles,
+    append the parents of its ``k`` particles. Returns (error code or 0, n_par, parents, par_off)."""
+    code = 0
+    if k != np_decl:
+        code = E_COUNT
+    for t in range(n_fwd):
+        m = fwd[t, 0]
+        if code != 0:
+            break
+        if m > k:
+            code = E_VIN_REF
+            err[2] = fwd[t, 1]
+            err[3] = m
+        elif endv[m - 1] != 0:
+            code = E_CONFLICT
+            err[2] = m
+        else:
+            endv[m - 1] = fwd[t, 1]
+    for t in range(n_later):
+        if code != 0:
+            break
+        m = later[t, 1]
+        if m > k:
+            code = E_MOTHER
+            err[2] = later[t, 0]
+            err[3] = m
+        else:
+            if endv[m - 1] == 0:
+                endv[m - 1] = m
+                n_implied += 1
+            prod[later[t, 0] - 1] = endv[m - 1]
+    if code == 0 and n_vlines + n_implied != nv_decl:
+        code = E_COUNT
+    if code == E_COUNT:
+        err[2] = np_decl
+        err[3] = nv_decl
+        err[4] = k
+        err[5] = n_vlines + n_implied
+    if code != 0:
+        return code, n_par, parents, par_off
+    par_off = _grow1(par_off, n_p + k + 1)
+    for p in range(k):
+        par_off[n_p + p] = n_par
+        pc = prod[p]
+        if pc > 0:
+            parents = _grow1(parents, n_par + 1)
+            parents[n_par] = n_p + pc - 1
+            n_par += 1
+        elif pc < 0:
+            slot = -pc - 1
+            if slot >= len(vdef) or not vdef[slot]:
+                err[2] = p + 1
+                err[3] = pc
+                return E_VERTEX_REF, n_par, parents, par_off
+            parents = _grow1(parents, n_par + vin_len[slot])
+            for t in range(vin_start[slot], vin_start[slot] + vin_len[slot]):
+                parents[n_par] = n_p + vin[t] - 1
+                n_par += 1
+    par_off[n_p + k] = n_par
+    return 0, n_par, parents, par_off
+
+
+@numba.njit(cache=True)
+def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, err):
+    """Parse up to ``max_events`` whole events of HepMC3 ASCII text from ``b[pos:end]``;
+    ``final`` says what follows ``end`` (:data:`MORE`, :data:`BOUNDARY` or :data:`LAST`).
+
+    ``state`` (float64[3]): the momentum unit's scale to GeV (it persists from event to event,
+    as in HepMC3), the number of weight names of the run (-1 if none), and 1 to keep links to a
+    parent particle further down the record (HepMC3 >= 3.3), 0 to drop them (HepMC3 3.2, the
+    pyhepmc reader). ``acc``/``counts``: the
+    accumulator arrays and fill counts (see :class:`Acc`). ``err`` (int64[7]) receives the error
+    code, the byte offset of the line at fault, up to four numbers for the message and whether the
+    data ended inside the event.
+
+    Returns (status, position, acc, counts). The position is where the next call starts: the
+    first line not consumed, or the start of the event that is incomplete or at fault; the counts
+    include only whole, good events.
+    """
+    b64 = b.view(np.uint64)  # the same bytes as words (b is padded: see padded())
+    ev_number, ev_weight, ev_xs, ev_poff, pid, status, p4, par_off, parents, fix = acc
+    n_ev, n_p, n_par, n_fix = counts[0], counts[1], counts[2], counts[3]
+    scale = state[0]
+    n_names = int(state[1])
+    follow_forward = state[2] != 0.0
+
+    # per-event scratch: production code per particle (0 none, < 0 an explicit vertex, > 0 the
+    # implied vertex of that single parent particle) and end vertex per particle (same codes)
+    prod = np.zeros(4096, np.int64)
+    endv = np.zeros(4096, np.int64)
+    vdef = np.zeros(256, np.bool_)
+    vin_start = np.zeros(256, np.int64)
+    vin_len = np.zeros(256, np.int64)
+    vin = np.zeros(1024, np.int64)
+    fwd = np.zeros((64, 2), np.int64)  # V lines naming particles not read yet: (particle, vertex)
+    later = np.zeros((64, 2), np.int64)  # particles naming a parent that comes later: (particle, parent)
+    mark = np.zeros(4096, np.int64)  # per particle id: the last vertex list it was seen in
+    stamp = 0
+
+    i = pos
+    in_event = False
+    ev_start = pos
+    last_line = pos
+    k = 0  # particles read in the current event
+    nv_decl = 0
+    np_decl = 0
+    n_vlines = 0
+    n_implied = 0
+    n_vin = 0
+    n_fwd = 0
+    n_later = 0
+    n_fix0 = n_fix
+    weights_done = False
+    pv_seen = False
+    out_status = 0
+    out_pos = pos
+    while True:
+        at_end = i >= end
+        c = 0 if at_end else b[i]
+        if c == 10:
+            i += 1
+            continue
+        if in_event:
+            closes = at_end or c == 69 or c == 84 or (c == 87 and weights_done) or (c == 65 and pv_seen) \
+                or (c == 72 and _starts_with(b, i, end, _HEPMC))
+            if closes and at_end and final == MORE:
+                n_fix = n_fix0
+                out_status, out_pos = NEED_DATA, ev_start
+                break
+            if closes:
+                # -- the event is complete: counts, links named before their particles, parents
+                n_par0 = n_par
+                code, n_par, parents, par_off = _finish3(k, np_decl, nv_decl, n_vlines, n_implied, prod, endv,
+                                                         vdef, vin_start, vin_len, vin, fwd, n_fwd, later,
+                                                         n_later, n_p, n_par, parents, par_off, err)
+                if code != 0:
+                    err[0] = code
+                    err[1] = last_line if at_end else ev_start
+                    err[6] = at_end and final == LAST
+                    n_par = n_par0
+                    n_fix = n_fix0
+                    out_status, out_pos = ERROR, ev_start
+                    break
+                if scale != 1.0:
+                    for p in range(n_p, n_p + k):
+                        for t in range(4):
+                            p4[p, t] *= scale
+                    for t in range(n_fix0, n_fix):
+                        fix[t, 3] = 1
+                n_p += k
+                n_ev += 1
+                ev_poff[n_ev] = n_p
+                n_fix0 = n_fix
+                in_event = False
+                if n_ev >= max_events:
+                    out_status, out_pos = CHUNK_FULL, i
+                    break
+        if at_end:
+            out_status, out_pos = (END if final == LAST else NEED_DATA), i
+            break
+
+        line = i
+        last_line = i
+        bad = 0
+        if (c == 80 or c == 86 or c == 69) and not _ends(b, i + 1, end):  # P V E stand alone
+            bad = E_MALFORMED
+        elif (c == 80 or c == 86) and not in_event:
+            bad = E_OUTSIDE
+        elif c == 80:  # P id mother pid px py pz e m status
+            pv_seen = True
+            g = n_p + k
+            if g + 1 > len(pid):
+                pid = _grow1(pid, g + 1)
+                status = _grow1(status, g + 1)
+                p4 = _grow2(p4, g + 1)
+            j, pid_in, mo, pdg, st, inexact = _particle3(b, b64, i, end, p4, g)
+            if j >= 0 and inexact:
+                fix, n_fix = _fix_fields(b, b64, i, end, 3, inexact, 4 * g, fix, n_fix)
+            if j < 0:
+                bad = E_MALFORMED
+            elif pid_in != k + 1:
+                bad = E_PARTICLE_ID
+                err[2] = pid_in
+                err[3] = k + 1
+            elif mo < -nv_decl:
+                bad = E_VERTEX_REF
+                err[2] = k + 1
+                err[3] = mo
+            elif mo > np_decl or (mo > k and follow_forward and mo == k + 1):
+                bad = E_MOTHER
+                err[2] = k + 1
+                err[3] = mo
+            else:
+                if k + 1 > len(prod):
+                    prod = _grow1(prod, k + 1)
+                    endv = _grow1(endv, k + 1)
+                endv[k] = 0
+                if mo > k:  # a parent further down the record
+                    prod[k] = 0  # HepMC3 3.2 drops the link; HepMC3 3.3 keeps it
+                    if follow_forward:
+                        later = _grow2(later, n_later + 1)
+                        later[n_later, 0] = k + 1
+                        later[n_later, 1] = mo
+                        n_later += 1
+                elif mo > 0:
+                    if endv[mo - 1] == 0:  # a new implied vertex with this single parent
+                        endv[mo - 1] = mo
+                        n_implied += 1
+                    prod[k] = endv[mo - 1]
+                else:
+                    prod[k] = mo
+                pid[g] = pdg
+                status[g] = st
+                k += 1
+                i = j
+        elif c == 86:  # V id status [in,...] @ x y z t
+            pv_seen = True
+            vid, j = _int(b, i + 1, end)
+            _, j = _int(b, j, end) if j >= 0 else (0, -1)
+            first = n_vin
+            largest = 0
+            if j >= 0:
+                j = _skip(b, j, end)
+                if j < end and b[j] == 91:  # [
+                    if np_decl + 1 > len(mark):
+                        mark = np.zeros(2 * np_decl + 1, np.int64)
+                    stamp += 1
+                    j, vin, n_vin, largest = _vertex_list(b, j, end, vin, n_vin, mark, stamp)
+            j = _position(b, b64, j, end) if j >= 0 else -1
+            slot = -vid - 1
+            if j < 0:
+                bad = E_MALFORMED
+            elif largest > np_decl:
+                bad = E_VIN_REF
+                err[2] = vid
+                err[3] = largest
+            elif slot < 0 or slot >= nv_decl:
+                bad = E_VERTEX_ID
+                err[2] = vid
+                err[3] = nv_decl
+            else:
+                if slot >= len(vdef):
+                    vdef = _grow1(vdef, slot + 1)
+                    vin_start = _grow1(vin_start, slot + 1)
+                    vin_len = _grow1(vin_len, slot + 1)
+                if vdef[slot]:
+                    bad = E_VERTEX_DUP
+                    err[2] = vid
+                else:
+                    vdef[slot] = True
+                    vin_start[slot] = first
+                    vin_len[slot] = n_vin - first
+                    n_vlines += 1
+                    for t in range(first, n_vin):
+                        m = vin[t]
+                        if m <= k:
+                            if endv[m - 1] != 0:
+                                bad = E_CONFLICT
+                                err[2] = m
+                                break
+                            endv[m - 1] = vid
+                        else:
+                            fwd = _grow2(fwd, n_fwd + 1)
+                            fwd[n_fwd, 0] = m
+                            fwd[n_fwd, 1] = vid
+                            n_fwd += 1
+                    i = j
+        elif c == 69:  # E number vertices particles [@ x y z t]
+            evn, j = _int(b, i + 1, end)
+            nv, j = _int(b, j, end) if j >= 0 else (0, -1)
+            npart, j = _int(b, j, end) if j >= 0 else (0, -1)
+            j = _position(b, b64, j, end) if j >= 0 else -1
+            if j < 0 or nv < 0 or npart < 0:
+                bad = E_MALFORMED
+            else:
+                in_event = True
+                ev_start = line
+                k = 0
+                nv_decl = nv
+                np_decl = npart
+                n_vlines = 0
+                n_implied = 0
+                n_vin = 0
+                n_fwd = 0
+                n_later = 0
+                weights_done = False
+                pv_seen = False
+                n_fix0 = n_fix
+                vdef[:] = False
+                ev_number = _grow1(ev_number, n_ev + 1)
+                ev_weight = _grow1(ev_weight, n_ev + 1)
+                ev_xs = _grow2(ev_xs, n_ev + 1)
+                ev_poff = _grow1(ev_poff, n_ev + 2)
+                ev_number[n_ev] = evn
+                ev_weight[n_ev] = 1.0
+                ev_xs[n_ev, 0] = np.nan
+                ev_xs[n_ev, 1] = np.nan
+                i = j
+        elif c == 87 and in_event:  # W: the event's weights
+            j = i + 1
+            nw = 0
+            while True:
+                v, s, j, exact = _value(b, b64, j, end)
+                if j < 0:
+                    if s >= end or b[s] == 10:  # nothing left on the line
+                        j = s + 1 if s < end else end
+                    break
+                if nw == 0:
+                    ev_weight[n_ev] = v
+                    if not exact:
+                        fix, n_fix = _add_fix(fix, n_fix, -1 - n_ev, s, j)
+                nw += 1
+            if j < 0:
+                bad = E_MALFORMED
+            elif n_names > 0 and nw != n_names:
+                bad = E_WEIGHTS
+                err[2] = nw
+                err[3] = n_names
+            else:
+                weights_done = True
+                i = j
+        elif c == 87:  # W outside an event: the run's weight names
+            j = i + 1
+            n_names = 0
+            while True:
+                j = _skip(b, j, end)
+                if j >= end or b[j] == 10:
+                    break
+                n_names += 1
+                while not _ends(b, j, end):
+                    j += 1
+            i = j
+        elif c == 85:  # U momentum-unit length-unit
+            j = _skip(b, i + 1, end)
+            if _starts_with(b, j, end, _GEV):
+                scale = 1.0
+            elif _starts_with(b, j, end, _MEV):
+                scale = 1.0e-3
+            else:
+                bad = E_UNITS
+            i = _eol(b, i, end)
+        elif c == 65 and in_event:  # A id name value: the event's cross section
+            aid, j = _int(b, i + 1, end)
+            if j >= 0:
+                j = _skip(b, j, end)
+                s = j
+                while not _ends(b, j, end):
+                    j += 1
+                if aid == 0 and j - s == len(_XSEC) and _starts_with(b, s, end, _XSEC):
+                    xs, _, j1, _ = _value(b, b64, j, end)
+                    if j1 >= 0:
+                        xe, _, j2, _ = _value(b, b64, j1, end)
+                        if j2 >= 0:
+                            ev_xs[n_ev, 0] = xs
+                            ev_xs[n_ev, 1] = xe
+            i = _eol(b, i, end)
+        else:  # headers, tool lines, run attributes, unknown lines: skipped, as HepMC3 does
+            i = _eol(b, i, end)
+        if bad != 0:
+            err[0] = bad
+            err[1] = line
+            n_fix = n_fix0
+            out_status, out_pos = ERROR, (ev_start if in_event else line)
+            break
+    state[0] = scale
+    state[1] = n_names
+    return out_status, out_pos, (ev_number, ev_weight, ev_xs, ev_poff, pid, status, p4, par_off, parents,
+                                 fix), np.array([n_ev, n_p, n_par, n_fix], np.int64)
+
+
+# -- HepMC2 ----------------------------------------------------------------------------------
+
+@numba.njit(cache=True)
+def _ints(b, j, end, count):
+    """Skip ``count`` integer fields: index after them or -1."""
+    for _ in range(count):
+        if j < 0:
+            return -1
+        _, j = _int(b, j, end)
+    return j
+
+
+@numba.njit(cache=True)
+def _floats(b, b64, j, end, count):
+    for _ in range(count):
+        if j < 0:
+            return -1
+        _, _, j, _ = _value(b, b64, j, end)
+    return j
+
+
+@numba.njit(cache=True)
+def _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status_ev):
+    """End vertex (index) of every particle from its end-vertex barcode (the first vertex with
+    that barcode; none if there is no such vertex, as in HepMC3), then the beam rule: a vertex
+    without incoming particles takes its outgoing status-4 particles as incoming."""
+    endv = np.full(k, -1, np.int64)
+    direct = True  # barcodes -1, -2, ... in order: the usual case, no search needed
+    for j in range(n_v):
+        if vbc[j] != -(j + 1):
+            direct = False
+            break
+    order = np.argsort(vbc[:n_v], kind="mergesort")
+    sorted_bc = vbc[:n_v][order]
+    for p in range(k):
+        bc = endbc[p]
+        if orphan[p]:  # an incoming particle of the vertex it is listed under
+            endv[p] = prodv[p]
+            prodv[p] = -1
+            continue
+        if bc == 0:
+            continue
+        if direct:
+            if -n_v <= bc <= -1:
+                endv[p] = -bc - 1
+        else:
+            t = np.searchsorted(sorted_bc, bc)
+            if t < n_v and sorted_bc[t] == bc:
+                endv[p] = order[t]
+    n_in = np.zeros(n_v, np.int64)
+    for p in range(k):
+        if endv[p] >= 0:
+            n_in[endv[p]] += 1
+    for p in range(k):
+        v = prodv[p]
+        if v >= 0 and n_in[v] == 0 and status_ev[p] == 4 and endv[p] < 0:
+            endv[p] = v
+            prodv[p] = -1
+    return endv
+
+
+@numba.njit(cache=True)
+def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, err):
+    """Parse up to ``max_events`` whole events of HepMC2 IO_GenEvent text; the same interface
+    as :func:`parse_hepmc3` (``state[1]`` unused). Particles keep the file's order."""
+    b64 = b.view(np.uint64)  # the same bytes as words (b is padded: see padded())
+    ev_number, ev_weight, ev_xs, ev_poff, pid, status, p4, par_off, parents, fix = acc
+    n_ev, n_p, n_par, n_fix = counts[0], counts[1], counts[2], counts[3]
+    scale = state[0]
+
+    prodv = np.zeros(4096, np.int64)  # production vertex (index in the event) or -1
+    endbc = np.zeros(4096, np.int64)  # end-vertex barcode (0: none)
+    orphan = np.zeros(4096, np.bool_)  # an incoming particle of the vertex it follows
+    vbc = np.zeros(256, np.int64)  # vertex barcodes
+
+    i = pos
+    in_event = False
+    ev_start = pos
+    last_line = pos
+    k = 0
+    nv_decl = 0
+    n_v = 0
+    nout_cur = 0
+    parsed_cur = 0
+    n_fix0 = n_fix
+    out_status = 0
+    out_pos = pos
+    while True:
+        at_end = i >= end
+        c = 0 if at_end else b[i]
+        if c == 10:
+            i += 1
+            continue
+        if in_event:
+            closes = at_end or c == 69 or (c == 72 and _starts_with(b, i, end, _HEPMC))
+            if closes and at_end and final == MORE:
+                n_fix = n_fix0
+                out_status, out_pos = NEED_DATA, ev_start
+                break
+            if closes:
+                code = 0
+                if n_v != nv_decl:
+                    code = E_COUNT
+                    err[2] = nv_decl
+                    err[3] = n_v
+                    err[4] = k
+                elif n_v > 0 and parsed_cur < nout_cur:
+                    code = E_VERTEX_OUT
+                    err[2] = vbc[n_v - 1]
+                    err[3] = nout_cur
+                    err[4] = parsed_cur
+                if code != 0:
+                    err[0] = code
+                    err[1] = last_line if at_end else ev_start
+                    err[6] = at_end and final == LAST
+                    n_fix = n_fix0
+                    out_status, out_pos = ERROR, ev_start
+                    break
+                endv = _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status[n_p:n_p + k])
+                # incoming particles of each vertex (CSR), then the parents of each particle
+                n_in = np.zeros(n_v + 1, np.int64)
+                for p in range(k):
+                    if endv[p] >= 0:
+                        n_in[endv[p] + 1] += 1
+                in_off = np.cumsum(n_in)
+                incoming = np.zeros(in_off[n_v], np.int64)
+                fill = in_off[:n_v].copy()
+                for p in range(k):
+                    v = endv[p]
+                    if v >= 0:
+                        incoming[fill[v]] = p
+                        fill[v] += 1
+                par_off = _grow1(par_off, n_p + k + 1)
+                for p in range(k):
+                    par_off[n_p + p] = n_par
+                    v = prodv[p]
+                    if v >= 0:
+                        parents = _grow1(parents, n_par + in_off[v + 1] - in_off[v])
+                        for t in range(in_off[v], in_off[v + 1]):
+                            parents[n_par] = n_p + incoming[t]
+                            n_par += 1
+                par_off[n_p + k] = n_par
+                if scale != 1.0:
+                    for p in range(n_p, n_p + k):
+                        for t in range(4):
+                            p4[p, t] *= scale
+                    for t in range(n_fix0, n_fix):
+                        fix[t, 3] = 1
+                n_p += k
+                n_ev += 1
+                ev_poff[n_ev] = n_p
+                n_fix0 = n_fix
+                in_event = False
+                if n_ev >= max_events:
+                    out_status, out_pos = CHUNK_FULL, i
+                    break
+        if at_end:
+            out_status, out_pos = (END if final == LAST else NEED_DATA), i
+            break
+
+        line = i
+        last_line = i
+        bad = 0
+        if (c == 80 or c == 86 or c == 69) and not _ends(b, i + 1, end):
+            bad = E_MALFORMED
+        elif (c == 80 or c == 86) and not in_event:
+            bad = E_OUTSIDE
+        elif c == 80:  # P barcode pid px py pz e m status theta phi end-barcode nflow [flows]
+            _, j = _int(b, i + 1, end)
+            pdg, j = _int(b, j, end) if j >= 0 else (0, -1)
+            g = n_p + k
+            if j >= 0 and g + 1 > len(pid):
+                pid = _grow1(pid, g + 1)
+                status = _grow1(status, g + 1)
+                p4 = _grow2(p4, g + 1)
+            for t in range(4):
+                if j < 0:
+                    break
+                v, s, j, exact = _value(b, b64, j, end)
+                p4[g, t] = v
+                if j >= 0 and not exact:
+                    fix, n_fix = _add_fix(fix, n_fix, 4 * g + t, s, j)
+            j = _floats(b, b64, j, end, 1)
+            st, j = _int(b, j, end) if j >= 0 else (0, -1)
+            j = _floats(b, b64, j, end, 2)
+            ebc, j = _int(b, j, end) if j >= 0 else (0, -1)
+            nflow, j = _int(b, j, end) if j >= 0 else (0, -1)
+            if j >= 0 and 0 <= nflow < 1000:
+                j = _ints(b, j, end, 2 * nflow)
+            else:
+                j = -1
+            j = _line_done(b, j, end) if j >= 0 else -1
+            if j < 0 or abs(pdg) >= _INT32 or abs(st) >= _INT32:
+                bad = E_MALFORMED
+            elif n_v == 0:
+                bad = E_NO_VERTEX
+            else:
+                if k + 1 > len(prodv):
+                    prodv = _grow1(prodv, k + 1)
+                    endbc = _grow1(endbc, k + 1)
+                    orphan = _grow1(orphan, k + 1)
+                prodv[k] = n_v - 1
+                orphan[k] = ebc == vbc[n_v - 1]
+                endbc[k] = ebc
+                pid[g] = pdg
+                status[g] = st
+                k += 1
+                parsed_cur += 1
+                i = j
+        elif c == 86:  # V barcode id x y z t orphans outgoing nweights [weights]
+            if n_v > 0 and parsed_cur < nout_cur:
+                bad = E_VERTEX_OUT
+                err[2] = vbc[n_v - 1]
+                err[3] = nout_cur
+                err[4] = parsed_cur
+            else:
+                bc, j = _int(b, i + 1, end)
+                j = _ints(b, j, end, 1)
+                j = _floats(b, b64, j, end, 4)
+                _, j = _int(b, j, end) if j >= 0 else (0, -1)
+                nout, j = _int(b, j, end) if j >= 0 else (0, -1)
+                nw, j = _int(b, j, end) if j >= 0 else (0, -1)
+                if j >= 0 and 0 <= nw < 100000:
+                    j = _floats(b, b64, j, end, nw)
+                else:
+                    j = -1
+                j = _numbers_to_eol(b, b64, j, end) if j >= 0 else -1
+                if j < 0 or nout < 0:
+                    bad = E_MALFORMED
+                else:
+                    vbc = _grow1(vbc, n_v + 1)
+                    vbc[n_v] = bc
+                    n_v += 1
+                    nout_cur = nout
+                    parsed_cur = 0
+                    i = j
+        elif c == 69:  # E number mpi scale aQCD aQED process vertex nvertices beam1 beam2 nrandom [..] nweights [..]
+            evn, j = _int(b, i + 1, end)
+            j = _ints(b, j, end, 1)
+            j = _floats(b, b64, j, end, 3)
+            j = _ints(b, j, end, 2)
+            nv, j = _int(b, j, end) if j >= 0 else (0, -1)
+            j = _ints(b, j, end, 2)
+            nr, j = _int(b, j, end) if j >= 0 else (0, -1)
+            if j >= 0 and 0 <= nr < 100000:
+                j = _ints(b, j, end, nr)
+            else:
+                j = -1
+            nw, j = _int(b, j, end) if j >= 0 else (0, -1)
+            w0 = 1.0
+            w0_exact = True
+            w0_s = 0
+            w0_e = 0
+            if j >= 0 and 0 <= nw < 100000:
+                for t in range(nw):
+                    v, s, j, exact = _value(b, b64, j, end)
+                    if j < 0:
+                        break
+                    if t == 0:
+                        w0, w0_exact, w0_s, w0_e = v, exact, s, j
+            else:
+                j = -1
+            j = _numbers_to_eol(b, b64, j, end) if j >= 0 else -1
+            if j < 0 or nv < 0:
+                bad = E_MALFORMED
+            else:
+                in_event = True
+                ev_start = line
+                k = 0
+                nv_decl = nv
+                n_v = 0
+                nout_cur = 0
+                parsed_cur = 0
+                n_fix0 = n_fix
+                ev_number = _grow1(ev_number, n_ev + 1)
+                ev_weight = _grow1(ev_weight, n_ev + 1)
+                ev_xs = _grow2(ev_xs, n_ev + 1)
+                ev_poff = _grow1(ev_poff, n_ev + 2)
+                ev_number[n_ev] = evn
+                ev_weight[n_ev] = w0
+                if not w0_exact:
+                    fix, n_fix = _add_fix(fix, n_fix, -1 - n_ev, w0_s, w0_e)
+                ev_xs[n_ev, 0] = np.nan
+                ev_xs[n_ev, 1] = np.nan
+                i = j
+        elif c == 85:  # U momentum-unit length-unit
+            j = _skip(b, i + 1, end)
+            if _starts_with(b, j, end, _GEV):
+                scale = 1.0
+            elif _starts_with(b, j, end, _MEV):
+                scale = 1.0e-3
+            else:
+                bad = E_UNITS
+            i = _eol(b, i, end)
+        elif c == 67 and in_event:  # C cross-section error (pb)
+            xs, _, j1, _ = _value(b, b64, i + 1, end)
+            if j1 >= 0:
+                xe, _, j2, _ = _value(b, b64, j1, end)
+                if j2 >= 0:
+                    ev_xs[n_ev, 0] = xs
+                    ev_xs[n_ev, 1] = xe
+            i = _eol(b, i, end)
+        else:  # N (weight names), H, F, headers, unknown lines: skipped
+            i = _eol(b, i, end)
+        if bad != 0:
+            err[0] = bad
+            err[1] = line
+            n_fix = n_fix0
+            out_status, out_pos = ERROR, (ev_start if in_event else line)
+            break
+    state[0] = scale
+    return out_status, out_pos, (ev_number, ev_weight, ev_xs, ev_poff, pid, status, p4, par_off, parents,
+                                 fix), np.array([n_ev, n_p, n_par, n_fix], np.int64)
