@@ -6,11 +6,18 @@ The sample (Gtt, m(gluino) = 2 TeV, m(LSP) = 1 GeV, seed 1) is generated once wi
 cached in ``benchmarks/cache/``. Each stage is timed on its own over the same events:
 
 * generate: Pythia 8 with hadronisation, in-process batches (a fresh 200-event run);
-* read:     HepMCSource (pyhepmc + columnar batch building), plain and gzip;
-* read-ref: pyhepmc's own event loop over the same file, doing nothing with the events;
+* read / read-gzip: HepMCSource with the columnar reader (numba kernels), plain and gzip;
+* read-pyhepmc / read-pyhepmc-gzip: HepMCSource with the pyhepmc reader (the reference);
+* read-ref-pyhepmc: pyhepmc's own event loop over the same file, doing nothing with the events;
+* decompress-gzip: the gzip decompressor the reader uses (isal) alone, and the standard library's;
+* memory: peak RSS of a fresh process reading 1 chunk and 10 chunks of the file (chunk = n/10);
+* jets: anti-kt R=0.4 with flavour labels on batches in memory;
 * objects:  build_objects (jets, b-tags, leptons, MET) on batches already in memory;
 * selection: ANA-SUSY-2018-30 variables, cuts and cutflow accumulation on objects in memory;
-* end-to-end: ``engine.run`` from the HepMC file (read + objects + selection).
+  selection-2018-22+BDT: the same for ATLAS-SUSY-2018-22 with its eight BDTs (both folds);
+* end-to-end: ``engine.run`` from the HepMC file (read + objects + selection), for
+  ATLAS-SUSY-2018-30 (plain file) and ATLAS-SUSY-2018-22 (gzip file, as ``recast run --events``);
+* limits: CLs and the 95% CL upper limit of one BDT signal region (pyhf, asymptotic).
 * selection-2019-04+NN: ATLAS-SUSY-2019-04 variables (combinatorial kernels), its five networks and
   cuts on objects in memory; minmax-kernel: the min-max split mass alone on the same jets.
 * models: the eight ATLAS-SUSY-2018-22 BDTs (both folds) on 100,000 events, batched (one
@@ -32,6 +39,7 @@ import json
 import platform
 import resource
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,6 +48,7 @@ import pyhepmc
 
 from recast import analysis, engine, results
 from recast.events import HepMCSource, PythiaConfig, PythiaSource
+from recast.events.hepmc import decompressor, open_binary
 from recast.objects import build_objects
 from recast.slha import simplified_model
 
@@ -148,6 +157,27 @@ def nn_analysis_stage(record, batches) -> None:
     record("minmax-kernel", n, t)
 
 
+def peak_rss_reading(path: Path, n: int, chunk: int) -> float:
+    """Peak RSS (MB) of a fresh process that reads the first ``n`` events in chunks of ``chunk``."""
+    code = ("import resource, sys; from recast.events import HepMCSource; "
+            f"[None for _ in HepMCSource(sys.argv[1], chunk_size={chunk}, max_events={n})]; "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def limit_stage(record) -> None:
+    """CLs plus the 95% CL upper limit on mu of one BDT region, as ``recast limit`` computes them."""
+    sys.path.insert(0, str(HERE))
+    from stats import hypotest, simplified_single  # benchmarks/stats.py
+
+    model, data, _ = simplified_single()
+    hypotest(model, data)  # imports and first-call costs
+    n = 20
+    _, t = timed(lambda: [hypotest(model, data) for _ in range(n)])
+    record("limits (CLs+mu95, 1 bin)", n, t, unit="limits")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nevents", type=int, default=1000)
@@ -171,20 +201,39 @@ def main() -> None:
 
     def record(name, n, seconds, **extra):
         stages[name] = {"events": n, "seconds": seconds, "events_per_s": n / seconds, **extra}
-        print(f"  {name:<18} {n / seconds:10.0f} events/s  ({n} events, {seconds:.2f} s)", file=sys.stderr)
+        print(f"  {name:<28} {n / seconds:10.0f} {extra.get('unit', 'events')}/s  ({n}, {seconds:.2f} s)",
+              file=sys.stderr)
 
     card = args.cache / "gtt_2000_1.slha"
     _, t = timed(lambda: [None for _ in PythiaSource(PythiaConfig(slha=card, nevents=200, seed=7), chunk_size=200)])
     record("generate", 200, t)
 
-    def read(path):
-        return list(HepMCSource(path, chunk_size=args.chunk_size))
+    def read(path, reader="columnar"):
+        return list(HepMCSource(path, chunk_size=args.chunk_size, reader=reader))
 
     batches, t = timed(lambda: read(plain))
     n = sum(len(b) for b in batches)
     record("read", n, t, file=str(plain.name), mb_per_event=plain.stat().st_size / n / 1e6)
     _, t = timed(lambda: read(gz))
-    record("read-gzip", n, t)
+    record("read-gzip", n, t, decompressor=decompressor("gzip"))
+    _, t = timed(lambda: read(plain, "pyhepmc"))
+    record("read-pyhepmc", n, t)
+    _, t = timed(lambda: read(gz, "pyhepmc"))
+    record("read-pyhepmc-gzip", n, t)
+
+    def decompress(opener):
+        with opener(gz) as f:
+            while f.read(1 << 20):
+                pass
+
+    _, t = timed(lambda: decompress(open_binary))
+    record("decompress-gzip", n, t, decompressor=decompressor("gzip"))
+    _, t = timed(lambda: decompress(lambda p: gzip.open(p, "rb")))
+    record("decompress-gzip-zlib", n, t)
+
+    small = max(1, n // 10)
+    rss_1, rss_10 = peak_rss_reading(plain, small, small), peak_rss_reading(plain, n, small)
+    print(f"  peak RSS reading 1 chunk {rss_1:.0f} MB, 10 chunks {rss_10:.0f} MB", file=sys.stderr)
 
     def reference():
         k = 0
@@ -196,6 +245,15 @@ def main() -> None:
     k, t = timed(reference)
     record("read-ref-pyhepmc", k, t)
 
+    from recast.objects.jets import cluster_jets
+
+    def jets():
+        for b in batches:
+            apid = abs(b.particles.pid)
+            cluster_jets(b, (apid != 12) & (apid != 14) & (apid != 16) & (apid != 1000022))
+
+    _, t = timed(jets, repeat=3)
+    record("jets", n, t)
     objs, t = timed(lambda: [build_objects(b, config, 1) for b in batches], repeat=3)
     record("objects", n, t)
 
@@ -213,13 +271,42 @@ def main() -> None:
     _, t = timed(lambda: engine.run(ana, HepMCSource(plain, chunk_size=args.chunk_size), opts, seed=1))
     record("end-to-end", n, t)
 
+    # ATLAS-SUSY-2018-22 (BDTs) from the gzip file, against its objects + selection alone
+    ana22 = analysis.load("ANA-SUSY-2018-22")
+    opts22 = ana22.resolve_options()
+    config22 = ana22.object_config(opts22)
+    models22, _ = engine.prepare(ana22, opts22)
+    objs22, t = timed(lambda: [build_objects(b, config22, 1) for b in batches], repeat=2)
+    record("objects-2018-22", n, t)
+
+    def select22():
+        counts = engine.prepare(ana22, opts22)[1]
+        for o in objs22:
+            engine.select(ana22, o, opts22, counts, models22)
+
+    _, t = timed(select22, repeat=3)
+    record("selection-2018-22+BDT", n, t)
+    _, t = timed(lambda: engine.run(ana22, HepMCSource(gz, chunk_size=args.chunk_size), opts22, seed=1))
+    record("end-to-end-2018-22-gzip", n, t)
+
     model_stages(record, batches, args.model_events)
     nn_analysis_stage(record, batches)
+    limit_stage(record)
 
     rate = {k: v["events_per_s"] for k, v in stages.items()}
+
+    def alone(*names):  # events/s of stages run one after the other
+        return 1 / sum(1 / rate[k] for k in names)
+
     ratios = {
-        "read / pyhepmc bare loop": rate["read"] / rate["read-ref-pyhepmc"],
+        "columnar reader / pyhepmc reader (plain)": rate["read"] / rate["read-pyhepmc"],
+        "columnar reader / pyhepmc reader (gzip)": rate["read-gzip"] / rate["read-pyhepmc-gzip"],
+        "columnar reader / pyhepmc bare loop": rate["read"] / rate["read-ref-pyhepmc"],
         "read-gzip / read": rate["read-gzip"] / rate["read"],
+        "decompression share of read-gzip time": rate["read-gzip"] / rate["decompress-gzip"],
+        "isal / zlib decompression": rate["decompress-gzip"] / rate["decompress-gzip-zlib"],
+        "2018-22 end-to-end (gzip) / (objects+selection alone)":
+            rate["end-to-end-2018-22-gzip"] / alone("objects-2018-22", "selection-2018-22+BDT"),
         "end-to-end / generate": rate["end-to-end"] / rate["generate"],
         "end-to-end / (objects+selection alone)": rate["end-to-end"] / (1 / (1 / rate["objects"] + 1 / rate["selection"])),
         "read share of end-to-end time": (1 / rate["read"]) / (1 / rate["end-to-end"]),
@@ -231,13 +318,14 @@ def main() -> None:
     doc = {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
            "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
            "software": results.software_versions(), "nevents": n, "chunk_size": args.chunk_size,
-           "stages": stages, "ratios": ratios, "peak_rss_mb": peak_mb}
+           "stages": stages, "ratios": ratios, "peak_rss_mb": peak_mb,
+           "reading_peak_rss_mb": {"1 chunk": rss_1, "10 chunks": rss_10, "chunk_size": small}}
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"bench-{doc['created'].replace(':', '')}.json"
     path.write_text(json.dumps(doc, indent=1))
     print("\nratios:", file=sys.stderr)
     for k, v in ratios.items():
-        print(f"  {k:<42} {v:8.3f}", file=sys.stderr)
+        print(f"  {k:<56} {v:8.3f}", file=sys.stderr)
     print(f"peak RSS {peak_mb:.0f} MB; wrote {path}", file=sys.stderr)
 
 

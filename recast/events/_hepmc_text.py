@@ -43,6 +43,16 @@ NEED_DATA = 1  # stopped at the start of an event that is not complete in the bu
 CHUNK_FULL = 2  # parsed as many events as asked for
 END = 3  # every event of the (final) buffer parsed
 ERROR = 4
+NEED_ROOM = 5  # an array is too small for the event at the position: grow it (see ``room``) and call again
+
+# ``room`` slots: the sizes the kernel asks for when it returns NEED_ROOM
+R_PART = 0  # particle arrays of the accumulator (pid, status, p4; par_off one more)
+R_PARENTS = 1  # accumulator parents
+R_FIX = 2  # accumulator fix rows
+R_SPART = 3  # per-particle scratch of the current event
+R_SVERT = 4  # per-vertex scratch of the current event
+R_VIN = 5  # incoming-particle lists of the current event
+R_FWD = 6  # links named before their particles
 
 # error codes (the Python side turns them into messages)
 E_MALFORMED = 1  # a field that is not a number, a missing field or an extra one
@@ -70,10 +80,18 @@ _HEPMC = np.frombuffer(b"HepMC", np.uint8)
 _INT32 = 2 ** 31
 
 
+def _resized(a: np.ndarray, n: int) -> np.ndarray:
+    """A copy of ``a`` with at least ``n`` rows (and at least twice as many), zero-filled."""
+    out = np.zeros((max(int(n), 2 * len(a)), *a.shape[1:]), a.dtype)
+    out[:len(a)] = a
+    return out
+
+
 class Acc:
     """The arrays a chunk of events is parsed into (grown by the kernels as needed)."""
 
-    def __init__(self, capacity: int = 1 << 16, events: int = 64) -> None:
+    def __init__(self, capacity: int = 1 << 16, events: int = 64, parents: int = 1 << 16,
+                 scratch: tuple | None = None) -> None:
         self.ev_number = np.zeros(events, np.int64)
         self.ev_weight = np.zeros(events, np.float64)
         self.ev_xs = np.zeros((events, 2), np.float64)  # cross section and its error (pb); NaN if none
@@ -82,9 +100,41 @@ class Acc:
         self.status = np.zeros(capacity, np.int32)
         self.p4 = np.zeros((capacity, 4), np.float64)
         self.par_off = np.zeros(capacity + 1, np.int64)
-        self.parents = np.zeros(capacity, np.int64)
+        self.parents = np.zeros(parents, np.int64)
         self.fix = np.zeros((16, 4), np.int64)  # (target, start, end, in MeV): numbers left to Python
         self.n_ev = self.n_p = self.n_par = self.n_fix = 0
+        # per-event scratch of the kernels (per particle, per vertex, lists); shareable between chunks
+        self.scratch = scratch or (np.zeros(4096, np.int64), np.zeros(4096, np.int64), np.zeros(4096, np.int64),
+                        np.zeros((4096, 2), np.int64), np.zeros(4096, np.bool_), np.zeros(256, np.int64),
+                        np.zeros(256, np.int64), np.zeros(256, np.bool_), np.zeros(4096, np.int64),
+                        np.zeros((64, 2), np.int64))
+
+    def ensure_events(self, n: int) -> None:
+        """Room for ``n`` events (the kernels do not grow the per-event arrays)."""
+        if len(self.ev_number) < n:
+            self.ev_number, self.ev_weight, self.ev_poff = (_resized(a, n + 1) for a in
+                                                            (self.ev_number, self.ev_weight, self.ev_poff))
+            self.ev_xs = _resized(self.ev_xs, n + 1)
+
+    def grow(self, room: np.ndarray) -> None:
+        """Enlarge the arrays a kernel asked for (returning NEED_ROOM) to at least twice their size."""
+        if room[R_PART] > len(self.pid):
+            self.pid, self.status, self.p4 = (_resized(a, room[R_PART]) for a in (self.pid, self.status, self.p4))
+            self.par_off = _resized(self.par_off, room[R_PART] + 1)
+        if room[R_PARENTS] > len(self.parents):
+            self.parents = _resized(self.parents, room[R_PARENTS])
+        if room[R_FIX] > len(self.fix):
+            self.fix = _resized(self.fix, room[R_FIX])
+        prod, endv, mark, later, orphan, vin_start, vin_len, vdef, vin, fwd = self.scratch
+        if room[R_SPART] > len(prod):
+            prod, endv, mark, later, orphan = (_resized(a, room[R_SPART]) for a in (prod, endv, mark, later, orphan))
+        if room[R_SVERT] > len(vdef):
+            vin_start, vin_len, vdef = (_resized(a, room[R_SVERT]) for a in (vin_start, vin_len, vdef))
+        if room[R_VIN] > len(vin):
+            vin = _resized(vin, room[R_VIN])
+        if room[R_FWD] > len(fwd):
+            fwd = _resized(fwd, room[R_FWD])
+        self.scratch = (prod, endv, mark, later, orphan, vin_start, vin_len, vdef, vin, fwd)
 
     def arrays(self) -> tuple:
         return (self.ev_number, self.ev_weight, self.ev_xs, self.ev_poff, self.pid, self.status, self.p4,
@@ -93,9 +143,7 @@ class Acc:
     def counts(self) -> np.ndarray:
         return np.array([self.n_ev, self.n_p, self.n_par, self.n_fix], np.int64)
 
-    def update(self, arrays: tuple, counts: np.ndarray) -> None:
-        (self.ev_number, self.ev_weight, self.ev_xs, self.ev_poff, self.pid, self.status, self.p4,
-         self.par_off, self.parents, self.fix) = arrays
+    def set_counts(self, counts: np.ndarray) -> None:
         self.n_ev, self.n_p, self.n_par, self.n_fix = (int(c) for c in counts)
 
 
@@ -132,9 +180,12 @@ def _line_done(b, i, n):
 
 @numba.njit(cache=True)
 def _int(b, i, n):
-    """(value, index after the field) of an integer field at or after ``i``; index -1 if the
-    field is not an integer (up to 18 digits)."""
-    i = _skip(b, i, n)
+    """(value, index after the field) of the integer field after the space at ``i``; index -1
+    if the field is not an integer (up to 18 digits) or not after a single space (HepMC3 reads
+    fields by single spaces: it would misread the line)."""
+    if i >= n or b[i] != 32:
+        return 0, -1
+    i += 1
     neg = False
     if i < n and (b[i] == 45 or b[i] == 43):
         neg = b[i] == 45
@@ -402,9 +453,11 @@ def _float(b, b64, i, n):
 
 @numba.njit(cache=True)
 def _check_number(b, b64, i, n):
-    """Index after the number field at or after ``i`` (or -1 if it is not one), without
-    converting it: for fields that are checked but not kept."""
-    i = _skip(b, i, n)
+    """Index after the number field after the single space at ``i`` (or -1 if it is not one),
+    without converting it: for fields that are checked but not kept."""
+    if i >= n or b[i] != 32:
+        return -1
+    i += 1
     j = i + 1 if i < n and b[i] == 45 else i
     if j + 22 <= n and b[j + 1] == 46 and 48 <= b[j] <= 57 and b[j + 18] | 32 == 101 \
             and (b[j + 19] == 43 or b[j + 19] == 45) and 48 <= b[j + 20] <= 57 and 48 <= b[j + 21] <= 57 \
@@ -417,22 +470,22 @@ def _check_number(b, b64, i, n):
 
 @numba.njit(cache=True)
 def _value(b, b64, i, n):
-    """A number field after optional blanks: (value, start, end or -1, exact)."""
-    i = _skip(b, i, n)
-    v, j, exact = _float(b, b64, i, n)
-    return v, i, j, exact
+    """The number field after the single space at ``i``: (value, its start, its end or -1,
+    exact)."""
+    if i >= n or b[i] != 32:
+        return 0.0, i, -1, True
+    v, j, exact = _float(b, b64, i + 1, n)
+    return v, i + 1, j, exact
 
 
 @numba.njit(cache=True)
 def _numbers_to_eol(b, b64, i, n):
     """Check that the rest of the line holds only number fields: index past the line or -1."""
     while True:
-        i = _skip(b, i, n)
-        if i >= n:
-            return n
-        if b[i] == 10:
-            return i + 1
-        _, i, _ = _float(b, b64, i, n)
+        j = _line_done(b, i, n)
+        if j >= 0:
+            return j
+        _, _, i, _ = _value(b, b64, i, n)
         if i < 0:
             return -1
 
@@ -447,34 +500,18 @@ def _starts_with(b, i, n, word):
     return True
 
 
-# -- growing arrays --------------------------------------------------------------------------
-
-@numba.njit(cache=True)
-def _grow1(a, need):
-    if need <= len(a):
-        return a
-    out = np.zeros(max(need, 2 * len(a)), a.dtype)
-    out[:len(a)] = a
-    return out
-
-
-@numba.njit(cache=True)
-def _grow2(a, need):
-    if need <= a.shape[0]:
-        return a
-    out = np.zeros((max(need, 2 * a.shape[0]), a.shape[1]), a.dtype)
-    out[:a.shape[0]] = a
-    return out
-
+# -- numbers left to Python ---------------------------------------------------------------
 
 @numba.njit(cache=True)
 def _add_fix(fix, n_fix, target, start, end):
-    fix = _grow2(fix, n_fix + 1)
+    """Record a number for Python; returns the new count, or -1 if ``fix`` is full."""
+    if n_fix >= len(fix):
+        return -1
     fix[n_fix, 0] = target
     fix[n_fix, 1] = start
     fix[n_fix, 2] = end
     fix[n_fix, 3] = 0
-    return fix, n_fix + 1
+    return n_fix + 1
 
 
 # -- HepMC3 ----------------------------------------------------------------------------------
@@ -483,8 +520,8 @@ def _add_fix(fix, n_fix, target, start, end):
 def _vertex_list(b, j, end, vin, n_vin, mark, stamp):
     """Read "[1,2,...]" at ``j``: append the distinct positive ids to ``vin`` (``mark[id] ==
     stamp`` flags an id already in this list; ids beyond ``len(mark) - 1`` are returned as
-    they are, for the caller to refuse). Returns (index after the list or -1, vin, new count,
-    largest id)."""
+    they are, for the caller to refuse). Returns (index after the list, -1 if malformed or -2 if
+    ``vin`` is full; the new count; the largest id)."""
     j += 1
     largest = 0
     if j < end and b[j] == 93:  # "[]"
@@ -501,13 +538,14 @@ def _vertex_list(b, j, end, vin, n_vin, mark, stamp):
                 m = m * 10 + (b[j] - 48)
                 j += 1
             if j == s:
-                return -1, vin, n_vin, largest
+                return -1, n_vin, largest
             if not neg and m > 0:  # HepMC3 ignores the others
                 largest = max(largest, m)
                 if m >= len(mark) or mark[m] != stamp:
                     if m < len(mark):
                         mark[m] = stamp
-                    vin = _grow1(vin, n_vin + 1)
+                    if n_vin >= len(vin):
+                        return -2, n_vin, largest  # vin is full
                     vin[n_vin] = m
                     n_vin += 1
             if j < end and b[j] == 44:  # ,
@@ -516,20 +554,17 @@ def _vertex_list(b, j, end, vin, n_vin, mark, stamp):
             if j < end and b[j] == 93:  # ]
                 j += 1
                 break
-            return -1, vin, n_vin, largest
+            return -1, n_vin, largest
     if not _ends(b, j, end):
-        return -1, vin, n_vin, largest
-    return j, vin, n_vin, largest
+        return -1, n_vin, largest
+    return j, n_vin, largest
 
 
 @numba.njit(cache=True)
 def _position(b, b64, j, end):
-    """Optional "@ x y z t" then the end of the line: index past the line or -1."""
-    j = _skip(b, j, end)
-    if j < end and b[j] == 64:  # @
-        j += 1
-        if not _ends(b, j, end):
-            return -1
+    """Optional " @ x y z t" then the end of the line: index past the line or -1."""
+    if j + 1 < end and b[j] == 32 and b[j + 1] == 64:  # @
+        j += 2
         for _ in range(4):
             _, _, j, _ = _value(b, b64, j, end)
             if j < 0:
@@ -590,17 +625,19 @@ def _fix_fields(b, b64, i, end, first, mask, target, fix, n_fix):
         while not _ends(b, j, end):
             j += 1
         t = field - first
-        if t >= 0 and mask & (1 << t):
-            fix, n_fix = _add_fix(fix, n_fix, target + t, s, j)
+        if t >= 0 and mask & (1 << t) and n_fix >= 0:
+            n_fix = _add_fix(fix, n_fix, target + t, s, j)
         field += 1
-    return fix, n_fix
+    return n_fix
 
 
 @numba.njit(cache=True)
-def _finish3(k, np_decl, nv_decl, n_vlines, n_implied, prod, endv, vdef, vin_start, vin_len, vin, fwd, n_fwd,
-             later, n_later, n_p, n_par, parents, par_off, err):
+def _finish3(k, np_decl, nv_decl, n_vlines, n_implied, scratch, n_fwd, n_later, n_p, n_par, parents, par_off,
+             err, room):
     """Close a HepMC3 event: check the counts, resolve the links named before their particles,
-    append the parents of its ``k`` particles. Returns (error code or 0, n_par, parents, par_off)."""
+    append the parents of its ``k`` particles. Returns (error code, 0, or -1 when ``parents`` is
+    too small (``room`` says how big it must be); the new parent count)."""
+    prod, endv, _, later, _, vin_start, vin_len, vdef, vin, fwd = scratch
     code = 0
     if k != np_decl:
         code = E_COUNT
@@ -621,15 +658,10 @@ def _finish3(k, np_decl, nv_decl, n_vlines, n_implied, prod, endv, vdef, vin_sta
         if code != 0:
             break
         m = later[t, 1]
-        if m > k:
-            code = E_MOTHER
-            err[2] = later[t, 0]
-            err[3] = m
-        else:
-            if endv[m - 1] == 0:
-                endv[m - 1] = m
-                n_implied += 1
-            prod[later[t, 0] - 1] = endv[m - 1]
+        if endv[m - 1] == 0:
+            endv[m - 1] = m
+            n_implied += 1
+        prod[later[t, 0] - 1] = endv[m - 1]
     if code == 0 and n_vlines + n_implied != nv_decl:
         code = E_COUNT
     if code == E_COUNT:
@@ -638,65 +670,66 @@ def _finish3(k, np_decl, nv_decl, n_vlines, n_implied, prod, endv, vdef, vin_sta
         err[4] = k
         err[5] = n_vlines + n_implied
     if code != 0:
-        return code, n_par, parents, par_off
-    par_off = _grow1(par_off, n_p + k + 1)
+        return code, n_par
+    need = n_par
+    for p in range(k):
+        pc = prod[p]
+        if pc > 0:
+            need += 1
+        elif pc < 0:
+            slot = -pc - 1
+            if slot >= nv_decl or slot >= len(vdef) or not vdef[slot]:
+                err[2] = p + 1
+                err[3] = pc
+                return E_VERTEX_REF, n_par
+            need += vin_len[slot]
+    if need > len(parents):
+        room[R_PARENTS] = need
+        return -1, n_par
     for p in range(k):
         par_off[n_p + p] = n_par
         pc = prod[p]
         if pc > 0:
-            parents = _grow1(parents, n_par + 1)
             parents[n_par] = n_p + pc - 1
             n_par += 1
         elif pc < 0:
             slot = -pc - 1
-            if slot >= len(vdef) or not vdef[slot]:
-                err[2] = p + 1
-                err[3] = pc
-                return E_VERTEX_REF, n_par, parents, par_off
-            parents = _grow1(parents, n_par + vin_len[slot])
             for t in range(vin_start[slot], vin_start[slot] + vin_len[slot]):
                 parents[n_par] = n_p + vin[t] - 1
                 n_par += 1
     par_off[n_p + k] = n_par
-    return 0, n_par, parents, par_off
+    return 0, n_par
 
 
 @numba.njit(cache=True)
-def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, err):
+def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, err, room):
     """Parse up to ``max_events`` whole events of HepMC3 ASCII text from ``b[pos:end]``;
     ``final`` says what follows ``end`` (:data:`MORE`, :data:`BOUNDARY` or :data:`LAST`).
 
-    ``state`` (float64[3]): the momentum unit's scale to GeV (it persists from event to event,
-    as in HepMC3), the number of weight names of the run (-1 if none), and 1 to keep links to a
-    parent particle further down the record (HepMC3 >= 3.3), 0 to drop them (HepMC3 3.2, the
-    pyhepmc reader). ``acc``/``counts``: the
-    accumulator arrays and fill counts (see :class:`Acc`). ``err`` (int64[7]) receives the error
-    code, the byte offset of the line at fault, up to four numbers for the message and whether the
-    data ended inside the event.
+    ``state`` (float64[4]): the momentum unit's scale to GeV (it persists from event to event,
+    as in HepMC3), the number of weight names of the run (-1 if none), 1 to keep links to a
+    parent particle further down the record (HepMC3 >= 3.3) or 0 to drop them (HepMC3 3.2, the
+    pyhepmc reader), and the number of vertex lists read so far. ``acc``/``counts``: the accumulator arrays and fill counts, ``scratch`` the
+    per-event work arrays (see :class:`Acc`); the event arrays must have room for
+    ``max_events``. ``err`` (int64[7]) receives the error code, the byte offset of the line at
+    fault, up to four numbers for the message and whether the text ended inside the event.
 
-    Returns (status, position, acc, counts). The position is where the next call starts: the
-    first line not consumed, or the start of the event that is incomplete or at fault; the counts
-    include only whole, good events.
+    No array is reallocated here (in the hot loop that would cost reference counting on every
+    line): when one is too small the kernel stops at the start of the event with NEED_ROOM and
+    the sizes it needs in ``room``.
+
+    Returns (status, position, counts). The position is where the next call starts: the first
+    line not consumed, or the start of the event that is incomplete, too big or at fault; the
+    counts include only whole, good events.
     """
     b64 = b.view(np.uint64)  # the same bytes as words (b is padded: see padded())
     ev_number, ev_weight, ev_xs, ev_poff, pid, status, p4, par_off, parents, fix = acc
+    prod, endv, mark, later, _, vin_start, vin_len, vdef, vin, fwd = scratch
     n_ev, n_p, n_par, n_fix = counts[0], counts[1], counts[2], counts[3]
     scale = state[0]
     n_names = int(state[1])
     follow_forward = state[2] != 0.0
-
-    # per-event scratch: production code per particle (0 none, < 0 an explicit vertex, > 0 the
-    # implied vertex of that single parent particle) and end vertex per particle (same codes)
-    prod = np.zeros(4096, np.int64)
-    endv = np.zeros(4096, np.int64)
-    vdef = np.zeros(256, np.bool_)
-    vin_start = np.zeros(256, np.int64)
-    vin_len = np.zeros(256, np.int64)
-    vin = np.zeros(1024, np.int64)
-    fwd = np.zeros((64, 2), np.int64)  # V lines naming particles not read yet: (particle, vertex)
-    later = np.zeros((64, 2), np.int64)  # particles naming a parent that comes later: (particle, parent)
-    mark = np.zeros(4096, np.int64)  # per particle id: the last vertex list it was seen in
-    stamp = 0
+    stamp = np.int64(state[3])  # vertex lists read so far: marks in ``mark`` from earlier calls stay valid
 
     i = pos
     in_event = False
@@ -729,19 +762,20 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, err):
                 out_status, out_pos = NEED_DATA, ev_start
                 break
             if closes:
-                # -- the event is complete: counts, links named before their particles, parents
-                n_par0 = n_par
-                code, n_par, parents, par_off = _finish3(k, np_decl, nv_decl, n_vlines, n_implied, prod, endv,
-                                                         vdef, vin_start, vin_len, vin, fwd, n_fwd, later,
-                                                         n_later, n_p, n_par, parents, par_off, err)
+                code, n_par_new = _finish3(k, np_decl, nv_decl, n_vlines, n_implied, scratch, n_fwd, n_later,
+                                           n_p, n_par, parents, par_off, err, room)
+                if code == -1:
+                    n_fix = n_fix0
+                    out_status, out_pos = NEED_ROOM, ev_start
+                    break
                 if code != 0:
                     err[0] = code
                     err[1] = last_line if at_end else ev_start
                     err[6] = at_end and final == LAST
-                    n_par = n_par0
                     n_fix = n_fix0
                     out_status, out_pos = ERROR, ev_start
                     break
+                n_par = n_par_new
                 if scale != 1.0:
                     for p in range(n_p, n_p + k):
                         for t in range(4):
@@ -770,63 +804,68 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, err):
         elif c == 80:  # P id mother pid px py pz e m status
             pv_seen = True
             g = n_p + k
-            if g + 1 > len(pid):
-                pid = _grow1(pid, g + 1)
-                status = _grow1(status, g + 1)
-                p4 = _grow2(p4, g + 1)
-            j, pid_in, mo, pdg, st, inexact = _particle3(b, b64, i, end, p4, g)
-            if j >= 0 and inexact:
-                fix, n_fix = _fix_fields(b, b64, i, end, 3, inexact, 4 * g, fix, n_fix)
-            if j < 0:
-                bad = E_MALFORMED
-            elif pid_in != k + 1:
-                bad = E_PARTICLE_ID
-                err[2] = pid_in
-                err[3] = k + 1
-            elif mo < -nv_decl:
-                bad = E_VERTEX_REF
-                err[2] = k + 1
-                err[3] = mo
-            elif mo > np_decl or (mo > k and follow_forward and mo == k + 1):
-                bad = E_MOTHER
-                err[2] = k + 1
-                err[3] = mo
+            if k >= np_decl or k >= len(prod) - 1 or g >= len(pid):  # more particles than declared
+                bad = E_COUNT
+                err[2] = np_decl
+                err[3] = nv_decl
+                err[4] = k + 1
+                err[5] = n_vlines + n_implied
             else:
-                if k + 1 > len(prod):
-                    prod = _grow1(prod, k + 1)
-                    endv = _grow1(endv, k + 1)
-                endv[k] = 0
-                if mo > k:  # a parent further down the record
-                    prod[k] = 0  # HepMC3 3.2 drops the link; HepMC3 3.3 keeps it
-                    if follow_forward:
-                        later = _grow2(later, n_later + 1)
-                        later[n_later, 0] = k + 1
-                        later[n_later, 1] = mo
-                        n_later += 1
-                elif mo > 0:
-                    if endv[mo - 1] == 0:  # a new implied vertex with this single parent
-                        endv[mo - 1] = mo
-                        n_implied += 1
-                    prod[k] = endv[mo - 1]
+                j, pid_in, mo, pdg, st, inexact = _particle3(b, b64, i, end, p4, g)
+                if j >= 0 and inexact:
+                    n_fix = _fix_fields(b, b64, i, end, 3, inexact, 4 * g, fix, n_fix)
+                    if n_fix < 0:
+                        room[R_FIX] = len(fix) + 4
+                        n_fix = n_fix0
+                        out_status, out_pos = NEED_ROOM, ev_start
+                        break
+                if j < 0:
+                    bad = E_MALFORMED
+                elif pid_in != k + 1:
+                    bad = E_PARTICLE_ID
+                    err[2] = pid_in
+                    err[3] = k + 1
+                elif mo < -nv_decl:
+                    bad = E_VERTEX_REF
+                    err[2] = k + 1
+                    err[3] = mo
+                elif mo > np_decl or (mo == k + 1 and follow_forward):
+                    bad = E_MOTHER
+                    err[2] = k + 1
+                    err[3] = mo
                 else:
-                    prod[k] = mo
-                pid[g] = pdg
-                status[g] = st
-                k += 1
-                i = j
+                    endv[k] = 0
+                    if mo > k:  # a parent further down the record
+                        prod[k] = 0  # HepMC3 3.2 drops the link; HepMC3 3.3 keeps it
+                        if follow_forward:
+                            later[n_later, 0] = k + 1
+                            later[n_later, 1] = mo
+                            n_later += 1
+                    elif mo > 0:
+                        if endv[mo - 1] == 0:  # a new implied vertex with this single parent
+                            endv[mo - 1] = mo
+                            n_implied += 1
+                        prod[k] = endv[mo - 1]
+                    else:
+                        prod[k] = mo
+                    pid[g] = pdg
+                    status[g] = st
+                    k += 1
+                    i = j
         elif c == 86:  # V id status [in,...] @ x y z t
             pv_seen = True
             vid, j = _int(b, i + 1, end)
             _, j = _int(b, j, end) if j >= 0 else (0, -1)
             first = n_vin
             largest = 0
-            if j >= 0:
-                j = _skip(b, j, end)
-                if j < end and b[j] == 91:  # [
-                    if np_decl + 1 > len(mark):
-                        mark = np.zeros(2 * np_decl + 1, np.int64)
-                    stamp += 1
-                    j, vin, n_vin, largest = _vertex_list(b, j, end, vin, n_vin, mark, stamp)
+            if j >= 0 and j + 1 < end and b[j] == 32 and b[j + 1] == 91:  # " ["
+                stamp += 1
+                j, n_vin, largest = _vertex_list(b, j + 1, end, vin, n_vin, mark, stamp)
+                if j == -2:
+                    room[R_VIN] = len(vin) + 1
+                    n_fix = n_fix0
+                    out_status, out_pos = NEED_ROOM, ev_start
+                    break
             j = _position(b, b64, j, end) if j >= 0 else -1
             slot = -vid - 1
             if j < 0:
@@ -835,44 +874,59 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, err):
                 bad = E_VIN_REF
                 err[2] = vid
                 err[3] = largest
-            elif slot < 0 or slot >= nv_decl:
+            elif slot < 0 or slot >= nv_decl or slot >= len(vdef):
                 bad = E_VERTEX_ID
                 err[2] = vid
                 err[3] = nv_decl
+            elif vdef[slot]:
+                bad = E_VERTEX_DUP
+                err[2] = vid
             else:
-                if slot >= len(vdef):
-                    vdef = _grow1(vdef, slot + 1)
-                    vin_start = _grow1(vin_start, slot + 1)
-                    vin_len = _grow1(vin_len, slot + 1)
-                if vdef[slot]:
-                    bad = E_VERTEX_DUP
-                    err[2] = vid
-                else:
-                    vdef[slot] = True
-                    vin_start[slot] = first
-                    vin_len[slot] = n_vin - first
-                    n_vlines += 1
-                    for t in range(first, n_vin):
-                        m = vin[t]
-                        if m <= k:
-                            if endv[m - 1] != 0:
-                                bad = E_CONFLICT
-                                err[2] = m
-                                break
-                            endv[m - 1] = vid
-                        else:
-                            fwd = _grow2(fwd, n_fwd + 1)
-                            fwd[n_fwd, 0] = m
-                            fwd[n_fwd, 1] = vid
-                            n_fwd += 1
-                    i = j
+                vdef[slot] = True
+                vin_start[slot] = first
+                vin_len[slot] = n_vin - first
+                n_vlines += 1
+                for t in range(first, n_vin):
+                    m = vin[t]
+                    if m <= k:
+                        if endv[m - 1] != 0:
+                            bad = E_CONFLICT
+                            err[2] = m
+                            break
+                        endv[m - 1] = vid
+                    else:
+                        if n_fwd >= len(fwd):
+                            bad = -1
+                            break
+                        fwd[n_fwd, 0] = m
+                        fwd[n_fwd, 1] = vid
+                        n_fwd += 1
+                if bad == -1:
+                    room[R_FWD] = len(fwd) + 1
+                    n_fix = n_fix0
+                    out_status, out_pos = NEED_ROOM, ev_start
+                    break
+                i = j
         elif c == 69:  # E number vertices particles [@ x y z t]
             evn, j = _int(b, i + 1, end)
             nv, j = _int(b, j, end) if j >= 0 else (0, -1)
             npart, j = _int(b, j, end) if j >= 0 else (0, -1)
             j = _position(b, b64, j, end) if j >= 0 else -1
+            # room for no more particles and vertices than the event's text can hold (a particle
+            # line takes at least 20 bytes, a vertex one 7): a corrupt count asks for no more
+            cap_p = min(npart, (end - line) // 16 + 1)
+            cap_v = min(nv, (end - line) // 4 + 1)
             if j < 0 or nv < 0 or npart < 0:
                 bad = E_MALFORMED
+            elif n_p + cap_p > len(pid) or cap_p + 1 > len(prod) or cap_v > len(vdef):
+                if n_p + cap_p > len(pid):
+                    room[R_PART] = n_p + cap_p
+                if cap_p + 1 > len(prod):
+                    room[R_SPART] = cap_p + 1
+                if cap_v > len(vdef):
+                    room[R_SVERT] = cap_v
+                out_status, out_pos = NEED_ROOM, line
+                break
             else:
                 in_event = True
                 ev_start = line
@@ -887,11 +941,7 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, err):
                 weights_done = False
                 pv_seen = False
                 n_fix0 = n_fix
-                vdef[:] = False
-                ev_number = _grow1(ev_number, n_ev + 1)
-                ev_weight = _grow1(ev_weight, n_ev + 1)
-                ev_xs = _grow2(ev_xs, n_ev + 1)
-                ev_poff = _grow1(ev_poff, n_ev + 2)
+                vdef[:cap_v] = False
                 ev_number[n_ev] = evn
                 ev_weight[n_ev] = 1.0
                 ev_xs[n_ev, 0] = np.nan
@@ -909,8 +959,15 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, err):
                 if nw == 0:
                     ev_weight[n_ev] = v
                     if not exact:
-                        fix, n_fix = _add_fix(fix, n_fix, -1 - n_ev, s, j)
+                        n_fix = _add_fix(fix, n_fix, -1 - n_ev, s, j)
+                        if n_fix < 0:
+                            break
                 nw += 1
+            if n_fix < 0:
+                room[R_FIX] = len(fix) + 4
+                n_fix = n_fix0
+                out_status, out_pos = NEED_ROOM, ev_start
+                break
             if j < 0:
                 bad = E_MALFORMED
             elif n_names > 0 and nw != n_names:
@@ -965,8 +1022,12 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, err):
             break
     state[0] = scale
     state[1] = n_names
-    return out_status, out_pos, (ev_number, ev_weight, ev_xs, ev_poff, pid, status, p4, par_off, parents,
-                                 fix), np.array([n_ev, n_p, n_par, n_fix], np.int64)
+    state[3] = stamp
+    counts[0] = n_ev
+    counts[1] = n_p
+    counts[2] = n_par
+    counts[3] = n_fix
+    return out_status, out_pos
 
 
 # -- HepMC2 ----------------------------------------------------------------------------------
@@ -1031,18 +1092,52 @@ def _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status_ev):
 
 
 @numba.njit(cache=True)
-def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, err):
+def _finish2(k, n_v, vbc, prodv, endbc, orphan, status, n_p, n_par, parents, par_off, room):
+    """Close a HepMC2 event: links from the end-vertex barcodes, then the parents of its ``k``
+    particles. Returns the new parent count, or -1 when ``parents`` is too small (see ``room``)."""
+    endv = _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status[n_p:n_p + k])
+    n_in = np.zeros(n_v + 1, np.int64)  # incoming particles of each vertex, as CSR
+    for p in range(k):
+        if endv[p] >= 0:
+            n_in[endv[p] + 1] += 1
+    in_off = np.cumsum(n_in)
+    incoming = np.zeros(in_off[n_v], np.int64)
+    fill = in_off[:n_v].copy()
+    for p in range(k):
+        v = endv[p]
+        if v >= 0:
+            incoming[fill[v]] = p
+            fill[v] += 1
+    need = n_par
+    for p in range(k):
+        v = prodv[p]
+        if v >= 0:
+            need += in_off[v + 1] - in_off[v]
+    if need > len(parents):
+        room[R_PARENTS] = need
+        return -1
+    for p in range(k):
+        par_off[n_p + p] = n_par
+        v = prodv[p]
+        if v >= 0:
+            for t in range(in_off[v], in_off[v + 1]):
+                parents[n_par] = n_p + incoming[t]
+                n_par += 1
+    par_off[n_p + k] = n_par
+    return n_par
+
+
+@numba.njit(cache=True)
+def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, err, room):
     """Parse up to ``max_events`` whole events of HepMC2 IO_GenEvent text; the same interface
-    as :func:`parse_hepmc3` (``state[1]`` unused). Particles keep the file's order."""
-    b64 = b.view(np.uint64)  # the same bytes as words (b is padded: see padded())
+    as :func:`parse_hepmc3` (``state[1:]`` unused). Particles keep the file's order."""
+    b64 = b.view(np.uint64)
     ev_number, ev_weight, ev_xs, ev_poff, pid, status, p4, par_off, parents, fix = acc
+    # production vertex (index in the event, or -1), end-vertex barcode, orphan flag per
+    # particle; barcode per vertex
+    prodv, endbc, _, _, orphan, vbc, _, _, _, _ = scratch
     n_ev, n_p, n_par, n_fix = counts[0], counts[1], counts[2], counts[3]
     scale = state[0]
-
-    prodv = np.zeros(4096, np.int64)  # production vertex (index in the event) or -1
-    endbc = np.zeros(4096, np.int64)  # end-vertex barcode (0: none)
-    orphan = np.zeros(4096, np.bool_)  # an incoming particle of the vertex it follows
-    vbc = np.zeros(256, np.int64)  # vertex barcodes
 
     i = pos
     in_event = False
@@ -1087,30 +1182,12 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, err):
                     n_fix = n_fix0
                     out_status, out_pos = ERROR, ev_start
                     break
-                endv = _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status[n_p:n_p + k])
-                # incoming particles of each vertex (CSR), then the parents of each particle
-                n_in = np.zeros(n_v + 1, np.int64)
-                for p in range(k):
-                    if endv[p] >= 0:
-                        n_in[endv[p] + 1] += 1
-                in_off = np.cumsum(n_in)
-                incoming = np.zeros(in_off[n_v], np.int64)
-                fill = in_off[:n_v].copy()
-                for p in range(k):
-                    v = endv[p]
-                    if v >= 0:
-                        incoming[fill[v]] = p
-                        fill[v] += 1
-                par_off = _grow1(par_off, n_p + k + 1)
-                for p in range(k):
-                    par_off[n_p + p] = n_par
-                    v = prodv[p]
-                    if v >= 0:
-                        parents = _grow1(parents, n_par + in_off[v + 1] - in_off[v])
-                        for t in range(in_off[v], in_off[v + 1]):
-                            parents[n_par] = n_p + incoming[t]
-                            n_par += 1
-                par_off[n_p + k] = n_par
+                n_par_new = _finish2(k, n_v, vbc, prodv, endbc, orphan, status, n_p, n_par, parents, par_off, room)
+                if n_par_new < 0:
+                    n_fix = n_fix0
+                    out_status, out_pos = NEED_ROOM, ev_start
+                    break
+                n_par = n_par_new
                 if scale != 1.0:
                     for p in range(n_p, n_p + k):
                         for t in range(4):
@@ -1137,20 +1214,25 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, err):
         elif (c == 80 or c == 86) and not in_event:
             bad = E_OUTSIDE
         elif c == 80:  # P barcode pid px py pz e m status theta phi end-barcode nflow [flows]
+            g = n_p + k
+            if g >= len(pid) or k >= len(prodv):
+                if g >= len(pid):
+                    room[R_PART] = g + 1
+                if k >= len(prodv):
+                    room[R_SPART] = k + 1
+                n_fix = n_fix0
+                out_status, out_pos = NEED_ROOM, ev_start
+                break
             _, j = _int(b, i + 1, end)
             pdg, j = _int(b, j, end) if j >= 0 else (0, -1)
-            g = n_p + k
-            if j >= 0 and g + 1 > len(pid):
-                pid = _grow1(pid, g + 1)
-                status = _grow1(status, g + 1)
-                p4 = _grow2(p4, g + 1)
+            inexact = 0
             for t in range(4):
                 if j < 0:
                     break
                 v, s, j, exact = _value(b, b64, j, end)
                 p4[g, t] = v
                 if j >= 0 and not exact:
-                    fix, n_fix = _add_fix(fix, n_fix, 4 * g + t, s, j)
+                    inexact |= 1 << t
             j = _floats(b, b64, j, end, 1)
             st, j = _int(b, j, end) if j >= 0 else (0, -1)
             j = _floats(b, b64, j, end, 2)
@@ -1161,15 +1243,18 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, err):
             else:
                 j = -1
             j = _line_done(b, j, end) if j >= 0 else -1
+            if j >= 0 and inexact:
+                n_fix = _fix_fields(b, b64, i, end, 2, inexact, 4 * g, fix, n_fix)
+                if n_fix < 0:
+                    room[R_FIX] = len(fix) + 4
+                    n_fix = n_fix0
+                    out_status, out_pos = NEED_ROOM, ev_start
+                    break
             if j < 0 or abs(pdg) >= _INT32 or abs(st) >= _INT32:
                 bad = E_MALFORMED
             elif n_v == 0:
                 bad = E_NO_VERTEX
             else:
-                if k + 1 > len(prodv):
-                    prodv = _grow1(prodv, k + 1)
-                    endbc = _grow1(endbc, k + 1)
-                    orphan = _grow1(orphan, k + 1)
                 prodv[k] = n_v - 1
                 orphan[k] = ebc == vbc[n_v - 1]
                 endbc[k] = ebc
@@ -1198,9 +1283,13 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, err):
                 j = _numbers_to_eol(b, b64, j, end) if j >= 0 else -1
                 if j < 0 or nout < 0:
                     bad = E_MALFORMED
+                elif n_v >= nv_decl or n_v >= len(vbc):
+                    bad = E_COUNT
+                    err[2] = nv_decl
+                    err[3] = n_v + 1
+                    err[4] = k
                 else:
-                    vbc = _grow1(vbc, n_v + 1)
-                    vbc[n_v] = bc
+                    vbc[n_v] = bc  # room for the declared vertices was made at the event line
                     n_v += 1
                     nout_cur = nout
                     parsed_cur = 0
@@ -1232,8 +1321,15 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, err):
             else:
                 j = -1
             j = _numbers_to_eol(b, b64, j, end) if j >= 0 else -1
+            cap_v = min(nv, (end - line) // 16 + 1)  # a vertex line takes at least 21 bytes
             if j < 0 or nv < 0:
                 bad = E_MALFORMED
+            elif cap_v > len(vbc) or n_fix + 1 > len(fix):
+                if cap_v > len(vbc):
+                    room[R_SVERT] = cap_v
+                room[R_FIX] = n_fix + 1
+                out_status, out_pos = NEED_ROOM, line
+                break
             else:
                 in_event = True
                 ev_start = line
@@ -1243,14 +1339,10 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, err):
                 nout_cur = 0
                 parsed_cur = 0
                 n_fix0 = n_fix
-                ev_number = _grow1(ev_number, n_ev + 1)
-                ev_weight = _grow1(ev_weight, n_ev + 1)
-                ev_xs = _grow2(ev_xs, n_ev + 1)
-                ev_poff = _grow1(ev_poff, n_ev + 2)
                 ev_number[n_ev] = evn
                 ev_weight[n_ev] = w0
                 if not w0_exact:
-                    fix, n_fix = _add_fix(fix, n_fix, -1 - n_ev, w0_s, w0_e)
+                    n_fix = _add_fix(fix, n_fix, -1 - n_ev, w0_s, w0_e)
                 ev_xs[n_ev, 0] = np.nan
                 ev_xs[n_ev, 1] = np.nan
                 i = j
@@ -1280,5 +1372,8 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, err):
             out_status, out_pos = ERROR, (ev_start if in_event else line)
             break
     state[0] = scale
-    return out_status, out_pos, (ev_number, ev_weight, ev_xs, ev_poff, pid, status, p4, par_off, parents,
-                                 fix), np.array([n_ev, n_p, n_par, n_fix], np.int64)
+    counts[0] = n_ev
+    counts[1] = n_p
+    counts[2] = n_par
+    counts[3] = n_fix
+    return out_status, out_pos

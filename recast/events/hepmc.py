@@ -438,9 +438,10 @@ class HepMCSource:
 
     def _iter_columnar(self) -> Iterator:
         kernel = _text.parse_hepmc3 if self.format == "hepmc3" else _text.parse_hepmc2
-        # momentum unit scale, number of weight names, links to parents further down the record
-        state = np.array([1.0, -1.0, 1.0 if self.forward_parents == "keep" else 0.0])
+        # momentum unit scale, number of weight names, links to parents further down the record, stamp
+        state = np.array([1.0, -1.0, 1.0 if self.forward_parents == "keep" else 0.0, 0.0])
         err = np.zeros(7, np.int64)
+        room = np.zeros(8, np.int64)
         buf = _text.padded(np.zeros(0, np.uint8))
         filled = pos = end = 0  # bytes of text in buf, where the kernel starts, where the last event begins
         offset = 0  # bytes of text before buf[0]
@@ -454,10 +455,16 @@ class HepMCSource:
                     if target <= 0:
                         break
                 err[:] = 0
-                status, pos, arrays, counts = kernel(buf, pos, end, final, target, state, acc.arrays(),
-                                                     acc.counts(), err)
-                acc.update(arrays, counts)
+                room[:] = 0
+                acc.ensure_events(target)
+                counts = acc.counts()
+                status, pos = kernel(buf, pos, end, final, target, state, acc.arrays(), counts, acc.scratch,
+                                     err, room)
+                acc.set_counts(counts)
                 self._apply_fixes(acc, buf)
+                if status == _text.NEED_ROOM:
+                    acc.grow(room)
+                    continue
                 if status == _text.ERROR:
                     message = self._parse_error(err, buf[:filled], offset, self.n_read + acc.n_ev + 1)
                     if acc.n_ev:  # the good events read before the failure still count
@@ -465,7 +472,8 @@ class HepMCSource:
                     raise EventFileError(message)
                 if status == _text.CHUNK_FULL:
                     yield self._columnar_batch(acc)
-                    acc = _text.Acc(capacity=len(acc.pid), events=len(acc.ev_number))
+                    acc = _text.Acc(capacity=len(acc.pid), events=len(acc.ev_number), parents=len(acc.parents),
+                                    scratch=acc.scratch)
                 elif status == _text.END:
                     break
                 else:  # NEED_DATA: keep the unparsed tail, append the next block
