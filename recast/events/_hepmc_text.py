@@ -69,6 +69,7 @@ E_OUTSIDE = 11  # a particle or vertex line before the first event line
 E_NO_VERTEX = 12  # HepMC2: a particle line before the event's first vertex line
 E_VERTEX_OUT = 13  # HepMC2: fewer particles after a vertex than its outgoing count
 E_VIN_REF = 14  # a vertex lists an incoming particle that is not in the event
+E_NO_INCOMING = 15  # HepMC2: a vertex with outgoing particles but no incoming one
 
 _POW10 = np.array([10.0 ** k for k in range(23)])
 _NAN = np.frombuffer(b"nan", np.uint8)
@@ -1055,7 +1056,8 @@ def _floats(b, b64, j, end, count):
 def _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status_ev):
     """End vertex (index) of every particle from its end-vertex barcode (the first vertex with
     that barcode; none if there is no such vertex, as in HepMC3), then the beam rule: a vertex
-    without incoming particles takes its outgoing status-4 particles as incoming."""
+    without incoming particles takes its outgoing status-4 particles as incoming. Returns the end
+    vertices and the index of a vertex with outgoing but no incoming particles (-1 if none)."""
     endv = np.full(k, -1, np.int64)
     direct = True  # barcodes -1, -2, ... in order: the usual case, no search needed
     for j in range(n_v):
@@ -1088,14 +1090,27 @@ def _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status_ev):
         if v >= 0 and n_in[v] == 0 and status_ev[p] == 4 and endv[p] < 0:
             endv[p] = v
             prodv[p] = -1
-    return endv
+    n_in[:] = 0
+    for p in range(k):
+        if endv[p] >= 0:
+            n_in[endv[p]] += 1
+    for p in range(k):  # HepMC3 drops a vertex left without incoming particles, and with it its
+        v = prodv[p]  # outgoing particles that decay no further: refuse rather than differ
+        if v >= 0 and n_in[v] == 0:
+            return endv, v
+    return endv, -1
 
 
 @numba.njit(cache=True)
-def _finish2(k, n_v, vbc, prodv, endbc, orphan, status, n_p, n_par, parents, par_off, room):
+def _finish2(k, n_v, vbc, prodv, endbc, orphan, status, n_p, n_par, parents, par_off, room, err):
     """Close a HepMC2 event: links from the end-vertex barcodes, then the parents of its ``k``
-    particles. Returns the new parent count, or -1 when ``parents`` is too small (see ``room``)."""
-    endv = _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status[n_p:n_p + k])
+    particles. Returns the new parent count, -1 when ``parents`` is too small (see ``room``), or
+    -2 for a vertex without incoming particles (``err``)."""
+    endv, orphaned = _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status[n_p:n_p + k])
+    if orphaned >= 0:
+        err[0] = E_NO_INCOMING
+        err[2] = vbc[orphaned]
+        return -2
     n_in = np.zeros(n_v + 1, np.int64)  # incoming particles of each vertex, as CSR
     for p in range(k):
         if endv[p] >= 0:
@@ -1182,7 +1197,13 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
                     n_fix = n_fix0
                     out_status, out_pos = ERROR, ev_start
                     break
-                n_par_new = _finish2(k, n_v, vbc, prodv, endbc, orphan, status, n_p, n_par, parents, par_off, room)
+                n_par_new = _finish2(k, n_v, vbc, prodv, endbc, orphan, status, n_p, n_par, parents, par_off, room,
+                                     err)
+                if n_par_new == -2:
+                    err[1] = last_line if at_end else ev_start
+                    n_fix = n_fix0
+                    out_status, out_pos = ERROR, ev_start
+                    break
                 if n_par_new < 0:
                     n_fix = n_fix0
                     out_status, out_pos = NEED_ROOM, ev_start

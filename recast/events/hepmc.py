@@ -570,6 +570,9 @@ class HepMCSource:
             reason = f"unknown momentum unit (GEV or MEV): {text[:80]!r}"
         elif code == _text.E_OUTSIDE:
             reason = f"{kind} line before the first event line"
+        elif code == _text.E_NO_INCOMING:
+            reason = (f"vertex {a} has outgoing particles but no incoming one (no particle names it as its "
+                      f"end vertex): HepMC3 would drop its particles")
         elif code == _text.E_NO_VERTEX:
             reason = "particle line before the event's first vertex line"
         else:
