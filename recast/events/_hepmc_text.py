@@ -33,9 +33,9 @@ import types
 import numba
 import numpy as np
 
-# what the end of the buffer is (the kernels' ``final`` argument)
-MORE = 0  # more text follows, the buffer may end inside an event
-BOUNDARY = 1  # more text follows, the buffer ends where an event starts
+# what the end of the buffer is (the kernels' ``final`` argument); the buffer always ends where an
+# event starts, so every event in it is whole
+BOUNDARY = 1  # more text follows
 LAST = 2  # the end of the text
 
 # kernel exit status
@@ -515,6 +515,29 @@ def _add_fix(fix, n_fix, target, start, end):
     return n_fix + 1
 
 
+@numba.njit(cache=True)
+def _momentum_unit(b, i, end):
+    """Scale to GeV of the momentum unit named by the ``U`` line at ``i``, or -1 if unknown."""
+    j = _skip(b, i + 1, end)
+    if _starts_with(b, j, end, _GEV):
+        return 1.0
+    if _starts_with(b, j, end, _MEV):
+        return 1.0e-3
+    return -1.0
+
+
+@numba.njit(cache=True)
+def _to_gev(p4, n_p, k, scale, fix, n_fix0, n_fix):
+    """Scale the momenta of the event just closed (``k`` particles from ``n_p``) to GeV; its
+    numbers left to Python are scaled when converted."""
+    if scale != 1.0:
+        for p in range(n_p, n_p + k):
+            for t in range(4):
+                p4[p, t] *= scale
+        for t in range(n_fix0, n_fix):
+            fix[t, 3] = 1
+
+
 # -- HepMC3 ----------------------------------------------------------------------------------
 
 @numba.njit(cache=True)
@@ -705,7 +728,7 @@ def _finish3(k, np_decl, nv_decl, n_vlines, n_implied, scratch, n_fwd, n_later, 
 @numba.njit(cache=True)
 def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, err, room):
     """Parse up to ``max_events`` whole events of HepMC3 ASCII text from ``b[pos:end]``;
-    ``final`` says what follows ``end`` (:data:`MORE`, :data:`BOUNDARY` or :data:`LAST`).
+    ``final`` says what follows ``end`` (:data:`BOUNDARY` or :data:`LAST`).
 
     ``state`` (float64[4]): the momentum unit's scale to GeV (it persists from event to event,
     as in HepMC3), the number of weight names of the run (-1 if none), 1 to keep links to a
@@ -758,10 +781,6 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
         if in_event:
             closes = at_end or c == 69 or c == 84 or (c == 87 and weights_done) or (c == 65 and pv_seen) \
                 or (c == 72 and _starts_with(b, i, end, _HEPMC))
-            if closes and at_end and final == MORE:
-                n_fix = n_fix0
-                out_status, out_pos = NEED_DATA, ev_start
-                break
             if closes:
                 code, n_par_new = _finish3(k, np_decl, nv_decl, n_vlines, n_implied, scratch, n_fwd, n_later,
                                            n_p, n_par, parents, par_off, err, room)
@@ -777,12 +796,7 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
                     out_status, out_pos = ERROR, ev_start
                     break
                 n_par = n_par_new
-                if scale != 1.0:
-                    for p in range(n_p, n_p + k):
-                        for t in range(4):
-                            p4[p, t] *= scale
-                    for t in range(n_fix0, n_fix):
-                        fix[t, 3] = 1
+                _to_gev(p4, n_p, k, scale, fix, n_fix0, n_fix)
                 n_p += k
                 n_ev += 1
                 ev_poff[n_ev] = n_p
@@ -990,11 +1004,9 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
                     j += 1
             i = j
         elif c == 85:  # U momentum-unit length-unit
-            j = _skip(b, i + 1, end)
-            if _starts_with(b, j, end, _GEV):
-                scale = 1.0
-            elif _starts_with(b, j, end, _MEV):
-                scale = 1.0e-3
+            unit = _momentum_unit(b, i, end)
+            if unit > 0:
+                scale = unit
             else:
                 bad = E_UNITS
             i = _eol(b, i, end)
@@ -1174,10 +1186,6 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
             continue
         if in_event:
             closes = at_end or c == 69 or (c == 72 and _starts_with(b, i, end, _HEPMC))
-            if closes and at_end and final == MORE:
-                n_fix = n_fix0
-                out_status, out_pos = NEED_DATA, ev_start
-                break
             if closes:
                 code = 0
                 if n_v != nv_decl:
@@ -1209,12 +1217,7 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
                     out_status, out_pos = NEED_ROOM, ev_start
                     break
                 n_par = n_par_new
-                if scale != 1.0:
-                    for p in range(n_p, n_p + k):
-                        for t in range(4):
-                            p4[p, t] *= scale
-                    for t in range(n_fix0, n_fix):
-                        fix[t, 3] = 1
+                _to_gev(p4, n_p, k, scale, fix, n_fix0, n_fix)
                 n_p += k
                 n_ev += 1
                 ev_poff[n_ev] = n_p
@@ -1368,11 +1371,9 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
                 ev_xs[n_ev, 1] = np.nan
                 i = j
         elif c == 85:  # U momentum-unit length-unit
-            j = _skip(b, i + 1, end)
-            if _starts_with(b, j, end, _GEV):
-                scale = 1.0
-            elif _starts_with(b, j, end, _MEV):
-                scale = 1.0e-3
+            unit = _momentum_unit(b, i, end)
+            if unit > 0:
+                scale = unit
             else:
                 bad = E_UNITS
             i = _eol(b, i, end)
