@@ -140,93 +140,150 @@ def _print_models(con, a) -> None:
                   f"{len(c.golden)} golden vectors (tolerance {c.tolerance:g})")
 
 
-def _source_from_args(args: argparse.Namespace):
+def _source_from_args(args: argparse.Namespace, runs=()):
+    """The event source the arguments name: a HepMC file, an LHE file for Pythia to shower, or
+    Pythia generating from an SLHA card (at the analyses' collision energy, ``runs``)."""
+    from . import pipeline
     from .errors import RecastError
     from .events import HepMCSource, PythiaConfig, PythiaSource
 
+    given = [f"--{k}" for k in ("events", "lhe") if getattr(args, k, None) is not None]
+    if len(given) > 1:
+        raise RecastError(f"give one event input: {' or '.join(given)}")
     if args.events is not None:
         if args.nevents is not None and args.max_events is None:
             args.max_events = args.nevents
         return HepMCSource(Path(args.events), chunk_size=args.chunk_size, max_events=args.max_events,
                            reader=args.reader, forward_parents=args.forward_parents)
+    hepmc_out = Path(args.hepmc_out) if getattr(args, "hepmc_out", None) else None
+    if getattr(args, "lhe", None) is not None:
+        cfg = PythiaConfig(lhe=Path(args.lhe), slha=Path(args.slha) if args.slha else None, nevents=args.nevents,
+                           seed=args.seed, extra_settings=tuple(args.pythia_setting))
+        return PythiaSource(cfg, chunk_size=args.chunk_size, hepmc_out=hepmc_out)
     if args.slha is None:
-        raise RecastError("give the events: --events FILE.hepmc[.gz] or --slha POINT.slha [-n N]")
-    cfg = PythiaConfig(slha=Path(args.slha), process=args.process, nevents=args.nevents or 5000,
-                       seed=args.seed, extra_settings=tuple(args.pythia_setting))
-    return PythiaSource(cfg, chunk_size=args.chunk_size,
-                        hepmc_out=Path(args.hepmc_out) if getattr(args, "hepmc_out", None) else None)
+        raise RecastError("give the events: --events FILE.hepmc[.gz], --lhe FILE.lhe[.gz] or --slha POINT.slha [-n N]")
+    cfg = PythiaConfig(slha=Path(args.slha), process=args.process, nevents=args.nevents or 5000, seed=args.seed,
+                       sqrt_s_gev=pipeline.collision_energy(runs) if runs else 13000.0,
+                       extra_settings=tuple(args.pythia_setting))
+    return PythiaSource(cfg, chunk_size=args.chunk_size, hepmc_out=hepmc_out)
+
+
+def _events_total(source) -> int | None:
+    """How many events the source will give, if known in advance (for the progress bar)."""
+    from .events import HepMCSource
+
+    if isinstance(source, HepMCSource):
+        return source.max_events
+    return source.config.nevents
+
+
+def _run_outputs(out: str | None, analyses) -> dict[str, tuple[Path, Path]]:
+    """Where ``run --out`` writes each analysis' results and limits, checked before anything runs:
+    one analysis and a file name: that file and ``<stem>.limits.json``; several analyses, or an
+    existing directory (or a name ending in '/'): ``DIR/<analysis>.json`` and
+    ``DIR/<analysis>.limits.json``."""
+    from . import output
+
+    if out is None:
+        return {}
+    path = Path(out)
+    if len(analyses) == 1 and not (path.is_dir() or out.endswith(("/", os.sep))):
+        output.prepare_file(path, "results file")
+        return {analyses[0].id: (path, path.with_suffix(".limits.json"))}
+    if path.suffix.lower() == ".json" and not path.is_dir():
+        raise output.OutputError(f"--out {out}: with several analyses, give a directory (one <analysis>.json "
+                                 f"in it per analysis)")
+    output.prepare_dir(path, "results directory")
+    return {a.id: (path / f"{a.id}.json", path / f"{a.id}.limits.json") for a in analyses}
+
+
+def _save_json(path: Path, doc: dict, what: str, remark: str = "") -> None:
+    import json
+
+    from . import output
+
+    output.save(path, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode(), what)
+    _say(f"wrote {path}" + (f" ({remark})" if remark else ""))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import analysis as ana_mod
-    from . import engine, pipeline, report, results, xsec
+    from . import output, pipeline, report, xsec
     from . import slha as slha_mod
     from .errors import RecastError
-    from .events import HepMCSource
+    from .events import PythiaSource
 
-    ana = ana_mod.load(args.analysis)
-    options = ana.resolve_options(_parse_options(args.option))
-    source = _source_from_args(args)
+    analyses = pipeline.load_analyses([*args.analysis, *(args.analyses or [])])
+    options = pipeline.resolve_options(analyses, *pipeline.split_options(_parse_options(args.option)))
+    outputs = _run_outputs(args.out, analyses)
+    for extra, what in ((args.dump_features, "feature dump"), (args.hepmc_out, "HepMC output")):
+        if extra:
+            output.prepare_file(Path(extra), what)
     if args.slha:
         slha_mod.read(args.slha)  # a bad card fails before any event is read
     if args.xsec_fb is not None:
         xsec.resolve(user_fb=args.xsec_fb)  # reject a bad value before generating anything
-    models, counts = engine.prepare(ana, options)  # a bad model fails here, before any generation
-    dump = engine.FeatureDump() if args.dump_features else None
-    if dump is not None and not models.loaded:
-        raise RecastError(f"--dump-features: {ana.id} evaluates no model with these options")
-    total = None if isinstance(source, HepMCSource) else source.config.nevents
-    if isinstance(source, HepMCSource) and source.max_events:
-        total = source.max_events
+    runs = pipeline.prepare(analyses, options)  # a bad model fails here, before any generation
+    source = _source_from_args(args, runs)
+    if args.hepmc_out and not isinstance(source, PythiaSource):
+        raise RecastError("--hepmc-out: only generated events (--slha or --lhe) can be written")
+    dump = None
+    if args.dump_features:
+        if len(runs) != 1:
+            raise RecastError("--dump-features: run one analysis at a time")
+        if not runs[0].models.loaded:
+            raise RecastError(f"--dump-features: {runs[0].analysis.id} evaluates no model with these options")
+        from .engine import FeatureDump
+
+        dump = FeatureDump()
+    label = runs[0].analysis.id if len(runs) == 1 else f"{len(runs)} analyses"
+    total = _events_total(source)
     error = None
     start = time.perf_counter()
-    with _progress(total, f"{ana.id}") if not args.quiet else contextlib.nullcontext() as bar:
+    n_read = 0
+    with _progress(total, label) if not args.quiet else contextlib.nullcontext() as bar:
         task = bar.add_task("run", total=total, rate="") if bar else None
 
         def advance(n: int) -> None:
+            nonlocal n_read
+            n_read += n
             if bar:
-                done = counts.n_events
-                bar.update(task, advance=n, rate=f"{done / (time.perf_counter() - start):.0f} ev/s")
+                bar.update(task, advance=n, rate=f"{n_read / (time.perf_counter() - start):.0f} ev/s")
 
         try:
-            engine.run(ana, source, options, seed=args.seed, counts=counts, models=models, dump=dump,
-                       on_batch=advance)
+            pipeline.analyse(source, runs, seed=args.seed, on_batch=advance, dump=dump)
         except RecastError as exc:
-            if counts.n_events == 0 or not args.out:
+            if runs[0].counts.n_events == 0 or not args.out:
                 raise
             error = str(exc)
     elapsed = time.perf_counter() - start
-    xs = pipeline.cross_section(source, user_fb=args.xsec_fb, slha_path=Path(args.slha) if args.slha else None,
-                                process=args.process, sqrt_s_gev=ana.sqrt_s_tev * 1000)
-    generator_name = ("Pythia 8's leading-order sigmaGen" if not isinstance(source, HepMCSource)
-                      else "the cross section recorded in the HepMC file")
-    notes = list(getattr(source, "notes", []))
-    if xs is not None and xs.kind == "generator":
-        notes.append(f"cross section taken from {generator_name}; give --xsec-fb for a better one")
-    doc = results.build(ana, counts, options=options, seed=args.seed, source=pipeline.input_record(source),
-                        cross_section=xs, complete=error is None, error=error, notes=notes)
-    for n in notes:
-        _say(f"warning: {n}")
+    docs = pipeline.documents(source, runs, seed=args.seed, xsec_fb=args.xsec_fb,
+                              slha_path=Path(args.slha) if args.slha else None, process=args.process,
+                              complete=error is None, error=error)
+    for note in dict.fromkeys(n for doc in docs.values() for n in doc["notes"]):
+        _say(f"warning: {note}")
+    n_events = runs[0].counts.n_events
+    for aid, doc in docs.items():
+        if not args.quiet:
+            report.print_run(doc)
+        if aid in outputs:
+            _save_json(outputs[aid][0], doc, "results", "" if error is None else "incomplete")
     if not args.quiet:
-        report.print_run(doc)
-        print(f"\n{counts.n_events} events in {elapsed:.1f} s ({counts.n_events / max(elapsed, 1e-9):.0f} events/s)",
-              file=sys.stderr)
-    if args.out:
-        results.write_atomic(Path(args.out), doc)
-        _say(f"wrote {args.out}" + ("" if error is None else " (incomplete)"))
+        print(f"\n{n_events} events in {elapsed:.1f} s ({n_events / max(elapsed, 1e-9):.0f} events/s)"
+              + (f", {len(runs)} analyses" if len(runs) > 1 else ""), file=sys.stderr)
+    if dump is not None:
+        dump.write(Path(args.dump_features))
+        _say(f"wrote the model inputs and scores of {n_events} events to {args.dump_features}")
     if args.limit:
         from . import stats
 
-        limits = stats.document(ana.id, str(args.out or "(not written)"),
-                                stats.compute(doc, ana, "simplified", xsec_unc=args.xsec_unc))
-        report.print_limits(limits)
-        if args.out:
-            limits_path = Path(args.out).with_suffix(".limits.json")
-            results.write_json_atomic(limits_path, limits)
-            _say(f"wrote {limits_path}")
-    if dump is not None:
-        dump.write(Path(args.dump_features))
-        _say(f"wrote the model inputs and scores of {counts.n_events} events to {args.dump_features}")
+        for run in runs:
+            aid = run.analysis.id
+            where = outputs.get(aid, (None, None))
+            limits = stats.document(aid, str(where[0] or "(not written)"),
+                                    stats.compute(docs[aid], run.analysis, "simplified", xsec_unc=args.xsec_unc))
+            report.print_limits(limits)
+            if where[1] is not None:
+                _save_json(where[1], limits, "limits")
     if error is not None:
         raise RecastError(error)
     return 0
@@ -248,23 +305,26 @@ def cmd_limit(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .events import PythiaConfig, PythiaSource
+    from . import output
 
-    cfg = PythiaConfig(slha=Path(args.slha), process=args.process, nevents=args.nevents, seed=args.seed,
-                       extra_settings=tuple(args.pythia_setting))
-    src = PythiaSource(cfg, chunk_size=args.chunk_size, hepmc_out=Path(args.output))
+    output.prepare_file(Path(args.output), "HepMC output")
+    args.events, args.hepmc_out = None, args.output
+    src = _source_from_args(args)
+    total = src.config.nevents
     start = time.perf_counter()
-    with _progress(cfg.nevents, "generating") as bar:
-        task = bar.add_task("gen", total=cfg.nevents, rate="")
+    with _progress(total, "generating") as bar:
+        task = bar.add_task("gen", total=total, rate="")
         for batch in src:
             bar.update(task, advance=len(batch),
                        rate=f"{src.n_generated / (time.perf_counter() - start):.0f} ev/s")
-    _say(f"wrote {src.n_generated} events to {args.output} (Pythia's LO cross section "
+    what = "the LHE file's" if src.config.lhe is not None else "Pythia's LO"
+    _say(f"wrote {src.n_generated} events to {args.output} ({what} cross section "
          f"{src.sigma_gen_fb:.4g} fb) in {time.perf_counter() - start:.1f} s")
     return 0
 
 
 def cmd_make_slha(args: argparse.Namespace) -> int:
+    from . import output
     from .errors import RecastError
     from .slha import SIMPLIFIED_PARENT, simplified_model
 
@@ -275,11 +335,13 @@ def cmd_make_slha(args: argparse.Namespace) -> int:
         right = "--m-gluino" if wrong == "--m-squark" else "--m-squark"
         raise RecastError(f"make-slha {args.model}: give the {SIMPLIFIED_PARENT[args.model]} mass once, "
                           f"with {right} or --m-parent")
+    if args.output != "-":
+        output.prepare_file(Path(args.output), "SLHA card")
     text = simplified_model(args.model, next(iter(given.values())), args.m_lsp)
     if args.output == "-":
         sys.stdout.write(text)
     else:
-        Path(args.output).write_text(text)
+        output.save(Path(args.output), text.encode(), "SLHA card")
         _say(f"wrote {args.output}")
     return 0
 
@@ -411,9 +473,10 @@ def _scan_options(pairs: list[str]) -> tuple[dict[str, str], dict[str, dict[str,
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from . import scan, xsec
+    from . import output, scan, xsec
     from .errors import RecastError
 
+    output.prepare_dir(Path(args.out), "scan directory")
     if args.xsec_fb is not None:
         xsec.resolve(user_fb=args.xsec_fb)
     grid = scan.load_grid(args.grid, nevents=args.nevents, seed=args.seed, process=args.process)
@@ -557,7 +620,11 @@ def _num(x) -> str:
 def cmd_plot_exclusion(args: argparse.Namespace) -> int:
     from . import scan
 
+    from . import output
+
     prefix = Path(args.out) if args.out else Path(args.dir) / "exclusion"
+    for ext in (".png", ".pdf"):
+        output.prepare_file(prefix.with_name(prefix.name + ext), "plot")
     written, notes = scan.plot_exclusion(Path(args.dir), prefix)
     for n in notes:
         _say(f"note: {n}")
@@ -591,7 +658,8 @@ def _add_generation(p: argparse.ArgumentParser, events_default: int | None) -> N
     p.add_argument("--process", default="gluino-pair", choices=sorted(PROCESSES),
                    help="production process for Pythia (default: gluino-pair)")
     p.add_argument("-n", "--nevents", type=_positive_int, default=events_default,
-                   help="events to generate (with --events: read at most this many)")
+                   help="events to generate (default 5000; with --events or --lhe: read at most this many, "
+                        "default all)")
     p.add_argument("--seed", type=int, default=1,
                    help="seed for Pythia and for the per-event random streams (default: 1)")
     p.add_argument("--chunk-size", type=_positive_int, default=1000,
@@ -617,11 +685,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notes", action="store_true", help="also print the analysis' documentation")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("run", help="run an analysis on HepMC events or on Pythia events from an SLHA point")
-    p.add_argument("analysis")
+    p = sub.add_parser("run", help="run analyses on HepMC events, on LHE events showered by Pythia, or on Pythia "
+                                   "events from an SLHA point (one pass over the events for all analyses)")
+    p.add_argument("analysis", nargs="*", metavar="ANA",
+                   help="analyses to run (ids or aliases; 'all' for every one, see 'recast list')")
+    p.add_argument("--analyses", nargs="+", metavar="ANA", help="the same, as an option (e.g. --analyses all)")
     p.add_argument("--events", help="HepMC3 or HepMC2 file, plain or .gz/.bz2/.xz/.zst")
-    p.add_argument("--slha", help="SLHA model point: generate with Pythia (or, with --events, only "
-                                  "look up the cross section)")
+    p.add_argument("--lhe", help="Les Houches Event file (plain or .gz), showered and hadronised by Pythia; "
+                                 "beams, energy and cross section from the file")
+    p.add_argument("--slha", help="SLHA model point: generate with Pythia (with --events: only look up the cross "
+                                  "section; with --lhe: the decay tables)")
     _add_generation(p, None)
     p.add_argument("--max-events", type=_positive_int, help=argparse.SUPPRESS)
     p.add_argument("--reader", choices=READERS, default="columnar",
@@ -630,10 +703,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HepMC3 particle lines naming a parent further down the event: keep the link "
                         "(default, as HepMC3 3.3 and the generator) or drop it (as HepMC3 3.2)")
     p.add_argument("--xsec-fb", type=float, help="signal cross section in fb (overrides SLHA and tables)")
-    p.add_argument("-O", "--option", action="append", metavar="NAME=VALUE",
-                   help="set an analysis option (see 'recast info ANA')")
-    p.add_argument("--out", help="write the results JSON here (atomically)")
-    p.add_argument("--hepmc-out", help="with --slha: also write the generated events as HepMC3")
+    p.add_argument("-O", "--option", action="append", metavar="[ANA:]NAME=VALUE",
+                   help="set an analysis option (see 'recast info ANA'): for every analysis that has it, or ANA only")
+    p.add_argument("--out", help="write the results JSON here (atomically); with several analyses a directory "
+                                 "(DIR/<ANA>.json each)")
+    p.add_argument("--hepmc-out", help="with --slha or --lhe: also write the generated events as HepMC3")
     p.add_argument("--dump-features", metavar="FILE",
                    help="write every model's exact inputs, fold and score per event (.parquet or .npz)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no tables")
@@ -653,9 +727,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the limits JSON here (atomically)")
     p.set_defaults(func=cmd_limit)
 
-    p = sub.add_parser("generate", help="generate events with Pythia 8 from an SLHA point into a HepMC3 file")
-    p.add_argument("--slha", required=True)
-    _add_generation(p, 5000)
+    p = sub.add_parser("generate", help="generate events with Pythia 8 from an SLHA point (or shower an LHE file) "
+                                        "into a HepMC3 file")
+    p.add_argument("--slha", help="SLHA model point (with --lhe: the decay tables)")
+    p.add_argument("--lhe", help="Les Houches Event file (plain or .gz) to shower and hadronise instead")
+    _add_generation(p, None)
     p.add_argument("-o", "--output", required=True, help="output file (.hepmc, .hepmc.gz, .bz2, .xz, .zst)")
     p.set_defaults(func=cmd_generate)
 
@@ -756,6 +832,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "run" and not (args.analysis or args.analyses):
+        parser.error("run: give the analyses to run (ids, aliases or 'all'; see 'recast list')")
     warnings.showwarning = _warning_line
     try:
         return args.func(args)

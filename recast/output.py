@@ -1,9 +1,9 @@
 """Where results go: output locations checked before any computation, and nothing computed lost.
 
 Every command that writes files calls :func:`prepare_file` or :func:`prepare_dir` on its output
-locations *before* it generates, reads or fits anything: a missing directory is created, and a
-location that cannot be written (a read-only directory or file system, a parent that is a file)
-is a one-line :class:`OutputError` at once instead of an error after minutes of work.
+locations *before* it generates, reads or fits anything: a location that cannot be written (a
+read-only directory or file system, a parent that is a file) is a one-line :class:`OutputError` at
+once instead of an error after minutes of work; missing directories are created when written to.
 
 Results are then written with :func:`save`: atomically, and if the write still fails (the disk
 filled up, the directory vanished), into a fallback file in the user cache (or the system's
@@ -44,31 +44,34 @@ def _probe(directory: Path) -> None:
 
 
 def prepare_dir(path: Path | str, what: str = "output directory") -> Path:
-    """Make sure ``path`` is a directory this process can write into, creating it (and its
-    parents) if missing; a one-line :class:`OutputError` otherwise."""
+    """Make sure ``path`` is, or can be created as, a directory this process can write into; a
+    one-line :class:`OutputError` otherwise. Nothing is created: a command that then fails on its
+    input leaves no empty directory behind (the writers create what is missing)."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"{path}: the {what} is a file, not a directory")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "" if existing == path else f" ({existing} is a file)"
+        raise OutputError(f"{path}: the {what} cannot be a directory{where}" if where else
+                          f"{path}: the {what} is a file, not a directory")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        _probe(existing)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot create the {what}: {_reason(exc)}") from None
-    try:
-        _probe(path)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write into the {what}: {_reason(exc)}") from None
+        raise OutputError(f"{path}: cannot write into the {what}" + (f" (in {existing})" if existing != path else "")
+                          + f": {_reason(exc)}") from None
     return path
 
 
 def prepare_file(path: Path | str, what: str = "output file") -> Path:
-    """Make sure ``path`` can be written (atomically, so its directory must be writable), creating
-    missing directories; a one-line :class:`OutputError` otherwise."""
+    """Make sure ``path`` can be written (atomically, so its directory must be writable, or
+    creatable); a one-line :class:`OutputError` otherwise."""
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: the {what} is a directory")
     if not path.name or path.name in (".", ".."):
         raise OutputError(f"{path}: the {what} needs a file name")
-    prepare_dir(path.parent if str(path.parent) else Path("."), f"directory of the {what}")
+    prepare_dir(path.parent, f"directory of the {what}")
     return path
 
 

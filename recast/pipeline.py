@@ -1,10 +1,19 @@
-"""One model point through every requested analysis: generate once, analyse the same events with
-each analysis, attach the cross section, build the result documents. Used by ``recast scan`` (one
-task per point) and usable from Python."""
+"""One pass over one event source through every requested analysis.
+
+The events are read (or generated) once; each chunk's objects are built once per distinct object
+definition and shared by the analyses that use it; each analysis accumulates its own counts. At
+the end every analysis gets its result document, with the cross section by the precedence of
+:mod:`recast.xsec`. Used by ``recast run`` (one or several analyses, HepMC, LHE or SLHA input),
+``recast scan`` (one task per point) and ``recast validate``; usable from Python::
+
+    runs = pipeline.prepare(["ANA-SUSY-2018-22", "ANA-SUSY-2018-30"])
+    pipeline.analyse(HepMCSource(Path("events.hepmc.gz")), runs, seed=1)
+    docs = pipeline.documents(source, runs, seed=1)
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +21,7 @@ from typing import Any
 from . import analysis as ana_mod
 from . import engine, results, xsec
 from . import slha as slha_mod
+from .errors import RecastError
 from .events import HepMCSource, PythiaConfig, PythiaSource
 from .objects import build_objects
 
@@ -25,11 +35,19 @@ def input_record(source) -> dict[str, Any]:
                 "format": source.format, "chunk_size": source.chunk_size, "reader": source.reader,
                 "forward_parents": source.forward_parents}
     cfg = source.config
-    return {"kind": "pythia", "chunk_size": source.chunk_size, "generator": {
-        "name": "Pythia 8", "version": pythia_version(), "process": cfg.process, "seed": cfg.seed,
-        "nevents": cfg.nevents, "sqrt_s_gev": cfg.sqrt_s_gev, "settings": cfg.settings(Path(cfg.slha)),
-        "slha": str(cfg.slha), "slha_sha256": results.sha256_of(Path(cfg.slha)),
-        "sigma_gen_fb": source.sigma_gen_fb}}
+    lhe = cfg.lhe is not None
+    generator = {"name": "Pythia 8", "version": pythia_version(), "process": None if lhe else cfg.process,
+                 "seed": cfg.seed, "nevents": cfg.nevents,
+                 "sqrt_s_gev": source.sqrt_s_gev if lhe and source.sqrt_s_gev else cfg.sqrt_s_gev,
+                 "settings": cfg.settings(),
+                 "slha": str(cfg.slha) if cfg.slha else None,
+                 "slha_sha256": results.sha256_of(Path(cfg.slha)) if cfg.slha else None,
+                 "sigma_gen_fb": source.sigma_gen_fb}
+    if lhe:
+        generator["lhe"] = str(cfg.lhe)
+        generator["lhe_sha256"] = results.sha256_of(Path(cfg.lhe))
+    return {"kind": "lhe" if lhe else "pythia", "chunk_size": source.chunk_size,
+            "generator": generator}
 
 
 def cross_section(source, *, user_fb: float | None, slha_path: Path | None, process: str | None,
@@ -37,11 +55,161 @@ def cross_section(source, *, user_fb: float | None, slha_path: Path | None, proc
     """The run's cross section by the precedence of :mod:`recast.xsec`."""
     slha_doc = slha_mod.read(slha_path) if slha_path else None
     if isinstance(source, HepMCSource):
-        generator_fb, name = source.cross_section_fb, "the cross section recorded in the HepMC file"
+        generator_fb = source.cross_section_fb
     else:
-        generator_fb, name = source.sigma_gen_fb, "Pythia 8's leading-order sigmaGen"
+        generator_fb = source.sigma_gen_fb
+        if source.config.lhe is not None:
+            process = None  # the LHE file says what was produced, not the --process switches
     return xsec.resolve(user_fb=user_fb, slha_doc=slha_doc, process=process if slha_path else None,
-                        sqrt_s_gev=sqrt_s_gev, generator_fb=generator_fb, generator_name=name)
+                        sqrt_s_gev=sqrt_s_gev, generator_fb=generator_fb, generator_name=generator_name(source))
+
+
+def generator_name(source) -> str:
+    """Where the generator's own cross section of ``source`` comes from, in words."""
+    if isinstance(source, HepMCSource):
+        return "the cross section recorded in the HepMC file"
+    if source.config.lhe is not None:
+        return "the LHE file (as Pythia reads it)"
+    return "Pythia 8's leading-order sigmaGen"
+
+
+# -- analyses and their options -------------------------------------------------------------------
+
+
+def load_analyses(names: Iterable[str | ana_mod.Analysis]) -> list[ana_mod.Analysis]:
+    """The analyses named (ids or aliases; ``all`` for every registered one), each once, in order."""
+    out: dict[str, ana_mod.Analysis] = {}
+    for name in names:
+        if isinstance(name, str) and name.lower() == "all":
+            for known in ana_mod.available():
+                ana = ana_mod.load(known)
+                out.setdefault(ana.id, ana)
+            continue
+        ana = ana_mod.load(name) if isinstance(name, str) else name
+        out.setdefault(ana.id, ana)
+    if not out:
+        raise RecastError("give at least one analysis (or 'all'; see 'recast list')")
+    return list(out.values())
+
+
+def split_options(pairs: Mapping[str, str]) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """``NAME=VALUE`` options (for every analysis that has the option) and ``ANA:NAME=VALUE``
+    ones (for one analysis), as given on the command line with ``-O``."""
+    common: dict[str, str] = {}
+    per: dict[str, dict[str, str]] = {}
+    for key, value in pairs.items():
+        if ":" in key:
+            ana, name = (x.strip() for x in key.split(":", 1))
+            per.setdefault(ana, {})[name] = value
+        else:
+            common[key] = value
+    return common, per
+
+
+def resolve_options(analyses: Sequence[ana_mod.Analysis], common: Mapping[str, str] | None = None,
+                    per: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, dict[str, Any]]:
+    """Resolved options by analysis id: ``common`` apply to every analysis that declares them (an
+    option none declares is an error), ``per`` (keyed by analysis id or alias) to one each."""
+    import difflib
+
+    by_id = {a.id: a for a in analyses}
+    everyone = sorted({o.name for a in analyses for o in a.options})
+    for opt in common or {}:
+        if len(analyses) > 1 and opt not in everyone:  # one analysis says it itself, below
+            hint = difflib.get_close_matches(opt, everyone, n=1)
+            raise RecastError(f"-O {opt}: none of {', '.join(by_id)} has this option"
+                              + (f"; did you mean {hint[0]!r}?" if hint else " (see 'recast info ANA')"))
+    targeted: dict[str, dict[str, str]] = {}
+    for key, values in (per or {}).items():
+        aid = ana_mod.load(key).id
+        if aid not in by_id:
+            raise RecastError(f"-O {key}:...: {key} is not one of the analyses run ({', '.join(by_id)})")
+        targeted.setdefault(aid, {}).update(values)
+    out = {}
+    for aid, ana in by_id.items():
+        given = {k: v for k, v in (common or {}).items()
+                 if len(analyses) == 1 or k in {o.name for o in ana.options}}
+        given.update(targeted.get(aid, {}))
+        try:
+            out[aid] = ana.resolve_options(given)
+        except RecastError as exc:
+            msg = str(exc)
+            raise RecastError(msg if msg.startswith(aid) else f"{aid}: {msg}") from None
+    return out
+
+
+# -- one pass ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class AnalysisRun:
+    """One analysis in a pass: its resolved options, loaded models and accumulated counts."""
+
+    analysis: ana_mod.Analysis
+    options: dict[str, Any]
+    models: engine.Models
+    counts: engine.Counts
+    object_config: Any = field(repr=False, default=None)
+
+
+def prepare(analyses: Iterable[str | ana_mod.Analysis],
+            options: Mapping[str, Mapping[str, Any]] | None = None) -> list[AnalysisRun]:
+    """Load the analyses and their models (a bad model fails here, before any event) with
+    ``options`` by analysis id (unresolved values are resolved)."""
+    runs = []
+    for ana in load_analyses(analyses):
+        opts = ana.resolve_options((options or {}).get(ana.id, {}))
+        models, counts = engine.prepare(ana, opts)
+        runs.append(AnalysisRun(ana, opts, models, counts, ana.object_config(opts)))
+    return runs
+
+
+def analyse(source: Iterable, runs: Sequence[AnalysisRun], *, seed: int,
+            on_batch: Callable[[int], None] | None = None, dump: engine.FeatureDump | None = None) -> None:
+    """Read ``source`` once and add every chunk to every run's counts. If the source fails
+    part-way, the counts keep every chunk read before the failure and the error propagates."""
+    if dump is not None and len(runs) != 1:
+        raise RecastError("the model inputs can be dumped for one analysis at a time")
+    for batch in source:
+        objects_by_config: dict = {}
+        for run in runs:
+            if run.object_config not in objects_by_config:
+                objects_by_config[run.object_config] = build_objects(batch, run.object_config, seed)
+            engine.select(run.analysis, objects_by_config[run.object_config], run.options, run.counts,
+                          run.models, dump)
+        if on_batch is not None:
+            on_batch(len(batch))
+
+
+def documents(source, runs: Sequence[AnalysisRun], *, seed: int, xsec_fb: float | None = None,
+              slha_path: Path | None = None, process: str | None = None, complete: bool = True,
+              error: str | None = None, notes: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """The result document of every run, by analysis id."""
+    record = input_record(source)
+    docs = {}
+    for run in runs:
+        ana = run.analysis
+        xs = cross_section(source, user_fb=xsec_fb, slha_path=slha_path, process=process,
+                           sqrt_s_gev=ana.sqrt_s_tev * 1000)
+        run_notes = list(getattr(source, "notes", [])) + list(notes)
+        if xs is not None and xs.kind == "generator":
+            run_notes.append(f"cross section taken from {generator_name(source)}; give --xsec-fb for a better one")
+        docs[ana.id] = results.build(ana, run.counts, options=run.options, seed=seed, source=record,
+                                     cross_section=xs, complete=complete, error=error, notes=run_notes)
+    return docs
+
+
+def collision_energy(runs: Sequence[AnalysisRun]) -> float:
+    """The one centre-of-mass energy (GeV) of the analyses, which a generator run needs."""
+    energies = {run.analysis.sqrt_s_tev for run in runs}
+    if len(energies) != 1:
+        raise RecastError("the analyses were run at different collision energies ("
+                          + ", ".join(f"{r.analysis.id}: {r.analysis.sqrt_s_tev:g} TeV" for r in runs)
+                          + "): generate for each separately")
+    return energies.pop() * 1000.0
+
+
+# -- one model point ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -61,32 +229,12 @@ class PointSpec:
 
 def run_point(spec: PointSpec, on_batch: Callable[[int], None] | None = None) -> dict[str, dict[str, Any]]:
     """Generate ``spec`` once and run every analysis on the same events; result documents by
-    analysis id. Analyses with the same object definitions share the objects of each chunk."""
-    analyses = [ana_mod.load(a) if isinstance(a, str) else a for a in spec.analyses]
-    setups = []
-    for ana in analyses:
-        options = ana.resolve_options(spec.options.get(ana.id, {}))
-        models, counts = engine.prepare(ana, options)
-        setups.append((ana, options, models, counts, ana.object_config(options)))
+    analysis id."""
+    runs = prepare(spec.analyses, spec.options)
     source = PythiaSource(PythiaConfig(slha=Path(spec.slha), process=spec.process, nevents=spec.nevents,
-                                       seed=spec.seed, extra_settings=tuple(spec.pythia_settings)),
+                                       seed=spec.seed, sqrt_s_gev=collision_energy(runs),
+                                       extra_settings=tuple(spec.pythia_settings)),
                           chunk_size=spec.chunk_size)
-    for batch in source:
-        objects_by_config: dict = {}
-        for ana, options, models, counts, config in setups:
-            if config not in objects_by_config:
-                objects_by_config[config] = build_objects(batch, config, spec.seed)
-            engine.select(ana, objects_by_config[config], options, counts, models)
-        if on_batch is not None:
-            on_batch(len(batch))
-    record = input_record(source)
-    docs = {}
-    for ana, options, _, counts, _ in setups:
-        xs = cross_section(source, user_fb=spec.xsec_fb, slha_path=Path(spec.slha), process=spec.process,
-                           sqrt_s_gev=ana.sqrt_s_tev * 1000)
-        notes = list(source.notes)
-        if xs is not None and xs.kind == "generator":
-            notes.append("cross section from the generator's leading-order estimate")
-        docs[ana.id] = results.build(ana, counts, options=options, seed=spec.seed, source=record,
-                                     cross_section=xs, notes=notes)
-    return docs
+    analyse(source, runs, seed=spec.seed, on_batch=on_batch)
+    return documents(source, runs, seed=spec.seed, xsec_fb=spec.xsec_fb, slha_path=Path(spec.slha),
+                     process=spec.process)

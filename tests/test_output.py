@@ -7,12 +7,12 @@ import pytest
 from recast import output
 
 
-def test_prepare_creates_missing_directories(tmp_path):
+def test_missing_directories_are_fine_and_created_on_writing(tmp_path):
     target = tmp_path / "a" / "b" / "result.json"
     assert output.prepare_file(target) == target
-    assert target.parent.is_dir() and not target.exists()
-    assert output.prepare_dir(tmp_path / "c" / "d").is_dir()
-    assert not list((tmp_path / "c" / "d").iterdir())  # the probe leaves nothing behind
+    assert output.prepare_dir(tmp_path / "c" / "d") == tmp_path / "c" / "d"
+    assert not list(tmp_path.iterdir())  # checking creates nothing, and the probe leaves nothing behind
+    assert output.save(target, b"{}") == target and target.read_bytes() == b"{}"
 
 
 def test_prepare_refuses_unwritable_locations(tmp_path):
@@ -20,6 +20,8 @@ def test_prepare_refuses_unwritable_locations(tmp_path):
     blocker.write_text("x")
     with pytest.raises(output.OutputError, match="a-file: the directory of the output file is a file"):
         output.prepare_file(blocker / "result.json")
+    with pytest.raises(output.OutputError, match=r"cannot be a directory \(.*a-file is a file\)"):
+        output.prepare_dir(blocker / "sub" / "dir")
     with pytest.raises(output.OutputError, match="is a file, not a directory"):
         output.prepare_dir(blocker)
     with pytest.raises(output.OutputError, match="is a directory"):

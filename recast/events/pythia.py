@@ -1,4 +1,4 @@
-"""Pythia 8 in the same process: SLHA model point -> event batches, optionally also a HepMC file.
+"""Pythia 8 in the same process: SLHA model point, or LHE file -> event batches, optionally also a HepMC file.
 
 Pythia is driven through the official ``pythia8mc`` wheels and read in whole batches with
 ``Pythia.nextBatch`` (particles one by one through the bindings cost as much as generating them).
@@ -19,7 +19,7 @@ import awkward as ak
 import numba
 import numpy as np
 
-from ..errors import RecastError, SLHAError
+from ..errors import EventFileError, RecastError, SLHAError
 from .. import slha as slha_mod
 from ._capture import captured_stdout
 from .record import GenRecord, check_momenta, to_batch
@@ -76,23 +76,36 @@ def get_process(name: str) -> Process:
 
 @dataclass
 class PythiaConfig:
-    """Everything that determines the generated events; recorded in every result file."""
+    """Everything that determines the generated events; recorded in every result file.
 
-    slha: Path
+    Either a SUSY process from an SLHA card (``slha`` and ``process``), or parton-level events from
+    a Les Houches Event file (``lhe``, plain or gzip; e.g. from MadGraph) that Pythia showers and
+    hadronises; its beams and energy come from the file, and decays of the particles it leaves
+    undecayed from ``slha`` when given, else from an SLHA block in the file's header. ``nevents``
+    None with ``lhe`` means every event of the file.
+    """
+
+    slha: Path | None = None
     process: str = "gluino-pair"
-    nevents: int = 5000
+    nevents: int | None = 5000
     seed: int = 1
     sqrt_s_gev: float = 13000.0
     extra_settings: tuple[str, ...] = ()
+    lhe: Path | None = None
 
-    def settings(self, slha_path: Path) -> list[str]:
+    def settings(self, slha_path: Path | None = None, lhe_path: Path | None = None) -> list[str]:
+        """Pythia's settings; ``slha_path`` and ``lhe_path`` replace the card's and the LHE file's
+        paths (by copies Pythia can read), as the generator is given them."""
         if not 0 <= self.seed <= 900_000_000:
             raise RecastError(f"--seed {self.seed}: Pythia seeds must lie in 0..900000000")
+        slha_path = slha_path or self.slha
+        if self.lhe is not None:
+            hard = ["Beams:frameType = 4", f"Beams:LHEF = {lhe_path or self.lhe}"]  # beams and energy from the file
+        else:
+            hard = [f"Beams:eCM = {self.sqrt_s_gev:g}", *get_process(self.process).settings]  # Pythia's default is 14 TeV
         return [
-            f"Beams:eCM = {self.sqrt_s_gev:g}",  # Pythia's default is 14 TeV
-            *get_process(self.process).settings,
-            f"SLHA:file = {slha_path}",
-            "SLHA:useDecayTable = on",
+            *hard,
+            *([f"SLHA:file = {slha_path}", "SLHA:useDecayTable = on"] if slha_path else []),
             "Random:setSeed = on",
             f"Random:seed = {self.seed}",
             "Next:numberCount = 0",
@@ -100,6 +113,26 @@ class PythiaConfig:
             "Init:showChangedParticleData = off",
             *self.extra_settings,
         ]
+
+
+def check_lhe(path: Path) -> None:
+    """Refuse what Pythia would not read as a Les Houches Event file, in one line naming it."""
+    from .hepmc import compression_of, open_binary
+
+    path = Path(path)
+    if not path.is_file():
+        raise EventFileError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+    try:
+        with open_binary(path) as f:
+            head = f.read(1 << 16)
+    except Exception as exc:  # the decompressors raise their own errors
+        raise EventFileError(f"{path}: cannot read: {exc}") from None
+    if b"<LesHouchesEvents" not in head:
+        first = (head.strip().splitlines() or [b""])[0][:60].decode("utf-8", "replace")
+        raise EventFileError(f"{path}: not a Les Houches Event file (starts with {first!r})")
+    kind = compression_of(path)
+    if kind not in (None, "gzip"):
+        raise EventFileError(f"{path}: a {kind}-compressed LHE file: Pythia reads plain or gzip LHE only")
 
 
 @numba.njit(cache=True)
@@ -190,49 +223,71 @@ class PythiaSource:
     hepmc_out: Path | None = None
     sigma_gen_fb: float | None = None
     sigma_err_fb: float | None = None
+    sqrt_s_gev: float | None = None  # the collision energy Pythia set up (from the LHE file's beams)
     n_generated: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
     def description(self) -> str:
-        return f"Pythia {pythia_version()} from {self.config.slha}"
+        what = f"the LHE file {self.config.lhe}" if self.config.lhe is not None else self.config.slha
+        return f"Pythia {pythia_version()} from {what}"
 
     def __iter__(self) -> Iterator[ak.Array]:
         import pythia8mc
 
         cfg = self.config
-        slha_doc = slha_mod.read(cfg.slha)
-        slha_mod.check_process(slha_doc, cfg.slha, get_process(cfg.process))
+        slha_doc = slha_mod.read(cfg.slha) if cfg.slha is not None else None
+        if cfg.lhe is not None:
+            check_lhe(cfg.lhe)
+        elif slha_doc is None:
+            raise SLHAError("a SUSY process needs an SLHA card (--slha)")
+        else:
+            slha_mod.check_process(slha_doc, cfg.slha, get_process(cfg.process))
+        what = cfg.lhe if cfg.lhe is not None else cfg.slha
         workdir = Path(tempfile.mkdtemp(prefix="recast-pythia-"))
         writer = None
         try:
-            slha_path = slha_mod.prepared_for_pythia(cfg.slha, slha_doc, workdir, self.notes)
+            slha_path = (slha_mod.prepared_for_pythia(cfg.slha, slha_doc, workdir, self.notes)
+                         if slha_doc is not None else None)
+            lhe_path = _readable_by_pythia(Path(cfg.lhe), workdir) if cfg.lhe is not None else None
             with captured_stdout() as log:
                 pythia = pythia8mc.Pythia(_xmldoc(), False)
-                for s in cfg.settings(slha_path):
+                for s in cfg.settings(slha_path, lhe_path):
                     if not pythia.readString(s):
                         raise RecastError(f"Pythia rejected the setting {s!r}")
                 ok = pythia.init()
             if not ok:
-                raise SLHAError(f"{cfg.slha}: Pythia could not initialise: {_first_problem(log[0])}")
+                raise (SLHAError if cfg.lhe is None else EventFileError)(
+                    f"{what}: Pythia could not initialise: {_first_problem(log[0])}")
+            self.sqrt_s_gev = float(pythia.infoPython().eCM())
             if self.hepmc_out is not None:
                 from .hepmc import PythiaHepMCWriter
 
                 writer = PythiaHepMCWriter(self.hepmc_out, pythia)
             remaining = cfg.nevents
-            while remaining > 0:
-                n = min(self.chunk_size, remaining)
+            while remaining is None or remaining > 0:
+                n = self.chunk_size if remaining is None else min(self.chunk_size, remaining)
                 with captured_stdout():
                     events = pythia.nextBatch(n)
-                if len(events) == 0:
-                    raise RecastError(f"{cfg.slha}: Pythia failed to generate events (see its log)")
-                if writer is not None:
-                    writer.write(events, first_number=self.n_generated + 1)
-                rec = _record_from_pythia(events, self.n_generated + 1)
-                check_momenta(rec, "Pythia", self.n_generated)
-                self.n_generated += len(events)
-                remaining -= len(events)
-                yield to_batch(rec)
+                at_end = cfg.lhe is not None and len(events) < n  # the LHE file has no more events
+                if len(events) == 0 and not (at_end and self.n_generated):
+                    raise (EventFileError if cfg.lhe is not None else RecastError)(
+                        f"{what}: Pythia failed to generate events (see its log)" if cfg.lhe is None
+                        else f"{what}: no event could be read and showered")
+                if len(events):
+                    if writer is not None:
+                        writer.write(events, first_number=self.n_generated + 1)
+                    rec = _record_from_pythia(events, self.n_generated + 1)
+                    check_momenta(rec, "Pythia", self.n_generated)
+                    self.n_generated += len(events)
+                    if remaining is not None:
+                        remaining -= len(events)
+                    yield to_batch(rec)
+                if at_end:
+                    if remaining:
+                        self.notes.append(f"{cfg.lhe} holds {self.n_generated} events, fewer than the "
+                                          f"{cfg.nevents} asked for")
+                    break
             info = pythia.infoPython()  # a snapshot: take it after the loop
             self.sigma_gen_fb = float(info.sigmaGen()) * MB_TO_FB
             self.sigma_err_fb = float(info.sigmaErr()) * MB_TO_FB
@@ -243,6 +298,17 @@ class PythiaSource:
             if writer is not None:
                 writer.abort()
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _readable_by_pythia(path: Path, workdir: Path) -> Path:
+    """An absolute path to ``path`` without blanks (Pythia's settings end a file name at the first
+    one): the file itself, or a link to it in ``workdir``."""
+    path = path.resolve()
+    if not any(c.isspace() for c in str(path)):
+        return path
+    link = workdir / ("events.lhe.gz" if path.name.endswith(".gz") else "events.lhe")
+    link.symlink_to(path)
+    return link
 
 
 def _xmldoc() -> str:
