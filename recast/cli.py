@@ -496,8 +496,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             if reused:
                 _say(f"{reused} of {len(grid.points)} points already done in {out} (same settings): reused")
             if to_run:
-                _say(f"running {to_run} point(s) ({grid.nevents} events each; {', '.join(settings.analyses)}) "
-                     f"on {where}")
+                each = f"{grid.nevents} events each" if grid.nevents else "every event of each file"
+                _say(f"running {to_run} point(s) ({each}; {', '.join(settings.analyses)}) on {where}")
             state["start"] = time.perf_counter()
             if to_run and not args.quiet:
                 state["bar"] = bar = stack.enter_context(_progress(to_run, "scan"))
@@ -521,8 +521,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
             elif not args.quiet:
                 _say(line)
 
+        def on_note(message: str) -> None:
+            bar = state.get("bar")
+            if bar is not None and not bar.disable:  # above the live bar
+                bar.console.print(f"recast: note: {message}", markup=False, highlight=False, soft_wrap=True)
+            else:
+                _say(f"note: {message}")
+
         report = scan.run_scan(grid, settings, out, workers=args.workers, scheduler=args.scheduler,
-                               on_start=on_start, on_point=on_point, on_note=lambda m: _say(f"note: {m}"))
+                               on_start=on_start, on_point=on_point, on_note=on_note, replace=args.replace)
     elapsed = time.perf_counter() - (state["start"] or time.perf_counter())
     rate = f" in {elapsed:.1f} s ({report.ran / (elapsed / 60):.1f} points/min)" if report.ran and elapsed > 0 else ""
     _say(f"{report.total} points: {report.ok} ok ({report.excluded} excluded), {report.failed} failed, "
@@ -788,10 +795,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scan", help="run a grid of model points through analyses on Dask, one results directory")
     p.add_argument("grid", metavar="GRID",
                    help="a directory or glob of SLHA files, or a YAML template over a mass grid, e.g. "
-                        "{model: gqq, m_gluino: [1800, 2200], m_lsp: [100, 600], nevents: 5000, seed: 1}")
+                        "{model: gqq, m_gluino: [1800, 2200], m_lsp: [100, 600], nevents: 5000, seed: 1}; or "
+                        "existing events: a directory or glob of HepMC files (NAME.slha beside NAME.hepmc.gz gives "
+                        "masses and cross section) or a YAML listing {points: [{events: FILE, xsec_fb: X, m_parent: "
+                        "M, m_lsp: M}, ...]}")
     p.add_argument("--analyses", nargs="+", required=True, metavar="ANA", help="analyses to run on every point")
     p.add_argument("-n", "--nevents", type=_positive_int,
-                   help="events per point (default: the template's, else 5000)")
+                   help="events per point (default: the template's, else 5000; events grids: all of each file)")
     p.add_argument("--seed", type=int, help="grid seed; each point's seed derives from it and the point "
                                             "(default: the template's, else 1)")
     p.add_argument("--process", choices=_process_names(),
@@ -813,6 +823,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="an existing Dask scheduler, e.g. tcp://host:8786, instead of a local cluster")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="results directory: points/<name>.json, summary.json, summary.csv (reruns skip finished points)")
+    p.add_argument("--replace", action="store_true",
+                   help="rerun points that DIR holds finished with other settings (otherwise an error: results are "
+                        "never replaced silently)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no line per point")
     p.set_defaults(func=cmd_scan)
 

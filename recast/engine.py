@@ -106,7 +106,9 @@ def prepare_models(analysis: Analysis, options: Mapping[str, Any], threads: int 
         try:
             out.loaded.append((use, runtime.load(model_card, threads=threads)))
         except ArtifactUnavailable as exc:
-            out.unavailable[use.score] = f"model {use.card} unavailable: {exc}"
+            # the full story (sources tried, how to provide the file) is one 'recast data fetch' away
+            out.unavailable[use.score] = (f"model {use.card} unavailable: {exc.short}; 'recast data fetch "
+                                          f"{analysis.id}' says more")
     return out
 
 

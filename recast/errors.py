@@ -32,7 +32,12 @@ class ArtifactError(RecastError):
 class ArtifactUnavailable(ArtifactError):
     """No verified copy of an artifact here, and none obtainable now (offline, no public source,
     network or HTTP failure). A run skips what needs it; a file that fails its checksum is an
-    :class:`ArtifactError` instead, never skipped silently."""
+    :class:`ArtifactError` instead, never skipped silently. ``short`` is the cause in a few words,
+    for a line that names many skipped regions."""
+
+    def __init__(self, message: str, short: str | None = None) -> None:
+        super().__init__(message)
+        self.short = short or message
 
 
 class ModelError(RecastError):

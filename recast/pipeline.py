@@ -51,8 +51,9 @@ def input_record(source) -> dict[str, Any]:
 
 
 def cross_section(source, *, user_fb: float | None, slha_path: Path | None, process: str | None,
-                  sqrt_s_gev: float) -> xsec.CrossSection | None:
-    """The run's cross section by the precedence of :mod:`recast.xsec`."""
+                  sqrt_s_gev: float, user_source: str | None = None) -> xsec.CrossSection | None:
+    """The run's cross section by the precedence of :mod:`recast.xsec`; ``user_source`` says where
+    ``user_fb`` came from when not from ``--xsec-fb``."""
     slha_doc = slha_mod.read(slha_path) if slha_path else None
     if isinstance(source, HepMCSource):
         generator_fb = source.cross_section_fb
@@ -61,7 +62,8 @@ def cross_section(source, *, user_fb: float | None, slha_path: Path | None, proc
         if source.config.lhe is not None:
             process = None  # the LHE file says what was produced, not the --process switches
     return xsec.resolve(user_fb=user_fb, slha_doc=slha_doc, process=process if slha_path else None,
-                        sqrt_s_gev=sqrt_s_gev, generator_fb=generator_fb, generator_name=generator_name(source))
+                        sqrt_s_gev=sqrt_s_gev, generator_fb=generator_fb, generator_name=generator_name(source),
+                        **({"user_source": user_source} if user_source else {}))
 
 
 def generator_name(source) -> str:
@@ -182,15 +184,16 @@ def analyse(source: Iterable, runs: Sequence[AnalysisRun], *, seed: int,
 
 
 def documents(source, runs: Sequence[AnalysisRun], *, seed: int, xsec_fb: float | None = None,
-              slha_path: Path | None = None, process: str | None = None, complete: bool = True,
-              error: str | None = None, notes: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
-    """The result document of every run, by analysis id."""
+              xsec_source: str | None = None, slha_path: Path | None = None, process: str | None = None,
+              complete: bool = True, error: str | None = None, notes: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """The result document of every run, by analysis id (``xsec_source``: where ``xsec_fb`` came
+    from, if not from ``--xsec-fb``)."""
     record = input_record(source)
     docs = {}
     for run in runs:
         ana = run.analysis
         xs = cross_section(source, user_fb=xsec_fb, slha_path=slha_path, process=process,
-                           sqrt_s_gev=ana.sqrt_s_tev * 1000)
+                           sqrt_s_gev=ana.sqrt_s_tev * 1000, user_source=xsec_source)
         run_notes = list(getattr(source, "notes", [])) + list(notes)
         if xs is not None and xs.kind == "generator":
             run_notes.append(f"cross section taken from {generator_name(source)}; give --xsec-fb for a better one")

@@ -98,15 +98,17 @@ class Point:
     m_parent: float | None = None
     m_lsp: float | None = None
     problem: str | None = None
+    events: str | None = None  # an events grid: the HepMC file (its path, which every worker must see)
+    xsec_fb: float | None = None  # an events grid: the point's own cross section (fb), if listed
 
 
 @dataclass
 class Grid:
     source: str
-    kind: str  # "template" | "files"
+    kind: str  # "template" | "files" | "events"
     model: str | None
     process: str
-    nevents: int
+    nevents: int | None  # None: every event of each file (events grids)
     seed: int
     points: list[Point] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -142,11 +144,14 @@ def load_grid(spec: str | Path, *, nevents: int | None = None, seed: int | None 
     text = str(spec)
     path = Path(text)
     if path.suffix.lower() in (".yaml", ".yml"):
-        return _template_grid(path, nevents=nevents, seed=seed, process=process)
+        raw = _read_yaml(path)
+        if isinstance(raw, dict) and "points" in raw:
+            return _listed_events_grid(path, raw, nevents=nevents, seed=seed, process=process)
+        return _template_grid(path, raw, nevents=nevents, seed=seed, process=process)
     if path.is_dir():
-        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".slha")
+        found = sorted(p for p in path.iterdir() if p.is_file() and (_is_events_file(p) or p.suffix.lower() == ".slha"))
         if not found:
-            raise RecastError(f"{path}: no SLHA files (*.slha) in this directory")
+            raise RecastError(f"{path}: no SLHA files (*.slha) or HepMC files (*.hepmc[.gz...]) in this directory")
     elif any(c in text for c in "*?["):
         found = sorted(Path(p) for p in _glob.glob(text) if Path(p).is_file())
         if not found:
@@ -155,7 +160,10 @@ def load_grid(spec: str | Path, *, nevents: int | None = None, seed: int | None 
         found = [path]
     else:
         raise RecastError(f"{text}: no such directory, file or pattern (give a directory or glob of SLHA "
-                          f"files, or a YAML grid template)")
+                          f"or HepMC files, or a YAML grid)")
+    events = [p for p in found if _is_events_file(p)]
+    if events:  # HepMC files are the points; an SLHA file of the same name gives masses and cross section
+        return _events_grid(text, events, nevents=nevents, seed=seed, process=process)
     return _file_grid(text, found, nevents=nevents, seed=seed, process=process)
 
 
@@ -200,26 +208,116 @@ def _file_grid(source: str, paths: list[Path], *, nevents, seed, process) -> Gri
     return grid
 
 
+_EVENTS_NAME = re.compile(r"\.hepmc[23]?(?:\.(?:gz|bz2|xz|zst|zstd))?$", re.IGNORECASE)
+_EVENTS_KEYS = {"events", "name", "xsec_fb", "slha", "m_parent", "m_lsp", "nevents", "process"}
+
+
+def _is_events_file(path: Path) -> bool:
+    return bool(_EVENTS_NAME.search(path.name))
+
+
+def _events_point(grid: Grid, path: Path, *, name: str | None = None, xsec_fb: float | None = None,
+                  slha: Path | None = None, m_parent: float | None = None, m_lsp: float | None = None,
+                  nevents: int | None = None, process: str | None = None) -> Point:
+    """One point of an events grid: the HepMC file, the SLHA card beside it (``<name>.slha``) if
+    any, for the cross-section lookup and the masses; masses given explicitly win."""
+    from . import slha as slha_mod
+    from . import xsec
+    from .events.pythia import get_process
+
+    name = _safe_name(name or _EVENTS_NAME.sub("", path.name))
+    process = process or grid.process
+    problem = None if path.is_file() else f"{path}: no such events file"
+    if slha is None and (path.parent / f"{name}.slha").is_file():
+        slha = path.parent / f"{name}.slha"
+    text = None
+    if slha is not None:
+        try:
+            text = slha.read_text()
+            doc = slha_mod.read(slha)
+            parent_pid = (xsec.PROCESS_TABLES.get(process) or (None, get_process(process).produced[0]))[1]
+            m_parent = m_parent if m_parent is not None else slha_mod.mass(doc, parent_pid)
+            m_lsp = m_lsp if m_lsp is not None else slha_mod.mass(doc, slha_mod.NEUTRALINO1)
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = problem or f"{slha}: cannot read SLHA file: {exc}"
+        except RecastError as exc:
+            problem = problem or str(exc)
+    return Point(name=name, process=process, seed=derive_seed(grid.seed, "events", name), nevents=nevents or grid.nevents,
+                 slha_text=text, slha_path=str(slha.resolve()) if slha is not None else None, m_parent=m_parent,
+                 m_lsp=m_lsp, problem=problem, events=str(path.resolve()), xsec_fb=xsec_fb)
+
+
+def _add_unique(grid: Grid, point: Point, where: str) -> None:
+    if any(p.name == point.name for p in grid.points):
+        raise RecastError(f"{where}: two points named {point.name!r}")
+    grid.points.append(point)
+
+
+def _events_grid(source: str, paths: list[Path], *, nevents, seed, process) -> Grid:
+    grid = Grid(source=source, kind="events", model=None, process=_check_process(process or "gluino-pair", "--process"),
+                nevents=nevents, seed=1 if seed is None else seed)
+    for path in paths:
+        _add_unique(grid, _events_point(grid, path), source)
+    return grid
+
+
+def _listed_events_grid(path: Path, raw: dict, *, nevents, seed, process) -> Grid:
+    """A YAML listing of event files: ``{points: [{events: FILE, xsec_fb: X, m_parent: M, m_lsp: M,
+    slha: CARD, name: NAME, nevents: N, process: P}, ...], seed: S}``; relative paths are relative
+    to the listing."""
+    unknown = sorted(str(k) for k in raw if k not in ("points", "seed", "nevents", "process"))
+    if unknown:
+        raise RecastError(f"{path}: unknown key(s) {', '.join(unknown)} beside 'points'")
+    items = raw["points"]
+    if not isinstance(items, list) or not items:
+        raise RecastError(f"{path}: 'points' must be a non-empty list of {{events: FILE, xsec_fb: X, ...}}")
+    grid = Grid(source=str(path), kind="events", model=None,
+                process=_check_process(process or raw.get("process") or "gluino-pair", f"{path}: process"),
+                nevents=nevents or (_whole(raw["nevents"], path, "nevents", 1) if "nevents" in raw else None),
+                seed=seed if seed is not None else _whole(raw.get("seed", 1), path, "seed", 0))
+    for k, item in enumerate(items, 1):
+        where = f"{path}: point {k}"
+        if not isinstance(item, dict) or "events" not in item:
+            raise RecastError(f"{where}: give at least its events file, as {{events: FILE, ...}}")
+        bad = sorted(str(x) for x in item if x not in _EVENTS_KEYS)
+        if bad:
+            raise RecastError(f"{where}: unknown key(s) {', '.join(bad)}; known: {', '.join(sorted(_EVENTS_KEYS))}")
+        xs = item.get("xsec_fb")
+        if xs is not None and (isinstance(xs, bool) or not isinstance(xs, (int, float)) or not math.isfinite(xs)
+                               or xs <= 0):
+            raise RecastError(f"{where}: xsec_fb must be a positive number (fb), got {xs!r}")
+        masses = {k2: _masses(item[k2], path, k2)[0] for k2 in ("m_parent", "m_lsp") if k2 in item}
+        _add_unique(grid, _events_point(
+            grid, path.parent / str(item["events"]), name=item.get("name"), xsec_fb=None if xs is None else float(xs),
+            slha=path.parent / str(item["slha"]) if item.get("slha") else None, **masses,
+            nevents=nevents or (_whole(item["nevents"], path, "nevents", 1) if "nevents" in item else None),
+            process=_check_process(item["process"], where) if item.get("process") else None), str(path))
+    return grid
+
+
 def _safe_name(stem: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]", "_", stem) or "point"
 
 
-def _template_grid(path: Path, *, nevents, seed, process) -> Grid:
+def _read_yaml(path: Path) -> Any:
     import yaml
 
-    from .slha import SIMPLIFIED_MODELS, SIMPLIFIED_PARENT, SIMPLIFIED_PROCESS, simplified_model
-
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise RecastError(f"{path}: no such grid template") from None
+        raise RecastError(f"{path}: no such grid file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RecastError(f"{path}: cannot read the grid template: {exc}") from None
+        raise RecastError(f"{path}: cannot read the grid: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         cause = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise RecastError(f"{path}: not valid YAML{where}: {cause}") from None
+
+
+def _template_grid(path: Path, raw: Any, *, nevents, seed, process) -> Grid:
+    from .slha import SIMPLIFIED_MODELS, SIMPLIFIED_PARENT, SIMPLIFIED_PROCESS, simplified_model
+
     if not isinstance(raw, dict):
         raise RecastError(f"{path}: a grid template is a YAML mapping such as "
                           f"{{model: gqq, m_gluino: [1800, 2200], m_lsp: [100, 600]}}")
@@ -359,10 +457,23 @@ def _sha256_text(text: str | None) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest() if text is not None else None
 
 
+def _file_identity(path: str) -> dict[str, Any]:
+    """An events file as the reuse check knows it: path, size and modification time (hashing
+    gigabytes of events on the client for every rerun would cost more than it protects)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return {"path": path, "size": None, "mtime_ns": None}
+    return {"path": path, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
 def settings_hash(point: Point, settings: Settings) -> str:
     """What decides whether a finished point can be reused."""
     payload = {"nevents": point.nevents, "seed": point.seed, "process": point.process,
                "slha_sha256": _sha256_text(point.slha_text), **settings.to_dict()}
+    if point.events is not None:  # only for events grids: the hashes of SLHA grids stay as they were
+        payload["events"] = _file_identity(point.events)
+        payload["point_xsec_fb"] = point.xsec_fb
     payload["analyses"] = sorted(payload["analyses"])
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -437,14 +548,25 @@ def _run_point(task: dict[str, Any], doc: dict[str, Any]) -> None:
     text = task["slha_text"]
     with tempfile.TemporaryDirectory(prefix="recast-scan-") as tmp:
         card = Path(p["slha"]) if p.get("slha") else None
-        if card is None or not _same_text(card, text):  # another machine, or the file changed
+        if text is not None and (card is None or not _same_text(card, text)):  # another machine, or the file changed
             card = Path(tmp) / f"{p['name']}.slha"
             card.write_text(text)
-        spec = pipeline.PointSpec(slha=card, analyses=s["analyses"], nevents=p["nevents"], seed=p["seed"],
-                                  process=p["process"], options=s["options"], chunk_size=s["chunk_size"],
-                                  xsec_fb=s["xsec_fb"], pythia_settings=tuple(s["pythia_settings"]))
         t0 = time.perf_counter()
-        results = pipeline.run_point(spec)
+        if p.get("events"):
+            from .events import HepMCSource
+
+            runs = pipeline.prepare(s["analyses"], s["options"])
+            source = HepMCSource(Path(p["events"]), chunk_size=s["chunk_size"], max_events=p["nevents"])
+            pipeline.analyse(source, runs, seed=p["seed"])
+            listed = p.get("xsec_fb") is not None
+            results = pipeline.documents(source, runs, seed=p["seed"], xsec_fb=p["xsec_fb"] if listed else s["xsec_fb"],
+                                         xsec_source="the grid listing (xsec_fb)" if listed else None,
+                                         slha_path=card, process=p["process"])
+        else:
+            spec = pipeline.PointSpec(slha=card, analyses=s["analyses"], nevents=p["nevents"], seed=p["seed"],
+                                      process=p["process"], options=s["options"], chunk_size=s["chunk_size"],
+                                      xsec_fb=s["xsec_fb"], pythia_settings=tuple(s["pythia_settings"]))
+            results = pipeline.run_point(spec)
     t1 = time.perf_counter()
     doc["timing"]["run_s"] = round(t1 - t0, 3)
     source = f"points/{p['name']}.json"
@@ -611,16 +733,35 @@ class ScanReport:
     failures: list[str] = field(default_factory=list)
 
 
-def _reusable(path: Path, shash: str, note: Callable[[str], None]) -> dict[str, Any] | None:
-    """The point's earlier file if it can be reused: status ok and the same settings hash."""
+def _previous(path: Path, note: Callable[[str], None]) -> dict[str, Any] | None:
+    """The point's earlier file, if it is a readable point document."""
     if not path.exists():
         return None
     try:
-        doc = read_json(path, "scan-point")
+        return read_json(path, "scan-point")
     except RecastError as exc:
         note(f"{exc}; running the point again")
         return None
-    return doc if doc["status"] == "ok" and doc["settings_hash"] == shash else None
+
+
+def _differences(prev: dict[str, Any], point: Point, settings: Settings) -> list[str]:
+    """What a finished point's settings and this run's differ in, in words (``key old -> new``)."""
+    now = {"nevents": point.nevents, "seed": point.seed, "process": point.process,
+           "SLHA card": _sha256_text(point.slha_text), "events file": point.events, **settings.to_dict()}
+    then = {"nevents": prev["point"].get("nevents"), "seed": prev["point"].get("seed"),
+            "process": prev["point"].get("process"), "SLHA card": prev["point"].get("slha_sha256"),
+            "events file": prev["point"].get("events"), **prev["settings"]}
+
+    def show(key: str, value: Any) -> str:
+        if key == "SLHA card":
+            return "(none)" if value is None else value[:8]
+        if isinstance(value, list):
+            return ", ".join(map(str, value)) or "(none)"
+        return str(value)
+
+    out = [f"{key} {show(key, then.get(key))} -> {show(key, value)}" for key, value in now.items()
+           if then.get(key) != value and not (key == "analyses" and set(then.get(key) or ()) == set(value))]
+    return out or ["the events file changed (size or modification time)"]
 
 
 def _task(point: Point, settings: Settings, shash: str, out_dir: Path) -> dict[str, Any]:
@@ -632,9 +773,12 @@ def _task(point: Point, settings: Settings, shash: str, out_dir: Path) -> dict[s
         if not _same_text(card, point.slha_text):
             write_bytes(card, point.slha_text.encode())
         slha = str(card.resolve())
-    return {"point": {"name": point.name, "model": point.model, "process": point.process,
-                      "m_parent": point.m_parent, "m_lsp": point.m_lsp, "nevents": point.nevents,
-                      "seed": point.seed, "slha": slha, "slha_sha256": _sha256_text(point.slha_text)},
+    record = {"name": point.name, "model": point.model, "process": point.process, "m_parent": point.m_parent,
+              "m_lsp": point.m_lsp, "nevents": point.nevents, "seed": point.seed, "slha": slha,
+              "slha_sha256": _sha256_text(point.slha_text)}
+    if point.events is not None:
+        record.update(events=point.events, xsec_fb=point.xsec_fb)
+    return {"point": record,
             "settings": settings.to_dict(), "settings_hash": shash, "slha_text": point.slha_text,
             "problem": point.problem}
 
@@ -696,11 +840,14 @@ def default_workers() -> int:
 def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | None = None,
              scheduler: str | None = None, on_start: Callable[[int, int], None] | None = None,
              on_point: Callable[[dict[str, Any]], None] | None = None,
-             on_note: Callable[[str], None] | None = None) -> ScanReport:
+             on_note: Callable[[str], None] | None = None, replace: bool = False) -> ScanReport:
     """Run the points of ``grid`` not finished yet and keep ``out_dir`` up to date after each.
 
+    A point finished earlier with other settings (events, seed, analyses, options, ...) is an
+    error before anything runs, unless ``replace``: a rerun never overwrites results silently.
     ``on_start(to_run, reused)`` is called once the work is known, ``on_point(row)`` after each
-    point is written, ``on_note(text)`` for anything the user should know."""
+    point is written, ``on_note(text)`` for anything the user should know (each skipped signal
+    region is named once per scan, with the reason, when the first point that skips it finishes)."""
     note = on_note or (lambda _msg: None)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -709,17 +856,28 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
     report = ScanReport(total=len(grid.points))
     rows: dict[str, dict[str, Any]] = {}
     todo: list[tuple[Point, str]] = []
+    replaced: list[tuple[str, list[str]]] = []
     for point in grid.points:
         shash = settings_hash(point, settings)
-        prev = _reusable(points_dir / f"{point.name}.json", shash, note)
-        if prev is not None:
+        prev = _previous(points_dir / f"{point.name}.json", note)
+        if prev is not None and prev["status"] == "ok" and prev["settings_hash"] == shash:
             rows[point.name] = summary_row(point, prev, shash)
             report.skipped += 1
             report.ok += 1
             report.excluded += bool(rows[point.name]["excluded"])
             continue
+        if prev is not None and prev["status"] == "ok":
+            replaced.append((point.name, _differences(prev, point, settings)))
         rows[point.name] = summary_row(point, None, shash)
         todo.append((point, shash))
+    if replaced and not replace:
+        name, diff = replaced[0]
+        raise RecastError(f"{out_dir}: {len(replaced)} finished point(s) were made with other settings ({name}: "
+                          f"{'; '.join(diff)}); give another --out, or --replace to run them again with these "
+                          f"settings")
+    if replaced:
+        note(f"replacing {len(replaced)} finished point(s) made with other settings ({replaced[0][0]}: "
+             f"{'; '.join(replaced[0][1])})")
 
     def flush() -> None:
         write_summary(out_dir, summary_doc(grid, settings, (rows[p.name] for p in grid.points)))
@@ -735,6 +893,7 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
         if not todo:
             return report
         tasks = {p.name: _task(p, settings, shash, out_dir) for p, shash in todo}
+        told: set[tuple[str, str]] = set()
         by_name = {p.name: p for p, _ in todo}
         for name, doc in _completed(client, run_task, tasks, "recast-point"):
             point = by_name[name]
@@ -742,6 +901,7 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
                 exc, doc = doc, _point_doc(tasks[point.name])
                 doc["error"] = _one_line(f"the worker running this point failed: {type(exc).__name__}: {exc}")
             doc = _finish(doc, tasks[point.name], points_dir / f"{point.name}.json")
+            _note_skipped_regions(doc, told, note)
             rows[point.name] = summary_row(point, doc, tasks[point.name]["settings_hash"])
             report.ran += 1
             if doc["status"] == "ok":
@@ -759,6 +919,19 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
         if cluster is not None:
             cluster.close()
     return report
+
+
+def _note_skipped_regions(doc: dict[str, Any], told: set[tuple[str, str]], note: Callable[[str], None]) -> None:
+    """Name the signal regions a point skipped (e.g. a model unavailable offline), each analysis
+    and reason once per scan."""
+    for aid, entry in (doc.get("analyses") or {}).items():
+        by_reason: dict[str, list[str]] = {}
+        for skipped in entry["result"].get("skipped_signal_regions", []):
+            by_reason.setdefault(skipped["reason"], []).append(skipped["name"])
+        for reason, names in by_reason.items():
+            if (aid, reason) not in told:
+                told.add((aid, reason))
+                note(f"{aid}: {len(names)} signal region(s) skipped ({', '.join(names)}): {reason}")
 
 
 def _completed(client, fn: Callable[[Any], Any], tasks: Mapping[str, Any], key_prefix: str):

@@ -85,14 +85,16 @@ def table(process: str, sqrt_s_gev: float = 13000.0) -> XsecTable | None:
 
 def resolve(*, user_fb: float | None = None, slha_doc=None, process: str | None = None,
             sqrt_s_gev: float = 13000.0, generator_fb: float | None = None,
-            generator_name: str = "generator") -> CrossSection | None:
-    """Pick the cross section by the precedence in the module docstring; None if nothing is known."""
+            generator_name: str = "generator",
+            user_source: str = "given on the command line (--xsec-fb)") -> CrossSection | None:
+    """Pick the cross section by the precedence in the module docstring; None if nothing is known.
+    ``user_source`` says where a user's value came from (the command line, a grid listing)."""
     from . import slha as slha_mod
 
     if user_fb is not None:
         if not (np.isfinite(user_fb) and user_fb > 0):
             raise RecastError(f"--xsec-fb {user_fb}: must be a positive number (fb)")
-        return CrossSection(float(user_fb), None, "user", "given on the command line (--xsec-fb)")
+        return CrossSection(float(user_fb), None, "user", user_source)
     spec = PROCESS_TABLES.get(process or "")
     if slha_doc is not None and spec is not None:
         x = slha_mod.xsection(slha_doc, sqrt_s_gev, spec[0])

@@ -141,3 +141,50 @@ def tmva_numpy():
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def write_lhe(path: Path, slha: Path, nevents: int, seed: int) -> float:
+    """Write ``nevents`` parton-level gluino-pair events (Pythia's hard process, gluinos
+    undecayed) as a Les Houches Event file, as MadGraph would hand them to a shower; returns the
+    cross section written into its init block (pb). Strategy 3: unit weights."""
+    import pythia8mc
+
+    from recast.events._capture import captured_stdout
+    from recast.events.pythia import _xmldoc
+
+    with captured_stdout():
+        pythia = pythia8mc.Pythia(_xmldoc(), False)
+        for s in ("Beams:eCM = 13000", "SUSY:gg2gluinogluino = on", "SUSY:qqbar2gluinogluino = on",
+                  f"SLHA:file = {slha}", "PartonLevel:all = off", "HadronLevel:all = off",
+                  "ProcessLevel:resonanceDecays = off", "Next:numberCount = 0", "Random:setSeed = on",
+                  f"Random:seed = {seed}"):
+            assert pythia.readString(s)
+        assert pythia.init()
+        events = []
+        while len(events) < nevents:
+            if not pythia.next():
+                continue
+            proc, info = pythia.process, pythia.infoPython()
+            lines = []
+            for i in range(3, proc.size()):  # entries 0-2: the system and the two beams
+                q = proc[i]
+                status = -1 if q.status() < 0 else 1
+                mothers = [m - 2 if m > 2 else 0 for m in (q.mother1(), q.mother2())]
+                lines.append(f"{q.id():9d} {status:2d} {mothers[0]:3d} {mothers[1]:3d} {q.col():4d} {q.acol():4d} "
+                             f"{q.px():+.10e} {q.py():+.10e} {q.pz():+.10e} {q.e():.10e} {q.m():.10e} 0. 9.")
+            events.append(f"<event>\n{len(lines)} 1 1.0 {info.QFac():.6e} {info.alphaEM():.6e} {info.alphaS():.6e}\n"
+                          + "\n".join(lines) + "\n</event>\n")
+        xs_pb = pythia.infoPython().sigmaGen() * 1e9
+    with open(path, "w") as f:
+        f.write('<LesHouchesEvents version="3.0">\n<header>\n</header>\n<init>\n2212 2212 6.5e3 6.5e3 0 0 0 0 3 1\n')
+        f.write(f"{xs_pb:.8e} {xs_pb / 10:.8e} 1.0 1\n</init>\n")
+        f.writelines(events)
+        f.write("</LesHouchesEvents>\n")
+    return xs_pb
+
+
+@pytest.fixture(scope="session")
+def gtt_lhe(gtt_slha, tmp_path_factory) -> tuple[Path, float]:
+    """(80 parton-level Gtt(2100, 1) gluino-pair events as LHE, the init block's cross section in pb)."""
+    path = tmp_path_factory.mktemp("lhe") / "gtt.lhe"
+    return path, write_lhe(path, gtt_slha, 80, seed=4)

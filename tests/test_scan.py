@@ -124,7 +124,7 @@ def test_bad_input_through_the_cli(tmp_path, capsys):
     cases = [
         (["scan", str(empty), "--analyses", ANA], "no SLHA files"),
         (["scan", str(tmp_path / "none" / "*.slha"), "--analyses", ANA], "no files match"),
-        (["scan", str(tmp_path / "missing.yaml"), "--analyses", ANA], "no such grid template"),
+        (["scan", str(tmp_path / "missing.yaml"), "--analyses", ANA], "no such grid file"),
         (["scan", str(grid), "--analyses", "ANA-NOPE"], "unknown analysis 'ANA-NOPE'"),
         (["scan", str(grid), "--analyses", ANA, "-O", "no_such=1"], "has this option"),
         (["scan", str(grid), "--analyses", ANA, "--scheduler", "nonsense"], "not a scheduler address"),
@@ -330,3 +330,75 @@ def test_plot_exclusion_from_a_hand_written_summary(tmp_path, capsys):
 
     assert main(["plot-exclusion", str(tmp_path / "nowhere")]) == 2
     assert "summary.json: no such file" in capsys.readouterr().err
+
+
+# -- events grids, reruns with other settings, skipped regions --------------------------------------
+
+
+def test_events_grid_directory_and_listing(gtt_sample, gtt_slha, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    events = tmp_path / "events"
+    events.mkdir()
+    shutil.copy(gtt_sample[1], events / "gtt_2100_1.hepmc.gz")
+    shutil.copy(gtt_slha, events / "gtt_2100_1.slha")  # masses and the table's cross section
+    shutil.copy(gtt_sample[1], events / "bare.hepmc.gz")  # no card: the cross section the file carries
+    grid = scan.load_grid(str(events))
+    assert grid.kind == "events" and [p.name for p in grid.points] == ["bare", "gtt_2100_1"]
+    named = grid.points[1]
+    assert (named.m_parent, named.m_lsp, named.nevents) == (2100.0, 1.0, None)
+    assert named.events == str((events / "gtt_2100_1.hepmc.gz").resolve())
+    listing = _yaml(tmp_path, "points:\n"
+                              "  - {events: events/gtt_2100_1.hepmc.gz, name: listed, xsec_fb: 0.25, m_parent: 2100, m_lsp: 1}\n"
+                              "  - {events: events/bare.hepmc.gz, nevents: 40}\n", "listing.yaml")
+    out = tmp_path / "scan"
+    argv = ["scan", str(listing), "--analyses", ANA, "--workers", "1", "--out", str(out), "-q"]
+    assert main(argv) == 0, capsys.readouterr().err
+    rows = {r["name"]: r for r in scan.read_json(out / "summary.json", "scan-summary")["points"]}
+    assert set(rows) == {"listed", "bare"} and rows["bare"]["nevents"] == 40
+    listed = scan.read_json(out / "points" / "listed.json", "scan-point")
+    result = listed["analyses"][ANA]["result"]
+    assert result["events"]["n"] == 120 and result["input"]["kind"] == "hepmc"
+    assert listed["cross_section"] == {"value_fb": 0.25, "uncertainty_fb": None, "kind": "user",
+                                       "source": "the grid listing (xsec_fb)"}
+    first = result["signal_regions"][0]["cutflow"][0]
+    assert first["yield"] == pytest.approx(0.25 * 139.0)
+    bare = scan.read_json(out / "points" / "bare.json", "scan-point")
+    assert bare["analyses"][ANA]["result"]["events"]["n"] == 40
+    assert bare["cross_section"]["kind"] == "generator"  # the file's GenCrossSection (Pythia's LO)
+
+    # a rerun with other settings does not silently replace the finished points
+    capsys.readouterr()
+    before = _mtimes(out / "points")
+    assert main(argv + ["-n", "30"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "2 finished point(s) were made with other settings" in err[0]
+    assert "nevents" in err[0] and "--replace" in err[0]
+    assert _mtimes(out / "points") == before
+    assert main(argv + ["-n", "30", "--replace"]) == 0
+    assert scan.read_json(out / "points" / "listed.json", "scan-point")["analyses"][ANA]["result"]["events"]["n"] == 30
+    assert "replacing 2 finished point(s)" in capsys.readouterr().err
+
+
+def test_skipped_regions_are_named_once_per_scan(gtt_sample, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from recast.models import runtime
+
+    runtime._LOADED.clear()
+    monkeypatch.setenv("RECAST_DATA_MIRROR", str(tmp_path / "no-mirror"))
+    monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("RECAST_OFFLINE", "1")
+    events = tmp_path / "events"
+    events.mkdir()
+    for name in ("a", "b", "c"):
+        shutil.copy(gtt_sample[1], events / f"{name}.hepmc.gz")
+    argv = ["scan", str(events), "--analyses", ANA, "-n", "20", "--xsec-fb", "1", "--workers", "1",
+            "--out", str(tmp_path / "scan"), "-q"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if "signal region(s) skipped" in line]
+    assert len(notes) == 1, err
+    assert notes[0].startswith(f"recast: note: {ANA}: 8 signal region(s) skipped (Gtt-2100-1, ")
+    assert "downloads off (RECAST_OFFLINE=1)" in notes[0] and len(notes[0]) < 320
+    runtime._LOADED.clear()
