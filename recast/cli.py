@@ -459,28 +459,15 @@ def cmd_data_add(args: argparse.Namespace) -> int:
 # -- recast scan: many points on Dask (recast/scan.py) -------------------------------------------
 
 
-def _scan_options(pairs: list[str]) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """``-O NAME=VALUE`` (every analysis that has the option) and ``-O ANA:NAME=VALUE`` (one)."""
-    common: dict[str, str] = {}
-    per: dict[str, dict[str, str]] = {}
-    for key, value in _parse_options(pairs).items():
-        if ":" in key:
-            ana, name = (x.strip() for x in key.split(":", 1))
-            per.setdefault(ana, {})[name] = value
-        else:
-            common[key] = value
-    return common, per
-
-
 def cmd_scan(args: argparse.Namespace) -> int:
-    from . import output, scan, xsec
+    from . import output, pipeline, scan, xsec
     from .errors import RecastError
 
     output.prepare_dir(Path(args.out), "scan directory")
     if args.xsec_fb is not None:
         xsec.resolve(user_fb=args.xsec_fb)
     grid = scan.load_grid(args.grid, nevents=args.nevents, seed=args.seed, process=args.process)
-    common, per = _scan_options(args.option)
+    common, per = pipeline.split_options(_parse_options(args.option))
     settings = scan.resolve_settings(args.analyses, common, per, pythia_settings=tuple(args.pythia_setting),
                                      xsec_fb=args.xsec_fb, xsec_unc=args.xsec_unc,
                                      upper_limits=args.upper_limits, chunk_size=args.chunk_size)

@@ -425,32 +425,13 @@ def resolve_settings(analyses: Sequence[str], options: Mapping[str, str] | None 
     """Check the analyses (unknown names fail here, before anything runs) and resolve options:
     ``options`` apply to every analysis that declares them (an option none declares is an
     error), ``analysis_options`` to one analysis each."""
-    from . import analysis as ana_mod
+    from . import pipeline
 
     if not analyses:
         raise RecastError("--analyses: give at least one analysis")
-    loaded = {}
-    for name in analyses:
-        ana = ana_mod.load(name)
-        loaded.setdefault(ana.id, ana)
-    for opt in options or {}:
-        if not any(opt in {o.name for o in a.options} for a in loaded.values()):
-            raise RecastError(f"-O {opt}: none of {', '.join(loaded)} has this option")
-    per: dict[str, dict[str, Any]] = {}
-    for aid, ana in loaded.items():
-        given = {k: v for k, v in (options or {}).items() if k in {o.name for o in ana.options}}
-        for key, val in (analysis_options or {}).items():
-            if ana_mod.load(key).id == aid:
-                given.update(val)
-        try:
-            per[aid] = ana.resolve_options(given)
-        except RecastError as exc:
-            msg = str(exc)
-            raise RecastError(msg if msg.startswith(aid) else f"{aid}: {msg}") from None
-    for key in analysis_options or {}:
-        if ana_mod.load(key).id not in loaded:
-            raise RecastError(f"-O {key}:...: {key} is not one of the scanned analyses")
-    return Settings(analyses=tuple(loaded), options=per, **kw)
+    loaded = pipeline.load_analyses(analyses)
+    per = pipeline.resolve_options(loaded, options, analysis_options)
+    return Settings(analyses=tuple(a.id for a in loaded), options=per, **kw)
 
 
 def _sha256_text(text: str | None) -> str | None:

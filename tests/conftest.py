@@ -188,3 +188,17 @@ def gtt_lhe(gtt_slha, tmp_path_factory) -> tuple[Path, float]:
     """(80 parton-level Gtt(2100, 1) gluino-pair events as LHE, the init block's cross section in pb)."""
     path = tmp_path_factory.mktemp("lhe") / "gtt.lhe"
     return path, write_lhe(path, gtt_slha, 80, seed=4)
+
+
+@pytest.fixture
+def without_models(tmp_path, monkeypatch):
+    """No ATLAS model anywhere: an empty mirror, an empty cache, downloads off; the models loaded
+    by earlier tests forgotten before and after."""
+    from recast.models import runtime
+
+    runtime._LOADED.clear()
+    monkeypatch.setenv("RECAST_DATA_MIRROR", str(tmp_path / "nothing-here"))
+    monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("RECAST_OFFLINE", "1")
+    yield
+    runtime._LOADED.clear()

@@ -261,14 +261,10 @@ def test_cli_refuses_a_mirror_copy_with_the_wrong_checksum(gtt_sample, tmp_path,
     runtime._LOADED.clear()
 
 
-def test_cli_runs_without_the_models_and_says_what_it_skipped(gtt_sample, tmp_path, monkeypatch, capsys):
+def test_cli_runs_without_the_models_and_says_what_it_skipped(gtt_sample, tmp_path, without_models, capsys):
     from recast import results
     from recast.cli import main
 
-    runtime._LOADED.clear()
-    monkeypatch.setenv("RECAST_DATA_MIRROR", str(tmp_path / "nothing-here"))
-    monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("RECAST_OFFLINE", "1")
     out = tmp_path / "r.json"
     assert main(["run", ANA, "--events", str(gtt_sample[1]), "--max-events", "30", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -278,4 +274,3 @@ def test_cli_runs_without_the_models_and_says_what_it_skipped(gtt_sample, tmp_pa
     doc = results.read(out)
     assert {s["name"] for s in doc["skipped_signal_regions"]} == {f"BDT-{k}" for k in FACTS_INPUTS}
     assert len(doc["signal_regions"]) == 70 and doc["events"]["n"] == 30
-    runtime._LOADED.clear()
