@@ -549,7 +549,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _say(f"stored the status in {stored}")
     elif stored is not None:
         _say(f"note: the stored status in {stored} is unchanged: {len(failed)} point(s) failed")
-    what = f": {spec.no_reference}" if not points and spec.no_reference else f" in {time.perf_counter() - start:.0f} s"
+    what = f": {spec.no_reference.rstrip('.')}" if not points and spec.no_reference else \
+        f" in {time.perf_counter() - start:.0f} s"
     _say(f"{ana.id}: {status['label']}{what}; wrote {files['report.html']}, {files['report.md']}, "
          f"{files['summary.json']}")
     if failed:

@@ -186,8 +186,8 @@ def test_status_rule():
     def flow(ratio, err):
         return {"judged": True, "rows": [{"ratio": 1.0, "ratio_err": 0.0}, {"ratio": ratio, "ratio_err": err}]}
 
-    compared = {"a": {"acc_eff": [acc("BDT-GGd1", 1.1, 0.05), acc("BDT-GGd2", 0.5, 0.1), acc("BDT-GGd3", 9.0, 0.1, False),
-                                  acc("BDT-GGd4", 1.0, 0.5)],
+    compared = {"a": {"acc_eff": [acc("BDT-GGd1", 1.1, 0.05), acc("BDT-GGd2", 0.5, 0.1),
+                                  acc("BDT-GGd3", 9.0, 0.1, False), acc("BDT-GGd4", 1.0, 0.5)],
                       "cutflows": {"SR4j-1000": flow(1.0, 0.5), "SR2j-1600": flow(0.9, 0.1)}},
                 "b": {"acc_eff": [acc("BDT-GGd1", 1.0, 0.6), acc("BDT-GGd4", 1.4, 0.3)], "cutflows": {}}}
     st = validate.status(spec, compared)
@@ -347,12 +347,16 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 PAGE_CHECK = """<script>
 window.addEventListener('load', () => {
   const imgs = [...document.images];
-  const colour = cls => { const td = document.querySelector('td.' + cls); return td ? getComputedStyle(td).color : null; };
+  const colour = cls => {
+    const td = document.querySelector('td.' + cls);
+    return td ? getComputedStyle(td).color : null;
+  };
   const report = {images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
     widths: imgs.map(i => i.naturalWidth), tables: document.querySelectorAll('table').length,
     cells: document.querySelectorAll('td').length, h1: document.querySelector('h1').textContent,
     strong: [...document.querySelectorAll('strong')].map(e => e.textContent),
-    classes: Object.fromEntries(['good', 'bad', 'unsure', 'num'].map(c => [c, document.querySelectorAll('td.' + c).length])),
+    classes: Object.fromEntries(['good', 'bad', 'unsure', 'num'].map(
+      c => [c, document.querySelectorAll('td.' + c).length])),
     colours: Object.fromEntries(['good', 'bad', 'unsure'].map(c => [c, colour(c)]))};
   const pre = document.createElement('pre');
   pre.id = 'recast-check';
@@ -394,8 +398,8 @@ def test_report_page_renders_in_headless_chromium(tiny_run, tmp_path):
     spec = validate.load_spec(spec_path)
     compared = {n: validate.compare_point(spec, p, runs[n]["result"]) for p in spec.points for n in [p.name]}
     status = validate.status(spec, compared)
-    files = vr.save(tmp_path / "report", vr.render(spec, runs, compared, status, validate.provenance(spec,
-                                                                                                     spec.points, runs)))
+    provenance = validate.provenance(spec, spec.points, runs)
+    files = vr.save(tmp_path / "report", vr.render(spec, runs, compared, status, provenance))
     page = files["report.html"].read_text()
     figures = sorted(p.name for p in (tmp_path / "report" / "figures").iterdir())
     assert figures == ["acc_eff.png", "cutflow_p1.png", "scores_p1.png"]
@@ -403,7 +407,8 @@ def test_report_page_renders_in_headless_chromium(tiny_run, tmp_path):
     assert seen["images"] == seen["loaded"] == 3 and min(seen["widths"]) > 300
     assert seen["h1"] == "Validation of ANA-SUSY-2018-22: ATLAS against recast"
     assert f"Status: {status['label']}." in seen["strong"]
-    verdicts = [r["status"] for r in compared["p1"]["cutflows"]["SR4j-1000"]["rows"]] + [compared["p1"]["acc_eff"][0]["status"]]
+    verdicts = [r["status"] for r in compared["p1"]["cutflows"]["SR4j-1000"]["rows"]]
+    verdicts.append(compared["p1"]["acc_eff"][0]["status"])
     for verdict, cls, rgb in (("validated", "good", "rgb(0, 119, 0)"), ("disagrees", "bad", "rgb(187, 0, 0)"),
                               ("inconclusive", "unsure", "rgb(170, 102, 0)")):
         if verdict in verdicts:
