@@ -69,12 +69,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     table = Table(show_edge=False)
     for col in ("analysis", "arXiv", "sqrt(s)", "lumi [fb^-1]", "signal regions", "validation", "title"):
         table.add_column(col)
+    rules = []
     for name in ana_mod.available():
         a = ana_mod.load(name)
         st = read_status(a.id)
         table.add_row(a.id, a.arxiv, f"{a.sqrt_s_tev:g} TeV", f"{a.luminosity_ifb:g}",
                       str(len(a.signal_regions)), st["label"] if st else "not validated (no report)", a.title)
+        if st and st["rule"] not in rules:
+            rules.append(st["rule"])
     report.console().print(table)
+    for rule in rules:  # what "validated", "disagrees" and "inconclusive" mean
+        report.console().print(f"validation rule: {rule}", markup=False)
     return 0
 
 
@@ -527,14 +532,16 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+VALIDATION_OUT = "recast-validation"  # cmd_validate's default report directory: ./recast-validation/<ANA>
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from . import analysis as ana_mod
-    from . import scan, validate, validation_report
+    from . import output, paths, scan, validate, validation_report
     from .errors import RecastError
-    from .paths import analysis_data_dir
 
     ana = ana_mod.load(args.analysis)
-    spec = validate.load_spec(Path(args.spec) if args.spec else Path("validation") / f"{ana.id}.yaml", ana)
+    spec = validate.load_spec(Path(args.spec) if args.spec else validate.spec_path(ana.id), ana)
     points = spec.points
     if args.points:
         known = {p.name for p in points}
@@ -546,55 +553,63 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.nevents:
         for p in points:
             p.nevents = args.nevents
-    out = Path(args.out) if args.out else Path("validation") / "reports" / ana.id
-    if not spec.points and spec.no_reference:  # say so in a report, and in list/info
-        status = validate.status(spec, {})
-        provenance = validate.provenance(spec, [], {}, args)
-        files = validation_report.write(spec, {}, {}, status, out, provenance)
-        validate.write_status(analysis_data_dir(ana.id) / validate.STATUS_FILE, ana.id, status, provenance, out)
-        _say(f"{ana.id}: {status['label']}: {spec.no_reference}; wrote {files['report.md']}")
-        return 0
-    if not points:
+    if not points and not spec.no_reference:
         raise RecastError(f"{spec.path}: no points to run")
-    where = f"the scheduler at {args.scheduler}" if args.scheduler else \
-        f"{args.workers or scan.default_workers()} local worker process(es)"
-    _say(f"validating {ana.id}: {len(points)} point(s), {sum(p.nevents for p in points)} events in all, on {where}")
+    out = Path(args.out) if args.out else Path(VALIDATION_OUT) / ana.id
+    # every output location is checked before the first event is generated
+    committed = paths.committed_reports(out)
+    if committed is not None and not args.store_status:
+        raise RecastError(f"{out}: inside the repository's committed validation reports ({committed}); give another "
+                          f"--out, or add --store-status to regenerate the committed report with the stored status")
+    stored = None
+    if args.store_status:
+        if len(points) < len(spec.points) or fewer:
+            raise RecastError(f"--store-status: the stored status needs every point of {spec.path} with at least "
+                              f"its number of events; --points or -n ask for fewer")
+        stored = output.prepare_file(paths.analysis_data_dir(ana.id) / validate.STATUS_FILE, "stored validation status")
+    output.prepare_dir(out, "report directory")
+    output.prepare_dir(out / "figures", "report's figures directory")
+    # where the status says its report is: relative to the checkout for a committed report
+    report_at = out.resolve().relative_to(committed.parent.parent).as_posix() if committed else str(out.resolve())
+
+    runs: dict = {}
     start = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        bar = None if args.quiet else stack.enter_context(_progress(len(points), "validate"))
-        task = bar.add_task("validate", total=len(points), rate="") if bar else None
+    if points:
+        where = f"the scheduler at {args.scheduler}" if args.scheduler else \
+            f"{args.workers or scan.default_workers()} local worker process(es)"
+        _say(f"validating {ana.id}: {len(points)} point(s), {sum(p.nevents for p in points)} events in all, on {where}")
+        with contextlib.ExitStack() as stack:
+            bar = None if args.quiet else stack.enter_context(_progress(len(points), "validate"))
+            task = bar.add_task("validate", total=len(points), rate="") if bar else None
 
-        def on_done(outcome: dict) -> None:
-            line = (f"{outcome['name']}: FAILED: {outcome['error']}" if outcome.get("error")
-                    else f"{outcome['name']}: done in {outcome['seconds']:.0f} s")
-            if bar is not None:
-                bar.update(task, advance=1)
-                if not bar.disable:
-                    bar.console.print(line, markup=False, highlight=False)
-                    return
-            if not args.quiet:
-                _say(line)
+            def on_done(outcome: dict) -> None:
+                line = (f"{outcome['name']}: FAILED: {outcome['error']}" if outcome.get("error")
+                        else f"{outcome['name']}: done in {outcome['seconds']:.0f} s")
+                if bar is not None:
+                    bar.update(task, advance=1)
+                    if not bar.disable:
+                        bar.console.print(line, markup=False, highlight=False)
+                        return
+                if not args.quiet:
+                    _say(line)
 
-        runs = validate.run(spec, points, workers=args.workers, scheduler=args.scheduler, on_done=on_done)
+            runs = validate.run(spec, points, workers=args.workers, scheduler=args.scheduler, on_done=on_done)
     compared = {p.name: validate.compare_point(spec, p, runs[p.name]["result"])
                 for p in points if runs[p.name].get("result")}
     status = validate.status(spec, compared)
     provenance = validate.provenance(spec, points, runs, args)
-    files = validation_report.write(spec, runs, compared, status, out, provenance)
-    complete = len(points) == len(spec.points) and not fewer and all(not r.get("error") for r in runs.values())
-    if complete:
-        stored = analysis_data_dir(ana.id) / validate.STATUS_FILE
-        try:
-            validate.write_status(stored, ana.id, status, provenance, out)
-            _say(f"stored the status in {stored}")
-        except OSError as exc:
-            _say(f"note: could not store the status in {stored} ({exc.strerror}); it is in {files['summary.json']}")
-    else:
-        _say("note: the stored status is unchanged: it needs every point of the specification, with at least its "
-             "number of events, and none failing")
-    _say(f"{ana.id}: {status['label']} in {time.perf_counter() - start:.0f} s; wrote {files['report.md']}, "
-         f"{files['report.html']}, {files['summary.json']}")
+    status_doc = validate.status_document(ana.id, status, provenance, report_at)
+    files = validation_report.save(out, validation_report.render(spec, runs, compared, status, provenance, status_doc))
     failed = [n for n, r in runs.items() if r.get("error")]
+    if stored is not None and not failed:
+        validate.write_status(stored, status_doc)
+        _say(f"stored the status in {stored}")
+    elif stored is not None:
+        _say(f"note: the stored status in {stored} is unchanged: {len(failed)} point(s) failed")
+    what = f": {spec.no_reference.rstrip('.')}" if not points and spec.no_reference else \
+        f" in {time.perf_counter() - start:.0f} s"
+    _say(f"{ana.id}: {status['label']}{what}; wrote {files['report.html']}, {files['report.md']}, "
+         f"{files['summary.json']}")
     if failed:
         raise RecastError(f"{len(failed)} of {len(points)} points failed (first: {failed[0]}: "
                           f"{runs[failed[0]]['error']}); the report shows them")
@@ -769,13 +784,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="compare an analysis with ATLAS' published cutflows and A x eff: a report")
     p.add_argument("analysis", help="analysis id or alias")
-    p.add_argument("--spec", help="the specification (default: validation/<ANA>.yaml)")
-    p.add_argument("--points", nargs="+", metavar="NAME", help="only these points (the stored status is kept)")
+    p.add_argument("--spec", help="the specification (default: the one shipped with recast, "
+                                  "data/<ANA>/validation_spec.yaml)")
+    p.add_argument("--points", nargs="+", metavar="NAME", help="only these points")
     p.add_argument("-n", "--nevents", type=_positive_int, help="events per point (default: each point's own)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_positive_int, help="local worker processes (default: min(2, cores))")
     where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler instead")
-    p.add_argument("--out", help="report directory (default: validation/reports/<ANA>)")
+    p.add_argument("--out", metavar="DIR",
+                   help=f"report directory: report.html, report.md, summary.json, the status (validation.json), "
+                        f"figures/ (default: ./{VALIDATION_OUT}/<ANA> in the current directory; the repository's "
+                        f"committed validation/reports/ only with --store-status)")
+    p.add_argument("--store-status", action="store_true",
+                   help="for developers regenerating the committed report: also store the status in recast's "
+                        "data/<ANA>/validation.json, which 'recast list' and 'recast info' show (needs every point "
+                        "of the specification at its own number of events or more)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no line per point")
     p.set_defaults(func=cmd_validate)
 

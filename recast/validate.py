@@ -30,32 +30,65 @@ import yaml
 from .errors import RecastError
 
 SUMMARY_SCHEMA = "recast-validation"
-SUMMARY_VERSION = 1
-STATUS_FILE = "validation.json"
+SUMMARY_VERSION = 2  # 2: a verdict per check (validated, disagrees, inconclusive); version 1 still reads
+STATUS_SCHEMA = "recast-validation-status"
+STATUS_VERSION = 2  # 2: "inconclusive" regions and analyses
+SCHEMA_VERSIONS = (1, 2)  # the versions check_schema and read_status accept
+STATUS_FILE = "validation.json"  # data/<ANA>/: the status recast list and recast info show
+SPEC_FILE = "validation_spec.yaml"  # data/<ANA>/: the specification recast validate reads by default
 SCORE_BINS = 25
+
+VALIDATED, DISAGREES, INCONCLUSIVE, NOT_VALIDATED = "validated", "disagrees", "inconclusive", "not validated"
+
+# The error of an empty recast count, in MC events: the one-sigma (68.27 % CL) Poisson upper limit
+# on the mean when nothing is observed, -ln(1 - 0.6827). A zero has an error like any count; with
+# none (or the zero a Gaussian sqrt(n) gives) an empty row would look precise.
+ZERO_COUNT_EVENTS = -math.log(1.0 - 0.6827)
 
 
 @dataclass(frozen=True)
 class Rule:
-    """When a region counts as validated: at every compared point, the final ratio r = recast /
-    reference satisfies |r - 1| <= ``tolerance`` or |r - 1| <= ``sigma`` x its error. A reference
-    A x eff below ``min_reference`` is shown but not judged: the region has no sensitivity there
-    and its MC statistics on both sides are poor."""
+    """How a check is judged. A check is one ratio r = recast / reference (the last row of a
+    cutflow, the A x eff of a benchmark point or of a map cell) with its error sigma_r:
+
+    - it **disagrees** when |r - 1| exceeds both ``tolerance`` and ``sigma`` x sigma_r: a
+      significant deviation beyond the tolerance, however imprecise the check;
+    - otherwise it is **inconclusive** when sigma_r exceeds ``tolerance`` (the MC statistics cannot
+      tell whether r lies inside the tolerance, whatever its pull) or recast counts no event;
+    - otherwise it is **validated**.
+
+    A region disagrees when any of its checks does, is validated when none does and at least one
+    is validated, and is inconclusive when all its checks are. A reference A x eff below
+    ``min_reference`` is shown but not judged: the region has no sensitivity there and its MC
+    statistics on both sides are poor."""
 
     tolerance: float = 0.20
     sigma: float = 2.0
     min_reference: float = 1e-3
 
     def text(self) -> str:
-        return (f"validated when every final-region ratio recast/ATLAS is within {self.tolerance:.0%} of 1 or "
-                f"within {self.sigma:g} sigma of its error (recast MC statistics, and ATLAS' where its number of "
-                f"generated events is known); reference A x eff below {self.min_reference:g} not judged")
+        tol, sig = f"{self.tolerance:.0%}", f"{self.sigma:g} sigma_r"
+        return (f"a check (a cutflow's last row, an A x eff, a map cell) compares r = recast/ATLAS, its error sigma_r "
+                f"from recast's MC statistics (and ATLAS' where its number of generated events is known; an empty "
+                f"count's is the one-sigma Poisson bound of {ZERO_COUNT_EVENTS:.2f} MC events); it disagrees when "
+                f"|r - 1| exceeds both {tol} and {sig}, is inconclusive otherwise when sigma_r > {tol} or recast "
+                f"counts no event, and is validated otherwise; a region disagrees when one of its checks does, is "
+                f"validated when none does and one is validated, and is inconclusive when all its checks are; "
+                f"reference A x eff below {self.min_reference:g} not judged")
 
-    def judge(self, ratio: float | None, err: float | None) -> bool | None:
+    def verdict(self, ratio: float | None, err: float | None) -> str | None:
+        """``VALIDATED``, ``DISAGREES`` or ``INCONCLUSIVE`` for a ratio and its error; None when
+        there is no ratio (no reference, or no cross section for a yield)."""
         if ratio is None or not math.isfinite(ratio):
             return None
+        if err is None or not math.isfinite(err):
+            return INCONCLUSIVE
         dev = abs(ratio - 1.0)
-        return dev <= self.tolerance or (err is not None and math.isfinite(err) and dev <= self.sigma * err)
+        if dev > self.tolerance and dev > self.sigma * err:
+            return DISAGREES
+        if err > self.tolerance or ratio == 0.0:
+            return INCONCLUSIVE
+        return VALIDATED
 
 
 # -- the specification ---------------------------------------------------------------------------
@@ -110,6 +143,30 @@ def _fail(path: Path, where: str, msg: str) -> RecastError:
     return RecastError(f"{path}: {where}: {msg}")
 
 
+def spec_path(analysis_id: str) -> Path:
+    """The specification ``recast validate`` reads by default: ``data/<ANA>/validation_spec.yaml``,
+    shipped with the package beside the analysis' published numbers, so found from any directory."""
+    from .paths import analysis_data_dir
+
+    return analysis_data_dir(analysis_id) / SPEC_FILE
+
+
+def _spec_file(spec: Path, name: str) -> Path:
+    """A file a specification names (an SLHA card, an A x eff map): absolute, or relative to the
+    specification's directory; a relative name starting with ``data/`` that is not there names a
+    file of the package's data directory (so a copy of a specification elsewhere still finds the
+    published maps)."""
+    from .paths import data_dir
+
+    named = Path(name)
+    if named.is_absolute():
+        return named
+    beside = (spec.parent / named).resolve()
+    if beside.is_file() or named.parts[0] != "data":
+        return beside
+    return data_dir().joinpath(*named.parts[1:])
+
+
 def load_spec(path: str | Path, analysis=None) -> Spec:
     """Read and check a specification file (see ``validation/README.md``)."""
     from . import analysis as ana_mod
@@ -156,7 +213,7 @@ def _slha_of(path: Path, p: dict[str, Any], where: str) -> dict[str, Any]:
     if isinstance(s, dict) and ("path" in s or "artifact" in s):
         s = dict(s)
         if "path" in s:
-            card = (path.parent / s["path"]).resolve()
+            card = _spec_file(path, s["path"])
             if not card.is_file():
                 raise _fail(path, where, f"SLHA card {s['path']} not found (looked for {card})")
             s["path"] = str(card)
@@ -236,19 +293,13 @@ def _cutflow(path: Path, ana, refs, sr: str, cf: dict[str, Any], where: str) -> 
 
 
 def _grid_points(path: Path, ana, g: dict[str, Any], where: str) -> list[Point]:
-    from . import paths
-
     for key in ("name", "model", "m_parent", "m_lsp", "acc_eff_map"):
         if key not in g:
             raise _fail(path, where, f"a grid needs {key}")
     amap = g["acc_eff_map"]
-    map_path = Path(amap["file"])
-    if not map_path.is_absolute():
-        candidates = [path.parent.parent / map_path, paths.data_dir().parent / map_path,
-                      paths.data_dir() / Path(*map_path.parts[1:])]
-        map_path = next((c for c in candidates if c.is_file()), candidates[0])
+    map_path = _spec_file(path, amap["file"])
     if not map_path.is_file():
-        raise _fail(path, where, f"acc_eff_map {amap['file']} not found")
+        raise _fail(path, where, f"acc_eff_map {amap['file']} not found (looked for {map_path})")
     maps = json.loads(map_path.read_text())["maps"]
     ref = amap.get("reference", "atlas")
     out = []
@@ -412,30 +463,38 @@ def _ratio(ours: float, ours_err: float, ref: float, ref_rel: float = 0.0) -> tu
     return r, err
 
 
+def _empty_count_error(all_events: Mapping[str, Any], key: str, scale: float = 1.0) -> float:
+    """The error of an empty count in the unit of ``key`` (``yield`` or ``acc_eff``): the one-sigma
+    Poisson bound, :data:`ZERO_COUNT_EVENTS` MC events of the sample's mean weight."""
+    n = all_events["n"]
+    return ZERO_COUNT_EVENTS * all_events[key] * scale / n if n else float("nan")
+
+
 def compare_point(spec: Spec, point: Point, result: dict[str, Any]) -> dict[str, Any]:
-    """The comparisons of one finished point: A x eff per region and each cutflow row."""
+    """The comparisons of one finished point: A x eff per region and each cutflow row, each with
+    its verdict by the spec's rule (``status``: None where it is not judged)."""
     lumi = spec.analysis.luminosity_ifb
     regions = {r["name"]: r for r in result["signal_regions"]}
     acc = []
     for sr, refs in point.acc_eff.items():
         ours = regions[sr]
-        row = {"region": sr, "recast": ours["acc_eff"], "recast_err": ours["acc_eff_err"], "mc_events": ours["n"],
-               "references": refs}
+        err = ours["acc_eff_err"] if ours["n"] else _empty_count_error(ours["cutflow"][0], "acc_eff")
+        row = {"region": sr, "recast": ours["acc_eff"], "recast_err": err, "mc_events": ours["n"], "references": refs}
         ref = refs.get("atlas")
-        row["ratio"], row["ratio_err"] = _ratio(ours["acc_eff"], ours["acc_eff_err"], ref)
+        row["ratio"], row["ratio_err"] = _ratio(ours["acc_eff"], err, ref)
         row["pull"] = ((row["ratio"] - 1) / row["ratio_err"]) if row["ratio"] is not None and row["ratio_err"] else None
         # an interpolated map value is shown, not judged: between ATLAS' grid points A x eff can vary fast
         row["interpolated"] = sr in point.interpolated
         row["judged"] = (point.judge and ref is not None and ref >= spec.rule.min_reference
                          and not row["interpolated"])
-        row["ok"] = spec.rule.judge(row["ratio"], row["ratio_err"]) if row["judged"] else None
+        row["status"] = spec.rule.verdict(row["ratio"], row["ratio_err"]) if row["judged"] else None
         acc.append(row)
     xsec = (result.get("cross_section") or {}).get("value_fb")
     cutflows = {}
     for sr, cf in point.cutflows.items():
         cutflows[sr] = _compare_cutflow(spec, cf, regions[sr], xsec, lumi)
         if not point.judge:
-            cutflows[sr]["final_ok"] = None
+            cutflows[sr]["judged"], cutflows[sr]["final_status"] = False, None
     return {"acc_eff": acc, "cutflows": cutflows}
 
 
@@ -470,11 +529,10 @@ def _compare_cutflow(spec: Spec, cf: CutflowRef, region: dict[str, Any], xsec: f
             scale = target / rows[norm]["recast"]
             for row in rows:
                 row["recast"] *= scale
-    # one MC event's worth, for rows recast leaves empty (a 68 % upper bound of ~1.1 events)
-    one_event = steps[0]["yield" if cf.unit == "events" and steps[0]["yield"] is not None else "acc_eff"] \
-        * scale / steps[0]["sumw"] if steps[0]["sumw"] else float("nan")
+    empty_err = _empty_count_error(steps[0], "yield" if cf.unit == "events" and steps[0]["yield"] is not None
+                                   else "acc_eff", scale)
     total_ref = (xsec or 0.0) * lumi if cf.unit == "events" else 1.0
-    for row in rows:
+    for i, row in enumerate(rows):
         ref = row["references"].get("atlas")
         ref_rel = 0.0
         if cf.atlas_mc_events and ref and total_ref:
@@ -489,61 +547,95 @@ def _compare_cutflow(spec: Spec, cf: CutflowRef, region: dict[str, Any], xsec: f
                 rel = math.sqrt(row["sumw2"]) / row["sumw"]
             row["recast_err"] = row["recast"] * rel
         else:
-            rel, row["recast_err"] = None, one_event
+            rel, row["recast_err"] = None, empty_err
         row["ratio"] = row["ratio_err"] = row["pull"] = None
         if ref:
             r = row["recast"] / ref
-            err = r * math.hypot(rel, ref_rel) if rel is not None else math.hypot(one_event / ref, 0.0)
+            err = r * math.hypot(rel, ref_rel) if rel is not None else empty_err / ref
             row["ratio"], row["ratio_err"] = r, err
             row["pull"] = (r - 1) / err if err else None
+        # the normalisation row equals ATLAS by construction: it checks nothing
+        row["status"] = None if i == norm else spec.rule.verdict(row["ratio"], row["ratio_err"])
     last = rows[-1]
     judged = last["references"].get("atlas") is not None and (
         cf.unit == "events" or last["references"]["atlas"] >= spec.rule.min_reference)
-    ok = spec.rule.judge(last["ratio"], last["ratio_err"]) if judged else None
     return {"region": cf.region, "table": cf.table, "unit": cf.unit, "normalise_to": norm,
-            "atlas_mc_events": cf.atlas_mc_events, "rows": rows, "final_ok": ok}
+            "atlas_mc_events": cf.atlas_mc_events, "rows": rows, "judged": judged,
+            "final_status": last["status"] if judged else None}
+
+
+def deciding_checks(compared: Mapping[str, dict[str, Any]]):
+    """(region, point, kind, ratio, ratio error) of every judged check that decides a region's
+    status: the A x eff rows and the last row of each cutflow. ``compared`` is what
+    :func:`compare_point` returns per point, or the ``points`` of a summary.json (version 1 or 2):
+    the verdicts are recomputed from the stored numbers."""
+    for name, comp in compared.items():
+        for row in comp.get("acc_eff") or []:
+            if row["judged"]:
+                yield row["region"], name, "A x eff", row["ratio"], row["ratio_err"]
+        for sr, cf in (comp.get("cutflows") or {}).items():
+            judged = cf["judged"] if "judged" in cf else cf.get("final_ok") is not None  # version 1: final_ok
+            if judged:
+                last = cf["rows"][-1]
+                yield sr, name, "cutflow", last["ratio"], last["ratio_err"]
 
 
 def status(spec: Spec, compared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     """Per region and for the analysis, by the spec's rule (see :class:`Rule`)."""
-    per: dict[str, list[tuple[str, str, bool]]] = {}
-    for name, comp in compared.items():
-        for row in comp["acc_eff"]:
-            if row["ok"] is not None:
-                per.setdefault(row["region"], []).append((name, "A x eff", row["ok"]))
-        for sr, cf in comp["cutflows"].items():
-            if cf["final_ok"] is not None:
-                per.setdefault(sr, []).append((name, "cutflow", cf["final_ok"]))
+    per: dict[str, list[tuple[str, str]]] = {}
+    for region, name, kind, ratio, err in deciding_checks(compared):
+        verdict = spec.rule.verdict(ratio, err)
+        if verdict is not None:
+            per.setdefault(region, []).append((f"{name} ({kind})", verdict))
     regions = {}
     for sr in (r.name for r in spec.analysis.signal_regions):
         checks = per.get(sr, [])
+        failed = [c for c, v in checks if v == DISAGREES]
+        unsure = [c for c, v in checks if v == INCONCLUSIVE]
         if not checks:
-            regions[sr] = {"status": "not validated", "checks": 0, "failed": []}
+            verdict = NOT_VALIDATED
+        elif failed:
+            verdict = DISAGREES
+        elif len(unsure) < len(checks):
+            verdict = VALIDATED
         else:
-            failed = [f"{p} ({kind})" for p, kind, ok in checks if not ok]
-            regions[sr] = {"status": "disagrees" if failed else "validated", "checks": len(checks), "failed": failed}
+            verdict = INCONCLUSIVE
+        regions[sr] = {"status": verdict, "checks": len(checks), "failed": failed, "inconclusive": unsure}
     compared_srs = [s for s, v in regions.items() if v["checks"]]
-    good = [s for s in compared_srs if regions[s]["status"] == "validated"]
+    good = [s for s in compared_srs if regions[s]["status"] == VALIDATED]
+    unsure_srs = [s for s in compared_srs if regions[s]["status"] == INCONCLUSIVE]
     if not compared_srs:
-        overall = "not validated"
+        overall = NOT_VALIDATED
         label = "not validated (no published reference)" if spec.no_reference else overall
     elif len(good) == len(compared_srs):
-        overall = label = "validated"
+        overall = label = VALIDATED
+    elif len(unsure_srs) == len(compared_srs):
+        overall = INCONCLUSIVE
+        label = (f"inconclusive (MC errors above the {spec.rule.tolerance:.0%} tolerance in all "
+                 f"{len(compared_srs)} compared regions)")
     else:
         overall = "partly validated"
-        label = f"partly validated ({len(good)} of {len(compared_srs)} compared regions)"
+        label = (f"partly validated ({len(good)} of {len(compared_srs)} compared regions"
+                 + (f"; {len(unsure_srs)} inconclusive" if unsure_srs else "") + ")")
     return {"status": overall, "label": label, "regions_compared": len(compared_srs),
-            "regions_validated": len(good), "regions_total": len(regions), "rule": dataclasses.asdict(spec.rule),
-            "rule_text": spec.rule.text(), "regions": regions, "no_reference": spec.no_reference}
+            "regions_validated": len(good), "regions_inconclusive": len(unsure_srs), "regions_total": len(regions),
+            "rule": dataclasses.asdict(spec.rule), "rule_text": spec.rule.text(), "regions": regions,
+            "no_reference": spec.no_reference}
 
 
 def check_schema(doc: dict[str, Any], name: str, where: str | Path) -> None:
-    """Validate a document this module writes against ``recast/schemas/<name>-1.schema.json``."""
+    """Validate a document of this module against ``recast/schemas/<name>-<version>.schema.json``,
+    the version the document states (one of :data:`SCHEMA_VERSIONS`: committed reports of an
+    older version stay readable)."""
     from importlib.resources import files
 
     import jsonschema
 
-    schema = json.loads(files("recast.schemas").joinpath(f"{name}-1.schema.json").read_text())
+    version = doc.get("schema_version") if isinstance(doc, dict) else None
+    if version not in SCHEMA_VERSIONS:
+        raise RecastError(f"{where}: {name} schema version {version!r} is not supported "
+                          f"(this recast reads {', '.join(map(str, SCHEMA_VERSIONS))})")
+    schema = json.loads(files("recast.schemas").joinpath(f"{name}-{version}.schema.json").read_text())
     try:
         jsonschema.validate(doc, schema)
     except jsonschema.ValidationError as exc:
@@ -594,16 +686,21 @@ def provenance(spec: Spec, points: Sequence[Point], runs: Mapping[str, dict[str,
                         "error": runs.get(p.name, {}).get("error")} for p in points]}
 
 
-def write_status(path: Path, analysis_id: str, status: Mapping[str, Any], prov: Mapping[str, Any],
-                 report_dir: Path) -> None:
-    """The status ``recast list`` and ``recast info`` show, with where it came from."""
-    from . import atomic
-
-    doc = {"schema": "recast-validation-status", "schema_version": 1, "analysis": analysis_id,
-           "created": prov["created"], "report": str(report_dir), "status": status["status"],
+def status_document(analysis_id: str, status: Mapping[str, Any], prov: Mapping[str, Any],
+                    report: str) -> dict[str, Any]:
+    """The status ``recast list`` and ``recast info`` show, with where it came from (``report``)."""
+    doc = {"schema": STATUS_SCHEMA, "schema_version": STATUS_VERSION, "analysis": analysis_id,
+           "created": prov["created"], "report": report, "status": status["status"],
            "label": status["label"], "rule": status["rule_text"],
            "regions": {sr: v["status"] for sr, v in status["regions"].items()},
            "events_per_point": sorted({p["nevents"] for p in prov["points"]}),
            "no_reference": status.get("no_reference", "")}
-    check_schema(doc, "validation-status", path)
-    atomic.write_bytes(path, (json.dumps(doc, indent=1) + "\n").encode())
+    check_schema(doc, "validation-status", STATUS_FILE)
+    return doc
+
+
+def write_status(path: Path, doc: Mapping[str, Any]) -> Path:
+    """Write a :func:`status_document` (``output.save``: a fallback file if ``path`` cannot be written)."""
+    from . import output
+
+    return output.save(path, (json.dumps(doc, indent=1) + "\n").encode(), "validation status")

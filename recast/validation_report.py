@@ -1,20 +1,27 @@
 """The validation report: one list of blocks (headings, text, tables, figures) rendered as Markdown
 and as a standalone HTML page (figures embedded), the figures (matplotlib) and the summary JSON.
-The numbers come from :mod:`recast.validate`."""
+The numbers come from :mod:`recast.validate`.
+
+:func:`render` makes every file in memory; :func:`save` writes them with :func:`recast.output.save`,
+the summary (every number) and the page (every table and figure) first, so that a write failure
+after hours of generation loses nothing: what cannot be written goes to a named fallback file."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as _dt
 import html
+import io
 import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import atomic
-from .validate import SUMMARY_SCHEMA, SUMMARY_VERSION, Spec, check_schema, score_cuts
+from . import output
+from .validate import (DISAGREES, INCONCLUSIVE, STATUS_FILE, SUMMARY_SCHEMA, SUMMARY_VERSION, VALIDATED, Spec,
+                       check_schema, score_cuts)
 
 FIG_DPI = 80  # PNGs stay small in the repository
 
@@ -43,8 +50,16 @@ def _plt():
     return plt
 
 
-def cutflow_figure(point: str, cutflows: Mapping[str, dict[str, Any]], labels: Mapping[str, str],
-                   path: Path) -> Path:
+def _png(fig) -> bytes:
+    """The figure as PNG bytes (closed): written by :func:`save`, embedded by :func:`to_html`."""
+    plt = _plt()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=FIG_DPI)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def cutflow_figure(point: str, cutflows: Mapping[str, dict[str, Any]], labels: Mapping[str, str]) -> bytes:
     """Ratio recast / ATLAS per cutflow row, one panel per region, with recast's MC error (and
     ATLAS' where known) as error bars; the peers' ratios as open markers."""
     plt = _plt()
@@ -81,13 +96,11 @@ def cutflow_figure(point: str, cutflows: Mapping[str, dict[str, Any]], labels: M
         ax.axis("off")
     fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center", ncol=len(handles), fontsize=8)
     fig.suptitle(f"Cutflow, {point} (shaded columns: cuts recast does not model)", fontsize=11)
-    fig.savefig(path, dpi=FIG_DPI)
-    plt.close(fig)
-    return path
+    return _png(fig)
 
 
 def score_figure(point: str, histograms: Sequence[dict[str, Any]], cuts: Mapping[str, tuple[str, float]],
-                 lumi: float, path: Path) -> Path | None:
+                 lumi: float) -> bytes | None:
     """The model score of each region after all its other cuts (recast's events at the luminosity),
     with the region's score cut."""
     hists = [h for h in histograms if h["name"].startswith("score ")]
@@ -113,12 +126,10 @@ def score_figure(point: str, histograms: Sequence[dict[str, Any]], cuts: Mapping
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.suptitle(f"Model scores after the other cuts of each region, {point}", fontsize=11)
-    fig.savefig(path, dpi=FIG_DPI)
-    plt.close(fig)
-    return path
+    return _png(fig)
 
 
-def map_figure(grid: str, rows: Sequence[dict[str, Any]], path: Path, parent_label: str) -> Path | None:
+def map_figure(grid: str, rows: Sequence[dict[str, Any]], parent_label: str) -> bytes | None:
     """recast / ATLAS A x eff per region over the mass plane (colour: the ratio on a log scale,
     text: ratio and its error); points where ATLAS' A x eff is below the judging floor are hollow."""
     import numpy as np
@@ -142,6 +153,8 @@ def map_figure(grid: str, rows: Sequence[dict[str, Any]], path: Path, parent_lab
         sc = ax.scatter(x[judged], y[judged], c=ratio[judged], cmap="RdBu_r", norm=norm, s=420, marker="s",
                         edgecolors="0.3")
         ax.scatter(x[~judged], y[~judged], s=420, marker="s", facecolors="none", edgecolors="0.5")
+        unsure = np.array([r.get("status") == INCONCLUSIVE for r in pts], bool)
+        ax.scatter(x[unsure], y[unsure], s=420, marker="s", facecolors="none", edgecolors="0.2", hatch="///")
         for r in pts:
             dark = r["judged"] and abs(math.log(max(min(r["ratio"], 2.0), 0.5))) > 0.35  # white on the deep colours
             ax.annotate(f"{r['ratio']:.2f}\n±{_f(r['ratio_err'], 1)}", (r["m_parent"], r["m_lsp"]),
@@ -156,14 +169,12 @@ def map_figure(grid: str, rows: Sequence[dict[str, Any]], path: Path, parent_lab
     if sc is not None:
         cbar = fig.colorbar(sc, ax=axes, shrink=0.8)
         cbar.set_label("A×ε recast / ATLAS")
-    fig.suptitle(f"A×ε recast / ATLAS over the mass plane ({grid}); hollow: not judged (tiny or interpolated ATLAS A×ε)",
-                 fontsize=10)
-    fig.savefig(path, dpi=FIG_DPI)
-    plt.close(fig)
-    return path
+    fig.suptitle(f"A×ε recast / ATLAS over the mass plane ({grid}); hollow: not judged (tiny or interpolated ATLAS "
+                 f"A×ε); hatched: inconclusive (MC error above the tolerance)", fontsize=10)
+    return _png(fig)
 
 
-def acc_eff_figure(rows: Sequence[dict[str, Any]], labels: Mapping[str, str], path: Path) -> Path | None:
+def acc_eff_figure(rows: Sequence[dict[str, Any]], labels: Mapping[str, str]) -> bytes | None:
     """A x eff ratio to ATLAS per (point, region) of the benchmark points, with the peers'."""
     if not rows:
         return None
@@ -183,9 +194,7 @@ def acc_eff_figure(rows: Sequence[dict[str, Any]], labels: Mapping[str, str], pa
     ax.set_ylabel("A×ε ratio to ATLAS")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.savefig(path, dpi=FIG_DPI)
-    plt.close(fig)
-    return path
+    return _png(fig)
 
 
 # -- blocks, Markdown and HTML -----------------------------------------------------------------
@@ -196,8 +205,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> tuple:
 
 
 def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mapping[str, dict[str, Any]],
-                 status: Mapping[str, Any], figures: Mapping[str, Path], provenance: Mapping[str, Any]) -> list:
+                 status: Mapping[str, Any], figures: Mapping[str, str], provenance: Mapping[str, Any]) -> list:
+    """The report's blocks; ``figures`` maps a figure's key to its file name in the report directory."""
     ana = spec.analysis
+    floor = spec.rule.min_reference
     labels = {k: v.get("label", k) for k, v in spec.references.items()}
     peers = [k for k in spec.references if k != "atlas"]
     b: list = [("h1", f"Validation of {ana.id}: ATLAS against recast"),
@@ -212,8 +223,9 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
     srs = status["regions"]
     if any(v["checks"] for v in srs.values()):
         b.append(("h2", "Status per signal region"))
-        b.append(_table(["region", "status", "checks", "failed at"],
-                        [[sr, v["status"], str(v["checks"]), "; ".join(v["failed"]) or "–"]
+        b.append(_table(["region", "status", "checks", "disagrees at", "inconclusive at"],
+                        [[sr, v["status"], str(v["checks"]), "; ".join(v["failed"]) or "–",
+                          "; ".join(v.get("inconclusive", [])) or "–"]
                          for sr, v in srs.items() if v["checks"]]))
     unchecked = [sr for sr, v in srs.items() if not v["checks"]]
     if unchecked:
@@ -232,11 +244,11 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
     if acc_rows:
         b.append(("h2", "A×ε of the final signal regions at the benchmark points"))
         b.append(_table(["point", "region", "ATLAS", "recast ± MC", "recast/ATLAS", "pull"]
-                        + [labels[k] for k in peers] + ["judged"],
+                        + [labels[k] for k in peers] + ["verdict"],
                         [[r["point"], r["region"], _f(r["references"].get("atlas")),
                           f"{_f(r['recast'])} ± {_f(r['recast_err'], 2)}", _ratio_cell(r["ratio"], r["ratio_err"]),
                           _f(r["pull"], 2)] + [_f(r["references"].get(k)) for k in peers]
-                         + [_judged(r)] for r in acc_rows]))
+                         + [_verdict(r, floor)] for r in acc_rows]))
         if "acc_eff" in figures:
             b.append(("img", figures["acc_eff"], "A×ε ratio to ATLAS at the benchmark points"))
     for p in bench:
@@ -251,14 +263,18 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
                 if cf["normalise_to"] is not None else ""
             b.append(("p", f"{cf['table']}. Unit: {cf['unit']}{extra}. Ratio error: recast MC statistics"
                            + (f", with ATLAS' ({cf['atlas_mc_events']} generated events)" if cf["atlas_mc_events"]
-                              else "") + "."))
-            b.append(_table(["row", "recast step", "ATLAS", "recast ± MC", "recast/ATLAS", "pull"]
+                              else "") + ". Every row gets the rule's verdict; "
+                           + ("the last row decides the region's status." if cf["judged"] else
+                              "none decides the region's status here.")))
+            last = len(cf["rows"]) - 1
+            b.append(_table(["row", "recast step", "ATLAS", "recast ± MC", "recast/ATLAS", "pull", "verdict"]
                             + [labels[k] for k in peers] + ["note"],
                             [[row["label"], row["step"] if row["modelled"] else "not modelled",
                               _f(row["references"].get("atlas")), f"{_f(row['recast'])} ± {_f(row['recast_err'], 2)}",
-                              _ratio_cell(row["ratio"], row["ratio_err"]), _f(row["pull"], 2)]
+                              _ratio_cell(row["ratio"], row["ratio_err"]), _f(row["pull"], 2),
+                              _row_verdict(row, i == cf["normalise_to"], i == last and cf["judged"])]
                              + [_f(row["references"].get(k)) for k in peers] + [row["note"] or ""]
-                             for row in cf["rows"]]))
+                             for i, row in enumerate(cf["rows"])]))
         if f"cutflow_{p.name}" in figures:
             b.append(("img", figures[f"cutflow_{p.name}"], f"cutflow ratios at {p.name}"))
         if f"scores_{p.name}" in figures:
@@ -271,10 +287,10 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
                        f"events per point; reference: `{g['acc_eff_map']['file']}`."))
         if f"map_{g['name']}" in figures:
             b.append(("img", figures[f"map_{g['name']}"], f"A×ε ratio map {g['name']}"))
-        b.append(_table(["m_parent", "m_lsp", "region", "ATLAS", "recast ± MC", "recast/ATLAS", "pull", "judged"],
+        b.append(_table(["m_parent", "m_lsp", "region", "ATLAS", "recast ± MC", "recast/ATLAS", "pull", "verdict"],
                         [[_f(r["m_parent"], 4), _f(r["m_lsp"], 4), r["region"], _f(r["references"].get("atlas")),
                           f"{_f(r['recast'])} ± {_f(r['recast_err'], 2)}", _ratio_cell(r["ratio"], r["ratio_err"]),
-                          _f(r["pull"], 2), _judged(r)]
+                          _f(r["pull"], 2), _verdict(r, floor)]
                          for r in sorted(rows, key=lambda r: (r["region"], r["m_parent"], r["m_lsp"]))]))
     b.append(("h2", "Provenance"))
     b.append(_table(["item", "value"], [[k, v if isinstance(v, str) else json.dumps(v)]
@@ -285,10 +301,21 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
     return b
 
 
-def _judged(r: dict[str, Any]) -> str:
+def _verdict(r: dict[str, Any], floor: float) -> str:
+    """An A x eff row's verdict, or why it is not judged."""
     if r["judged"]:
-        return "ok" if r["ok"] else "**no**"
-    return "interpolated" if r.get("interpolated") else "below floor"
+        return r["status"] or "–"
+    if r.get("interpolated"):
+        return "interpolated"
+    ref = r["references"].get("atlas")
+    return "below floor" if ref is not None and ref < floor else "not judged"
+
+
+def _row_verdict(row: dict[str, Any], normalisation: bool, deciding: bool) -> str:
+    if normalisation:
+        return "scaled to ATLAS"
+    text = row["status"] or "–"
+    return f"{text} (decides)" if deciding and row["status"] else text
 
 
 def _point_text(p, run: dict[str, Any]) -> str:
@@ -308,7 +335,7 @@ def _model_text(p, run: dict[str, Any]) -> str:
     return text + (f" {p.note}" if p.note else "")
 
 
-def to_markdown(blocks: list, base: Path) -> str:
+def to_markdown(blocks: list) -> str:
     out = []
     for blk in blocks:
         kind = blk[0]
@@ -322,7 +349,7 @@ def to_markdown(blocks: list, base: Path) -> str:
             out.append("| " + " | ".join(map(cell, header)) + " |\n|" + "---|" * len(header) + "\n"
                        + "\n".join("| " + " | ".join(map(cell, r)) + " |" for r in rows))
         elif kind == "img":
-            out.append(f"![{blk[2]}]({Path(blk[1]).relative_to(base).as_posix()})")
+            out.append(f"![{blk[2]}]({blk[1]})")
         out.append("")
     return "\n".join(out)
 
@@ -331,18 +358,19 @@ _CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px
 table{border-collapse:collapse;margin:0.6em 0;font-size:0.85em}th,td{border:1px solid #ccc;padding:3px 7px;
 text-align:left;vertical-align:top}th{background:#f0f0f0}td.num{text-align:right;white-space:nowrap}
 img{max-width:100%;border:1px solid #eee;margin:0.5em 0}h2{border-bottom:1px solid #ddd;margin-top:1.6em}
-td.bad{color:#b00;font-weight:bold}td.good{color:#070}figcaption{font-size:0.85em;color:#555}"""
+td.bad{color:#b00;font-weight:bold}td.good{color:#070}td.unsure{color:#a60;font-weight:bold}
+figcaption{font-size:0.85em;color:#555}"""
 
 _NUMERIC = r"^[-+±–0-9.e ]+$"
+_VERDICT_CLASS = {DISAGREES: "bad", VALIDATED: "good", INCONCLUSIVE: "unsure"}
 
 
 def _cell_class(text: str) -> str:
     import re
 
-    if text in ("disagrees", "**no**"):
-        return " class='bad'"
-    if text in ("validated", "ok"):
-        return " class='good'"
+    verdict = _VERDICT_CLASS.get(text.split(" (")[0])  # "validated", "disagrees (decides)", ...
+    if verdict:
+        return f" class='{verdict}'"
     return " class='num'" if re.match(_NUMERIC, text) else ""
 
 
@@ -355,7 +383,8 @@ def _inline(text: str) -> str:
     return re.sub(r"`(.+?)`", r"<code>\1</code>", t)
 
 
-def to_html(blocks: list, title: str) -> str:
+def to_html(blocks: list, title: str, images: Mapping[str, bytes]) -> str:
+    """A standalone page: ``images`` holds the PNG of each figure block, embedded as a data URI."""
     out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
            f"<style>{_CSS}</style></head><body>"]
     for blk in blocks:
@@ -370,55 +399,93 @@ def to_html(blocks: list, title: str) -> str:
                            for r in blk[2])
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif kind == "img":
-            data = base64.b64encode(Path(blk[1]).read_bytes()).decode()
+            data = base64.b64encode(images[blk[1]]).decode()
             out.append(f"<figure><img alt='{html.escape(blk[2])}' src='data:image/png;base64,{data}'>"
                        f"<figcaption>{html.escape(blk[2])}</figcaption></figure>")
     out.append("</body></html>")
     return "\n".join(out)
 
 
-def write(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mapping[str, dict[str, Any]],
-          status: Mapping[str, Any], out_dir: Path, provenance: Mapping[str, Any]) -> dict[str, Path]:
-    """Figures, report.md, report.html and summary.json in ``out_dir``; returns the files."""
-    out_dir = Path(out_dir)
-    fig_dir = out_dir / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    for old in fig_dir.glob("*.png"):
-        old.unlink()
+def render(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mapping[str, dict[str, Any]],
+           status: Mapping[str, Any], provenance: Mapping[str, Any],
+           status_doc: Mapping[str, Any] | None = None) -> dict[str, bytes]:
+    """Every file of the report, by its name in the report directory, in the order :func:`save`
+    writes them: summary.json, report.html, the status document (validation.json, if given),
+    report.md, the figures."""
     labels = {k: v.get("label", k) for k, v in spec.references.items()}
-    figures: dict[str, Path] = {}
+    images: dict[str, bytes] = {}
+    figures: dict[str, str] = {}
+
+    def add(key: str, png: bytes | None) -> None:
+        if png:
+            figures[key] = f"figures/{key}.png"
+            images[figures[key]] = png
+
     bench = [p for p in spec.points if p.grid is None and p.name in compared]
     acc_rows = [dict(r, point=p.name) for p in bench for r in compared[p.name]["acc_eff"] if r["ratio"] is not None]
     if acc_rows:
-        figures["acc_eff"] = acc_eff_figure(acc_rows, labels, fig_dir / "acc_eff.png")
+        add("acc_eff", acc_eff_figure(acc_rows, labels))
     for p in bench:
         if compared[p.name]["cutflows"]:
-            figures[f"cutflow_{p.name}"] = cutflow_figure(p.name, compared[p.name]["cutflows"], labels,
-                                                          fig_dir / f"cutflow_{p.name}.png")
+            add(f"cutflow_{p.name}", cutflow_figure(p.name, compared[p.name]["cutflows"], labels))
         res = runs[p.name].get("result")
         if res:
-            f = score_figure(p.name, res.get("histograms", []), score_cuts(spec.analysis),
-                             spec.analysis.luminosity_ifb, fig_dir / f"scores_{p.name}.png")
-            if f:
-                figures[f"scores_{p.name}"] = f
+            add(f"scores_{p.name}", score_figure(p.name, res.get("histograms", []), score_cuts(spec.analysis),
+                                                 spec.analysis.luminosity_ifb))
     parent = {"gqq": r"\tilde{g}", "gtt": r"\tilde{g}", "gbb": r"\tilde{g}", "gtb": r"\tilde{g}", "sqq": r"\tilde{q}"}
     for g in spec.grids:
         rows = [dict(r, m_parent=p.m_parent, m_lsp=p.m_lsp) for p in spec.points
                 if p.grid == g["name"] and p.name in compared for r in compared[p.name]["acc_eff"]]
-        f = map_figure(g["name"], rows, fig_dir / f"map_{g['name']}.png", parent.get(g["model"], "parent"))
-        if f:
-            figures[f"map_{g['name']}"] = f
+        add(f"map_{g['name']}", map_figure(g["name"], rows, parent.get(g["model"], "parent")))
     blocks = build_blocks(spec, runs, compared, status, figures, provenance)
-    atomic.write_bytes(out_dir / "report.md", to_markdown(blocks, out_dir).encode())
-    atomic.write_bytes(out_dir / "report.html", to_html(blocks, f"Validation of {spec.analysis.id}").encode())
     summary = {"schema": SUMMARY_SCHEMA, "schema_version": SUMMARY_VERSION, "analysis": spec.analysis.id,
                "created": provenance["created"], "status": status, "provenance": provenance,
                "points": {name: {"error": runs[name].get("error"), **compared.get(name, {})} for name in runs}}
     summary = json_safe(summary)
-    check_schema(summary, "validation", out_dir / "summary.json")
-    atomic.write_bytes(out_dir / "summary.json", (json.dumps(summary, indent=1) + "\n").encode())
-    return {"report.md": out_dir / "report.md", "report.html": out_dir / "report.html",
-            "summary.json": out_dir / "summary.json", **{k: v for k, v in figures.items()}}
+    check_schema(summary, "validation", "summary.json")
+    files = {"summary.json": (json.dumps(summary, indent=1) + "\n").encode(),
+             "report.html": to_html(blocks, f"Validation of {spec.analysis.id}", images).encode()}
+    if status_doc is not None:
+        files[STATUS_FILE] = (json.dumps(status_doc, indent=1) + "\n").encode()
+    files["report.md"] = to_markdown(blocks).encode()
+    return {**files, **images}
+
+
+def save(out_dir: Path, files: Mapping[str, bytes]) -> dict[str, Path]:
+    """Write :func:`render`'s files into ``out_dir`` (prepared with ``output.prepare_dir``), each
+    with ``output.save``: whatever cannot be written goes to a fallback file, and one
+    :class:`~recast.output.OutputError` names the failure and where the summary (every number)
+    and the page (every table and figure) went."""
+    out_dir = Path(out_dir)
+    for old in (out_dir / "figures").glob("*.png"):  # an earlier report's figures are not this one's
+        if f"figures/{old.name}" not in files:
+            with contextlib.suppress(OSError):
+                old.unlink()
+    written: dict[str, Path] = {}
+    unsaved: list[tuple[str, output.OutputError]] = []
+    for name, data in files.items():
+        try:
+            written[name] = output.save(out_dir / name, data, _WHAT.get(name, f"report file {name}"))
+        except output.OutputError as exc:
+            unsaved.append((name, exc))
+    if unsaved:
+        (first_name, first), rest = unsaved[0], unsaved[1:]
+        parts = [str(first)]
+        page = dict(rest).get("report.html")
+        if page is not None and page.saved_to is not None:
+            parts.append(f"the page (report.html) was saved to {page.saved_to}")
+        kept = [name for name, exc in rest if exc.saved_to is not None]
+        if kept:
+            parts.append(f"{len(kept)} more report file(s) were saved beside it")
+        lost = [name for name, exc in unsaved if exc.saved_to is None]
+        if lost:
+            parts.append(f"not saved anywhere: {', '.join(lost)}")
+        raise output.OutputError("; ".join(parts), first.saved_to)
+    return written
+
+
+_WHAT = {"summary.json": "validation summary (every number of the report)",
+         "report.html": "report page (every table and figure)", STATUS_FILE: "validation status"}
 
 
 def json_safe(obj):

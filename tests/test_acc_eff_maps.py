@@ -23,7 +23,7 @@ DOC = json.loads(check.MAPS.read_text())
 
 
 def test_interpolation_reproduces_the_benchmark_acceptances():
-    points = yaml.safe_load((ROOT / "validation" / "ANA-SUSY-2018-22.yaml").read_text())["points"]
+    points = yaml.safe_load((ROOT / "data" / "ANA-SUSY-2018-22" / "validation_spec.yaml").read_text())["points"]
     benchmarks = [p for p in points if any(sr.startswith("BDT-GGd") for sr in p.get("acc_eff", {}))]
     assert len(benchmarks) == 4
     for p in benchmarks:

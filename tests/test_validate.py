@@ -1,19 +1,27 @@
 """recast validate: the specification's checks, the comparison arithmetic on constructed cutflows
-(hand-computed ratios, errors, normalisation, empty rows), the status rule, the reordered cutflow
-(same final yields), and the command end to end on a two-worker cluster with a failing point."""
+(hand-computed ratios, errors, normalisation, empty rows), the status rule (inconclusive checks),
+the reordered cutflow (same final yields), the command end to end on a two-worker cluster with a
+failing point, run by the installed command from another directory, its output locations (checked
+first, the committed reports refused, nothing lost on a write failure), and the page in Chromium."""
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import yaml
 
 from recast import analysis as ana_mod
 from recast import engine, validate
+from recast import validation_report as vr
 from recast.cli import main
 from recast.errors import RecastError
 from recast.objects import build_objects
@@ -108,7 +116,8 @@ def test_cutflow_arithmetic_by_hand(tmp_path):
     last = rows[-1]
     assert last["recast"] == pytest.approx(25 / 5000 * 278) and last["ratio"] == pytest.approx(0.139)
     assert last["pull"] == pytest.approx((0.139 - 1) / (0.139 / 5))
-    assert cf["final_ok"] is False  # 0.14 is neither within 20 % nor within 2 sigma (0.06)
+    assert cf["judged"] and cf["final_status"] == "disagrees"  # 0.14: neither within 20 % nor within 2 sigma (0.06)
+    assert rows[0]["status"] == "disagrees" and last["status"] == "disagrees"
 
 
 def test_normalised_cutflow_and_empty_rows(tmp_path):
@@ -128,25 +137,77 @@ def test_normalised_cutflow_and_empty_rows(tmp_path):
     assert rows[2]["recast_err"] == pytest.approx(800.0 * math.sqrt(1 / 1600 - 1 / 2000))
     # ATLAS' MC error: 10000 generated events, row at 800 of sigma x L = 278 events (as given)
     assert rows[2]["atlas_mc_rel_err"] == pytest.approx(1 / math.sqrt(10000 * 800 / 278))
-    # an empty final row: ratio 0 with one MC event's worth as its error (1000/2000 events per MC event)
-    assert rows[-1]["ratio"] == 0.0 and rows[-1]["recast_err"] == pytest.approx(0.5)
-    assert rows[-1]["ratio_err"] == pytest.approx(0.05)
-    assert cf["final_ok"] is False
+    # an empty final row: ratio 0, its error the one-sigma Poisson bound of -ln(1 - 0.6827) = 1.1479 MC
+    # events, each worth 1000/2000 events after the normalisation
+    assert rows[-1]["ratio"] == 0.0 and rows[-1]["recast_err"] == pytest.approx(1.1479 * 0.5, rel=1e-4)
+    assert rows[-1]["ratio_err"] == pytest.approx(1.1479 * 0.05, rel=1e-4)
+    assert rows[0]["status"] is None  # the normalisation row checks nothing
+    assert cf["final_status"] == "disagrees"  # 0 +- 0.057: precise enough to say it is not 1
+
+
+def test_an_empty_count_is_never_validated(tmp_path):
+    """Issue 12: '0.00 +- 25' passed by the 2 sigma clause. An empty row whose one-event bound is
+    coarse is inconclusive; an empty A x eff has the same bound (it had none: 0 +- 0 looked exact)."""
+    spec = validate.load_spec(_spec(tmp_path, acc_eff={"BDT-GGd3": {"atlas": 0.001}}))
+    counts = [40, 30, 25, 22, 20, 16, 13, 12, 12, 6, 5, 4, 3, 0]  # 50 MC events, at 278 events in all
+    region = _region([float(c) for c in counts], 278.0, 50.0)
+    cf = validate._compare_cutflow(spec, spec.points[0].cutflows["SR4j-1000"], region, 2.0, 139.0)
+    last = cf["rows"][-1]
+    assert last["recast"] == 0 and last["ratio_err"] == pytest.approx(1.1479 * 278 / 50 / 10, rel=1e-4)  # 0.64
+    assert last["status"] == cf["final_status"] == "inconclusive"
+    empty = dict(region, name="BDT-GGd3", n=0, acc_eff=0.0, acc_eff_err=0.0)
+    comp = validate.compare_point(spec, spec.points[0], {"signal_regions": [region, empty],
+                                                         "cross_section": {"value_fb": 2.0}})
+    acc = comp["acc_eff"][0]
+    assert acc["recast_err"] == pytest.approx(1.1479 / 50, rel=1e-4)  # one of 50 events, not 0
+    assert acc["ratio_err"] == pytest.approx(1.1479 / 50 / 0.001, rel=1e-4) and acc["status"] == "inconclusive"
+    # however lenient a specification's rule, a zero does not validate
+    assert validate.Rule(tolerance=1.5).verdict(0.0, 0.1) == "inconclusive"
 
 
 def test_status_rule():
     rule = validate.Rule()
-    assert rule.judge(1.19, 0.01) and rule.judge(0.5, 0.3) and not rule.judge(0.5, 0.2) and rule.judge(None, 1) is None
+    assert rule.verdict(1.19, 0.01) == "validated"
+    assert rule.verdict(1.3, 0.18) == "validated"  # beyond 20 % but within 2 sigma of a precise check
+    assert rule.verdict(0.5, 0.2) == "disagrees"
+    assert rule.verdict(None, 1) is None
+    # issue 12: a check whose error exceeds the tolerance cannot validate, whatever its pull
+    assert rule.verdict(0.5, 0.3) == "inconclusive"
+    assert rule.verdict(0.0, 25.0) == "inconclusive"  # the 500-event run's "0.00 +- 25"
+    assert rule.verdict(1.0, 0.25) == "inconclusive"
+    assert rule.verdict(float("nan"), 0.1) is None and rule.verdict(1.0, None) == "inconclusive"
+    # ... but a significant deviation beyond the tolerance disagrees, however coarse (200k events, 1l-NN-5j)
+    assert rule.verdict(3.13, 0.255) == "disagrees"
     spec = validate.Spec(path=Path("x"), analysis=ANA22, rule=rule, references={"atlas": {}}, points=[], grids=[])
-    ok = {"region": "BDT-GGd1", "ok": True}
-    compared = {"a": {"acc_eff": [ok, {"region": "BDT-GGd2", "ok": False}, {"region": "BDT-GGd3", "ok": None}],
-                      "cutflows": {"SR4j-1000": {"final_ok": True}}},
-                "b": {"acc_eff": [ok], "cutflows": {}}}
+
+    def acc(region, ratio, err, judged=True):
+        return {"region": region, "ratio": ratio, "ratio_err": err, "judged": judged}
+
+    def flow(ratio, err):
+        return {"judged": True, "rows": [{"ratio": 1.0, "ratio_err": 0.0}, {"ratio": ratio, "ratio_err": err}]}
+
+    compared = {"a": {"acc_eff": [acc("BDT-GGd1", 1.1, 0.05), acc("BDT-GGd2", 0.5, 0.1),
+                                  acc("BDT-GGd3", 9.0, 0.1, False), acc("BDT-GGd4", 1.0, 0.5)],
+                      "cutflows": {"SR4j-1000": flow(1.0, 0.5), "SR2j-1600": flow(0.9, 0.1)}},
+                "b": {"acc_eff": [acc("BDT-GGd1", 1.0, 0.6), acc("BDT-GGd4", 1.4, 0.3)], "cutflows": {}}}
     st = validate.status(spec, compared)
-    assert st["regions"]["BDT-GGd1"] == {"status": "validated", "checks": 2, "failed": []}
-    assert st["regions"]["BDT-GGd2"] == {"status": "disagrees", "checks": 1, "failed": ["a (A x eff)"]}
-    assert st["regions"]["BDT-GGd3"]["status"] == "not validated"  # below the floor: not judged
-    assert st["status"] == "partly validated" and st["label"] == "partly validated (2 of 3 compared regions)"
+    r = st["regions"]
+    assert r["BDT-GGd1"] == {"status": "validated", "checks": 2, "failed": [], "inconclusive": ["b (A x eff)"]}
+    assert r["BDT-GGd2"] == {"status": "disagrees", "checks": 1, "failed": ["a (A x eff)"], "inconclusive": []}
+    assert r["BDT-GGd3"]["status"] == "not validated"  # not judged (below the floor, interpolated, a study)
+    assert r["BDT-GGd4"]["status"] == "inconclusive" and r["BDT-GGd4"]["inconclusive"] == ["a (A x eff)", "b (A x eff)"]
+    assert r["SR4j-1000"]["status"] == "inconclusive" and r["SR2j-1600"]["status"] == "validated"
+    assert (st["status"], st["regions_compared"], st["regions_validated"], st["regions_inconclusive"]) == \
+        ("partly validated", 5, 2, 2)
+    assert st["label"] == "partly validated (2 of 5 compared regions; 2 inconclusive)"
+    only_unsure = validate.status(spec, {"a": {"acc_eff": [acc("BDT-GGd1", 0.0, 25.0)], "cutflows": {}}})
+    assert only_unsure["status"] == "inconclusive"
+    assert only_unsure["label"] == "inconclusive (MC errors above the 20% tolerance in all 1 compared regions)"
+    # a version-1 summary (final_ok, no judged) reads the same: the verdicts come from the numbers
+    v1 = {"a": {"acc_eff": [], "cutflows": {"SR4j-1000": {"final_ok": True, "rows": flow(1.0, 0.5)["rows"]},
+                                              "SR2j-1600": {"final_ok": None, "rows": flow(0.5, 0.01)["rows"]}}}}
+    st1 = validate.status(spec, v1)["regions"]
+    assert st1["SR4j-1000"]["status"] == "inconclusive" and st1["SR2j-1600"]["status"] == "not validated"
 
 
 def test_reordered_cutflow_keeps_the_final_yields(gtt_sample):
@@ -204,44 +265,223 @@ def test_validate_command_end_to_end(tmp_path, capfd, monkeypatch):
     assert html.count("data:image/png;base64,") == md.count("![") and "<table>" in html
     assert summary["provenance"]["points"][0]["seed"] == 5
     assert summary["provenance"]["model_artifacts_sha256"]["ZeroLepton2018-SRBDT-GGd1_weight1.xml"]
+    own = json.loads((out / validate.STATUS_FILE).read_text())  # the run's status stays in its directory
+    assert own["schema_version"] == 2 and own["label"] == summary["status"]["label"] and own["report"] == str(out)
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
-def test_report_page_renders_in_headless_chromium(tmp_path):
-    """The standalone page renders: Chromium prints its DOM with every table and embedded figure."""
-    import subprocess
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The hand-made SR4j reference with an A x eff, one point of 150 events run in-process (no
+    Dask): real results for the tests of the command's output and of the page."""
+    tmp = tmp_path_factory.mktemp("tiny")
+    doc = yaml.safe_load(_spec(tmp).read_text())
+    doc["points"][0].update(nevents=150, acc_eff={"BDT-GGd3": {"atlas": 0.176, "checkmate": 0.152}})
+    path = tmp / "spec.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    spec = validate.load_spec(path)
+    with mock.patch.dict(os.environ):  # run_one limits the worker's threads through the environment
+        runs = {p.name: validate.run_one({"analysis": spec.analysis.id, "point": p}) for p in spec.points}
+    assert runs["p1"]["error"] is None, runs["p1"]["error"]
+    return path, runs
 
-    from recast import validation_report as vr
 
-    fig = tmp_path / "f.png"
-    import matplotlib
+def _no_run(*args, **kwargs):
+    pytest.fail("points ran before the output locations were checked")
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    plt.figure(figsize=(2, 2)).savefig(fig)
-    blocks = [("h1", "T"), ("p", "**Status: validated.**"), ("table", ["a", "b"], [["1", "2"]]), ("img", fig, "x")]
-    page = tmp_path / "report.html"
-    page.write_text(vr.to_html(blocks, "T"))
-    proc = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                           f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-                          capture_output=True, text=True, timeout=60)
-    assert "<strong>Status: validated.</strong>" in proc.stdout
-    assert proc.stdout.count("<td") == 2 and 'class="num"' in proc.stdout
-    assert "data:image/png;base64," in proc.stdout
+def test_output_locations_are_checked_before_any_point_runs(tiny_run, tmp_path, monkeypatch, capfd):
+    spec = str(tiny_run[0])
+    monkeypatch.setattr(validate, "run", _no_run)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    committed = ROOT / "validation" / "reports" / "ANA-SUSY-2018-22"
+    cases = [(["--out", str(blocker)], f"{blocker}: the report directory is a file, not a directory"),
+             (["--out", str(blocker / "report")], f"{blocker / 'report'}: cannot create the report directory"),
+             (["--out", str(committed)], f"{committed}: inside the repository's committed validation reports"),
+             (["--out", str(committed / "sub")], "add --store-status to regenerate the committed report"),
+             (["--out", str(tmp_path / "r"), "--store-status", "-n", "10"],
+              "--store-status: the stored status needs every point"),
+             (["--out", str(tmp_path / "r"), "--store-status", "--points", "p1", "-n", "10"],
+              "--store-status: the stored status needs every point")]
+    before = sorted(committed.rglob("*"))
+    for extra, message in cases:
+        assert main(["validate", "ANA-SUSY-2018-22", "--spec", spec, "-q", *extra]) == 2, extra
+        err = capfd.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("recast: error: ") and message in err[0], (extra, err)
+    assert sorted(committed.rglob("*")) == before
+
+
+def test_a_write_failure_after_the_points_ran_loses_nothing(tiny_run, tmp_path, monkeypatch, capfd):
+    """The report directory fills up after the points ran: every file goes to a fallback file and
+    one line says where the numbers (summary.json) and the page are."""
+    spec, runs = tiny_run
+    monkeypatch.setattr(validate, "run", lambda *args, **kwargs: runs)
+    monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "report"
+    replace = os.replace
+
+    def full_disk(src, dst, *args, **kwargs):  # the last step of every atomic write
+        if Path(dst).is_relative_to(out):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    assert main(["validate", "ANA-SUSY-2018-22", "--spec", str(spec), "--out", str(out), "-q"]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"recast: error: {out / 'summary.json'}: cannot write the validation summary (every "
+                              f"number of the report) (No space left on device); they were saved to ")
+    assert "the page (report.html) was saved to " in err[-1] and "more report file(s) were saved beside it" in err[-1]
+    saved = {p.name.split("-", 3)[-1]: p for p in (tmp_path / "cache" / "unsaved").iterdir()}
+    assert {"summary.json", "report.html", "report.md", "validation.json", "cutflow_p1.png"} <= set(saved)
+    summary = json.loads(saved["summary.json"].read_text())
+    last = summary["points"]["p1"]["cutflows"]["SR4j-1000"]["rows"][-1]
+    ran = next(r for r in runs["p1"]["result"]["signal_regions"] if r["name"] == "SR4j-1000")
+    assert last["n"] == ran["n"] and last["status"] in ("validated", "disagrees", "inconclusive")
+    assert saved["report.html"].read_text().count("data:image/png;base64,") >= 2
+    assert not list(out.rglob("*.json"))
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"]
+# Appended to a copy of the page: once everything has loaded, what a reader would see, as JSON.
+PAGE_CHECK = """<script>
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const colour = cls => {
+    const td = document.querySelector('td.' + cls);
+    return td ? getComputedStyle(td).color : null;
+  };
+  const report = {images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
+    widths: imgs.map(i => i.naturalWidth), tables: document.querySelectorAll('table').length,
+    cells: document.querySelectorAll('td').length, h1: document.querySelector('h1').textContent,
+    strong: [...document.querySelectorAll('strong')].map(e => e.textContent),
+    classes: Object.fromEntries(['good', 'bad', 'unsure', 'num'].map(
+      c => [c, document.querySelectorAll('td.' + c).length])),
+    colours: Object.fromEntries(['good', 'bad', 'unsure'].map(c => [c, colour(c)]))};
+  const pre = document.createElement('pre');
+  pre.id = 'recast-check';
+  pre.textContent = JSON.stringify(report);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def _chromium() -> str:
+    """Debian's chromium; the browser test is skipped without it, except where RECAST_REQUIRE_CHROMIUM
+    is set (.ci/run sets it, having installed chromium): there a missing browser fails."""
+    found = shutil.which("chromium")
+    if found is None:
+        if os.environ.get("RECAST_REQUIRE_CHROMIUM"):
+            pytest.fail("RECAST_REQUIRE_CHROMIUM is set but Debian's chromium is not installed (.ci/run installs it)")
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    return found
+
+
+def _look_at(page_html: str, tmp_path: Path, name: str) -> dict:
+    """Load a copy of the page, with :data:`PAGE_CHECK`, in headless Chromium; its report."""
+    import re
+
+    page = tmp_path / f"{name}.html"
+    page.write_text(page_html.replace("</body>", PAGE_CHECK + "</body>"))
+    proc = subprocess.run([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / ('profile-' + name)}",
+                           "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="recast-check">(.*?)</pre>', proc.stdout)
+    assert found, f"chromium showed no page (exit {proc.returncode}): {proc.stderr[-500:]}"
+    return json.loads(found.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+
+
+def test_report_page_renders_in_headless_chromium(tiny_run, tmp_path):
+    """The generated page of a real run, in Chromium: every figure decodes, the tables and the
+    verdict colours are there; and the same check sees a broken figure."""
+    spec_path, runs = tiny_run
+    spec = validate.load_spec(spec_path)
+    compared = {n: validate.compare_point(spec, p, runs[n]["result"]) for p in spec.points for n in [p.name]}
+    status = validate.status(spec, compared)
+    provenance = validate.provenance(spec, spec.points, runs)
+    files = vr.save(tmp_path / "report", vr.render(spec, runs, compared, status, provenance))
+    page = files["report.html"].read_text()
+    figures = sorted(p.name for p in (tmp_path / "report" / "figures").iterdir())
+    assert figures == ["acc_eff.png", "cutflow_p1.png", "scores_p1.png"]
+    seen = _look_at(page, tmp_path, "report")
+    assert seen["images"] == seen["loaded"] == 3 and min(seen["widths"]) > 300
+    assert seen["h1"] == "Validation of ANA-SUSY-2018-22: ATLAS against recast"
+    assert f"Status: {status['label']}." in seen["strong"]
+    verdicts = [r["status"] for r in compared["p1"]["cutflows"]["SR4j-1000"]["rows"]]
+    verdicts.append(compared["p1"]["acc_eff"][0]["status"])
+    for verdict, cls, rgb in (("validated", "good", "rgb(0, 119, 0)"), ("disagrees", "bad", "rgb(187, 0, 0)"),
+                              ("inconclusive", "unsure", "rgb(170, 102, 0)")):
+        if verdict in verdicts:
+            assert seen["classes"][cls] >= verdicts.count(verdict) and seen["colours"][cls] == rgb
+    # every table and cell of the page parsed: status, A x eff, cutflow and two provenance tables
+    assert seen["tables"] == page.count("<table>") == 5 and seen["cells"] == page.count("<td") > 80
+    assert seen["classes"]["num"] > 20
+    broken = page.replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAA", 1)
+    assert _look_at(broken, tmp_path, "broken")["loaded"] == 2  # the check sees a figure that does not decode
+
+
+def test_ci_runs_the_browser_test(monkeypatch):
+    """Issue 12: the browser test never ran in CI. .ci/run installs Debian's chromium and sets
+    RECAST_REQUIRE_CHROMIUM, under which a missing chromium fails the test instead of skipping it."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "apt-get install -y" in ci and " chromium" in ci and "export RECAST_REQUIRE_CHROMIUM=1" in ci
+    assert ci.index("export RECAST_REQUIRE_CHROMIUM=1") < ci.index("pytest")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("RECAST_REQUIRE_CHROMIUM", "1")
+    with pytest.raises(pytest.fail.Exception, match="RECAST_REQUIRE_CHROMIUM is set"):
+        _chromium()
+    monkeypatch.delenv("RECAST_REQUIRE_CHROMIUM")
+    with pytest.raises(pytest.skip.Exception):
+        _chromium()
+
+
+def test_the_installed_command_finds_its_specification_anywhere_and_few_events_are_inconclusive(tmp_path):
+    """Issue 12 as reported: 'recast validate ANA-SUSY-2019-04 -n 500' called all five NN regions
+    validated (a last row of 0 events against ATLAS' 2.9, '0.00 +- 25'), overwrote the committed
+    report when run from the repository and found no specification elsewhere. The installed
+    command, from an empty directory: the specification shipped with recast, the report in
+    ./recast-validation/<ANA>, every region inconclusive, the committed report untouched."""
+    committed = [ROOT / "validation" / "reports" / "ANA-SUSY-2019-04" / "summary.json",
+                 ROOT / "data" / "ANA-SUSY-2019-04" / validate.STATUS_FILE]
+    before = [p.read_bytes() for p in committed]
+    command = Path(sys.executable).with_name("recast")
+    proc = subprocess.run([str(command), "validate", "ANA-SUSY-2019-04", "-n", "500", "--points", "higgsino_250",
+                           "--workers", "1", "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "recast-validation" / "ANA-SUSY-2019-04"
+    summary = json.loads((out / "summary.json").read_text())
+    assert Path(summary["provenance"]["specification"]).parts[-2:] == ("ANA-SUSY-2019-04", "validation_spec.yaml")
+    compared = {sr: v for sr, v in summary["status"]["regions"].items() if v["checks"]}
+    assert sorted(compared) == ["1l-NN-4j", "1l-NN-5j", "1l-NN-6j", "1l-NN-7j", "1l-NN-8j"]
+    assert {v["status"] for v in compared.values()} == {"inconclusive"}
+    assert summary["status"]["status"] == "inconclusive"
+    for sr, cf in summary["points"]["higgsino_250"]["cutflows"].items():
+        last = cf["rows"][-1]
+        assert cf["final_status"] == "inconclusive" and last["ratio_err"] > 0.2, (sr, last)
+        if last["n"] == 0:  # an empty row has the one-event bound as its error, not a pass
+            assert last["recast_err"] > 0
+    assert "1l-NN-4j | inconclusive | 1 |" in (out / "report.md").read_text()
+    assert [p.read_bytes() for p in committed] == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recast-validation"]
 
 
 @pytest.mark.parametrize("aid", ["ANA-SUSY-2018-22", "ANA-SUSY-2019-04"])
 def test_committed_status_matches_its_report_and_is_shown(aid, capsys):
-    """The status recast list/info show is the one of the committed report, region by region."""
+    """The status recast list/info show is the current rule applied to the numbers of the committed
+    report (summary.json version 1, written under the rule before issue 12: the statuses came out
+    the same), region by region."""
     stored = validate.read_status(aid)
+    spec = validate.load_spec(validate.spec_path(aid))
     summary = json.loads((ROOT / "validation" / "reports" / aid / "summary.json").read_text())
-    assert stored is not None and stored["label"] == summary["status"]["label"]
-    assert stored["regions"] == {sr: v["status"] for sr, v in summary["status"]["regions"].items()}
+    validate.check_schema(summary, "validation", "summary.json")
+    now = validate.status(spec, summary["points"])
+    assert stored is not None and stored["label"] == now["label"] == summary["status"]["label"]
+    assert stored["regions"] == {sr: v["status"] for sr, v in now["regions"].items()}
+    assert stored["rule"] == spec.rule.text()
     assert min(stored["events_per_point"]) >= 20000
     assert main(["list"]) == 0
-    assert stored["label"].split(" (")[0] in " ".join(capsys.readouterr().out.split())
+    listed = " ".join(capsys.readouterr().out.split())
+    assert stored["label"].split(" (")[0] in listed and f"validation rule: {spec.rule.text()}" in listed
     assert main(["info", aid]) == 0
     out = capsys.readouterr().out
     assert f"validation: {stored['label']}" in " ".join(out.split())
@@ -263,6 +503,8 @@ def test_a_broken_status_file_reads_as_no_report(tmp_path, monkeypatch):
                                                                                  "schema_version": 1, "status": "great"}))
     monkeypatch.setattr(recast.paths, "analysis_data_dir", lambda aid: tmp_path / aid)
     assert validate.read_status("ANA-SUSY-2018-22") is None
+    with pytest.raises(RecastError, match="x: validation-status schema version 3 is not supported"):
+        validate.check_schema({"schema_version": 3}, "validation-status", "x")
     with pytest.raises(RecastError, match="invalid validation-status document at status"):
         validate.check_schema({"schema": "recast-validation-status", "schema_version": 1, "analysis": "A",
                                "created": "t", "report": "r", "status": "great", "label": "", "rule": "",
@@ -289,6 +531,6 @@ def test_a_study_point_is_shown_not_judged(tmp_path):
     region = _region([float(c) for c in counts], 278.0, 5000.0)
     result = {"signal_regions": [region, dict(region, name="BDT-GGd3")], "cross_section": {"value_fb": 2.0}}
     comp = validate.compare_point(spec, spec.points[0], result)
-    assert comp["cutflows"]["SR4j-1000"]["final_ok"] is None and comp["cutflows"]["SR4j-1000"]["rows"][-1]["ratio"]
+    assert comp["cutflows"]["SR4j-1000"]["final_status"] is None and comp["cutflows"]["SR4j-1000"]["rows"][-1]["ratio"]
     assert comp["acc_eff"][0]["judged"] is False and comp["acc_eff"][0]["ratio"] == pytest.approx(0.005 / 0.1)
     assert validate.status(spec, {"p1": comp})["status"] == "not validated"
