@@ -52,9 +52,8 @@ def prepare_dir(path: Path | str, what: str = "output directory") -> Path:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        where = "" if existing == path else f" ({existing} is a file)"
-        raise OutputError(f"{path}: the {what} cannot be a directory{where}" if where else
-                          f"{path}: the {what} is a file, not a directory")
+        raise OutputError(f"{path}: the {what} is a file, not a directory" if existing == path else
+                          f"{path}: cannot create the {what}: {existing} is a file")
     try:
         _probe(existing)
     except OSError as exc:

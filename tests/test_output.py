@@ -20,7 +20,7 @@ def test_prepare_refuses_unwritable_locations(tmp_path):
     blocker.write_text("x")
     with pytest.raises(output.OutputError, match="a-file: the directory of the output file is a file"):
         output.prepare_file(blocker / "result.json")
-    with pytest.raises(output.OutputError, match=r"cannot be a directory \(.*a-file is a file\)"):
+    with pytest.raises(output.OutputError, match=r"cannot create the output directory: .*a-file is a file"):
         output.prepare_dir(blocker / "sub" / "dir")
     with pytest.raises(output.OutputError, match="is a file, not a directory"):
         output.prepare_dir(blocker)
