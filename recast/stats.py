@@ -16,9 +16,9 @@ one likelihood. The region (or combination) with the smallest expected CLs decid
 excluded when its observed CLs is below 0.05 (the best-expected-region convention of CheckMATE and
 MadAnalysis 5). The 95 % CL upper limit on the signal strength is computed as ``upper_limits``
 says: ``"best"`` for the deciding region (the default), ``"all"`` for every region, ``"none"`` to
-skip it. A limit costs ~0.4 s for one region against ~0.01 s for a CLs, but 20-90 s for an 18- or
-24-bin combination (benchmarks/stats.py), which is why scans default to ``"none"``: their decision
-needs the CLs only.
+skip it. A limit costs ~0.1 s for one region against ~0.015 s for a CLs, but 2-5 s for an 18- or
+24-bin combination (with pyhf's own scan 0.4 s and 20-90 s, benchmarks/stats.py), which is why
+scans default to ``"none"``: their decision needs the CLs only.
 
 Where an analysis publishes background-only workspaces, the **full likelihood** of a region is
 that workspace with a signal sample patched into its signal-region channel (normfactor on the
