@@ -279,33 +279,51 @@ def cmd_run(args: argparse.Namespace) -> int:
         dump.write(Path(args.dump_features))
         _say(f"wrote the model inputs and scores of {n_events} events to {args.dump_features}")
     if args.limit:
-        from . import stats
+        from . import output, stats
 
         for run in runs:
             aid = run.analysis.id
             where = outputs.get(aid, (None, None))
-            limits = stats.document(aid, str(where[0] or "(not written)"),
-                                    stats.compute(docs[aid], run.analysis, "simplified", xsec_unc=args.xsec_unc))
+            limits = _limits(docs[aid], run.analysis, str(where[0] or "(not written)"), "result", "simplified",
+                             args.xsec_unc, "best", quiet=args.quiet)
             report.print_limits(limits)
             if where[1] is not None:
-                _save_json(where[1], limits, "limits")
+                _say(f"wrote {output.save(where[1], stats.encode(limits), 'limits')}")
     if error is not None:
         raise RecastError(error)
     return 0
 
 
-def cmd_limit(args: argparse.Namespace) -> int:
-    from . import analysis as ana_mod
-    from . import report, results, stats
+def _limits(doc: dict, ana, source: str, source_kind: str, likelihood: str, xsec_unc: bool, upper_limits: str,
+            quiet: bool = False) -> dict:
+    """The limits document of a result (or yields table), with a progress bar over the regions
+    and combinations fitted (on stderr, when it is a terminal)."""
+    from . import stats
 
-    doc = results.read(Path(args.results))
-    ana = ana_mod.load(doc["analysis"]["id"])
-    limits = stats.compute(doc, ana, args.likelihood, xsec_unc=args.xsec_unc, upper_limits=args.upper_limits)
-    out = stats.document(ana.id, str(args.results), limits)
+    total = stats.count_steps(doc, ana, likelihood, upper_limits)
+    with _progress(total, f"{ana.id} limits") if not quiet else contextlib.nullcontext() as bar:
+        task = bar.add_task("limits", total=total, rate="") if bar else None
+
+        def on_region(what: str, done: int, steps: int) -> None:
+            if bar:
+                bar.update(task, completed=done, total=steps, rate=what)
+
+        limits = stats.compute(doc, ana, likelihood, xsec_unc=xsec_unc, upper_limits=upper_limits,
+                               on_region=on_region)
+    return stats.document(ana.id, source, limits, source_kind)
+
+
+def cmd_limit(args: argparse.Namespace) -> int:
+    from . import output, report, stats, yields
+
+    if args.out:
+        output.prepare_file(args.out, "limits file")
+    doc, ana, kind = yields.load(Path(args.results), args.analysis)
+    out = _limits(doc, ana, str(args.results), kind, args.likelihood, args.xsec_unc, args.upper_limits)
     report.print_limits(out)
     if args.out:
-        results.write_json_atomic(Path(args.out), out)
-        _say(f"wrote {args.out}")
+        written = output.save(args.out, stats.encode(out), "limits")
+        _say(f"wrote {written}")
     return 0
 
 
@@ -725,8 +743,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--xsec-unc", action="store_true", help="with --limit: include the cross-section uncertainty")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("limit", help="CLs, r and upper limits of a results file (simplified and/or full likelihoods)")
-    p.add_argument("results", help="a results JSON written by 'recast run --out'")
+    p = sub.add_parser("limit", help="CLs, r and upper limits of a results file or of a table of signal yields "
+                                     "(simplified and/or full likelihoods)")
+    p.add_argument("results", metavar="FILE",
+                   help="a results JSON written by 'recast run --out', or your own signal yields: a CSV with the "
+                        "header 'region,yield[,yield_err][,analysis]' or a recast-yields JSON "
+                        "(recast/schemas/yields-1.schema.json); expected events at the analysis' luminosity")
+    p.add_argument("--analysis", metavar="ANA", help="the analysis of a yields table that does not name it")
     p.add_argument("--likelihood", choices=("simplified", "full", "both"), default="simplified",
                    help="simplified per-region likelihoods, the published full ones where they exist, or both")
     p.add_argument("--xsec-unc", action="store_true", help="include the cross-section uncertainty in the signal")

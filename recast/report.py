@@ -4,7 +4,7 @@ published numbers beside our yields."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -100,7 +100,8 @@ def region_table(doc: dict[str, Any]) -> Table:
     lumi = doc["analysis"]["luminosity_ifb"]
     table = Table(title=f"Signal regions ({lumi:g} fb^-1): recast vs published", title_justify="left",
                   show_edge=False)
-    for name, just in [("SR", "left"), ("MC events", "right"), ("yield ± MC stat", "right"),
+    table.add_column("SR", overflow="fold")  # a name is never cut: it folds onto a second line
+    for name, just in [("MC events", "right"), ("yield ± MC stat", "right"),
                        ("A x eff [%]", "right"), ("obs", "right"), ("bkg", "right"),
                        ("S95 exp / obs", "right")]:
         table.add_column(name, justify=just)
@@ -117,11 +118,19 @@ def region_table(doc: dict[str, Any]) -> Table:
     return table
 
 
-def console() -> Console:
-    """stdout console; piped output gets a fixed width wide enough for the tables."""
+# Width of output that goes to a pipe or a file: wide enough that no table is ever squeezed (rich
+# would cut names to "MB-GGd-4-3…" and drop columns); tables and lines take only the width they need.
+PIPE_WIDTH = 100_000
+
+
+def console(file: TextIO | None = None) -> Console:
+    """A console on ``file`` (stdout by default): a terminal's own width, else ``PIPE_WIDTH``, so
+    that tables written to a pipe or a file are complete (every column, no ellipsis)."""
     import sys
 
-    return Console(width=None if sys.stdout.isatty() else 132)
+    stream = file or sys.stdout
+    is_tty = hasattr(stream, "isatty") and stream.isatty()
+    return Console(file=file, width=None if is_tty else PIPE_WIDTH)
 
 
 def print_run(doc: dict[str, Any], con: Console | None = None) -> None:
@@ -164,6 +173,11 @@ def print_run(doc: dict[str, Any], con: Console | None = None) -> None:
         console.print(f"[bold red]incomplete:[/bold red] {doc['error']}")
 
 
+def _cls(value: float, bound: bool, digits: int = 2) -> str:
+    """A CLs, or its upper bound ("<1e-20") where the limits file flags it as one."""
+    return f"<{value:.{digits}g}" if bound else f"{value:.{digits}g}"
+
+
 def limits_table(doc: dict[str, Any]) -> Table:
     """Every region, most sensitive first; simplified and full likelihood side by side."""
     kinds = list(doc["limits"])
@@ -178,8 +192,9 @@ def limits_table(doc: dict[str, Any]) -> Table:
 
     table = Table(title=f"Limits {doc['analysis']}: CLs at mu = 1, expected median [-1–+1 sigma]; "
                         f"r = S / S95 (published); * decides", title_justify="left", show_edge=False)
-    for col in ("region", "S ± MC", "obs", "bkg"):
-        table.add_column(col, justify="left" if col == "region" else "right")
+    table.add_column("region", overflow="fold")  # a name is never cut: it folds onto a second line
+    for col in ("S ± MC", "obs", "bkg"):
+        table.add_column(col, justify="right")
     for kind in kinds:
         prefix = "" if len(kinds) == 1 else f"{kind}: "
         table.add_column(f"{prefix}CLs obs", justify="right")
@@ -201,7 +216,9 @@ def limits_table(doc: dict[str, Any]) -> Table:
             if r is None or r["cls_exp"] is None:
                 row += ["", ""]
                 continue
-            row += [f"{r['cls_obs']:.3g}", f"{r['cls_exp'][2]:.2g} [{r['cls_exp'][1]:.2g}–{r['cls_exp'][3]:.2g}]"]
+            exp, bound = r["cls_exp"], r.get("cls_exp_bound") or [False] * 5
+            row += [_cls(r["cls_obs"], r.get("cls_obs_bound", False), 3),
+                    f"{_cls(exp[2], bound[2])} [{_cls(exp[1], bound[1])}–{_cls(exp[3], bound[3])}]"]
         rr = [r for r in entries.values() if r.get("r_obs") is not None]
         row.append(f"{rr[0]['r_obs']:.2g} / {rr[0]['r_exp']:.2g}" if rr and rr[0]["r_exp"] is not None else "")
         mu = [r for r in entries.values() if r.get("mu95_obs") is not None]
@@ -219,6 +236,7 @@ def print_limits(doc: dict[str, Any], con: Console | None = None) -> None:
             continue
         verdict = "[bold red]EXCLUDED[/bold red]" if lim["excluded"] else "[bold green]not excluded[/bold green]"
         out.print(f"{kind} likelihood: {verdict} at 95 % CL, decided by {lim['best']} "
-                  f"(CLs observed {lim['cls_obs']:.3g}, expected {lim['cls_exp']:.3g})")
+                  f"(CLs observed {_cls(lim['cls_obs'], lim.get('cls_obs_bound', False), 3)}, "
+                  f"expected {_cls(lim['cls_exp'], lim.get('cls_exp_bound', False), 3)})")
         for note in lim["notes"]:
             out.print(f"  note: {note}", soft_wrap=True)

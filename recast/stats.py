@@ -16,24 +16,37 @@ one likelihood. The region (or combination) with the smallest expected CLs decid
 excluded when its observed CLs is below 0.05 (the best-expected-region convention of CheckMATE and
 MadAnalysis 5). The 95 % CL upper limit on the signal strength is computed as ``upper_limits``
 says: ``"best"`` for the deciding region (the default), ``"all"`` for every region, ``"none"`` to
-skip it. A limit costs ~0.4 s for one region against ~0.01 s for a CLs, but 20-90 s for an 18- or
-24-bin combination (benchmarks/stats.py), which is why scans default to ``"none"``: their decision
-needs the CLs only.
+skip it. A limit costs ~0.1 s for one region against ~0.015 s for a CLs, but 2-5 s for an 18- or
+24-bin combination (with pyhf's own scan 0.4 s and 20-90 s, benchmarks/stats.py), which is why
+scans default to ``"none"``: their decision needs the CLs only.
 
 Where an analysis publishes background-only workspaces, the **full likelihood** of a region is
 that workspace with a signal sample patched into its signal-region channel (normfactor on the
 POI, the workspace's luminosity modifier, the MC-statistical error); control-region contamination
 is not modelled (our analyses do not compute control regions) and is stated as such.
+
+**Conditioning.** Signal yields span many decades (a light gluino gives thousands of events where
+the backgrounds are a few), and a fit whose POI is O(1000) at the tested point, against a
+Poisson-constrained MC-statistical factor, sends SciPy's SLSQP out of its bounds ("Inequality
+constraints incompatible"). Every likelihood therefore holds its signal rescaled to the events the
+region can just about exclude (:func:`_reference_signal`, ~its expected S95): its POI is O(1)
+where the sensitivity is, and "mu = 1" is tested at POI = ``mu_signal`` (the likelihood is the
+same function of the signal, so CLs and limits are unchanged). A fit that fails from the default
+start is continued from the nearest converged fit along the POI (:class:`_Likelihood`). CLs is
+computed from the test statistics in logarithms (pyhf's ratio of two normal tails is 0/0 at
+strongly excluded points); below ``CLS_FLOOR`` it is reported as that bound (``cls_obs_bound``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as _dt
 import json
+import logging
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -43,9 +56,19 @@ import numpy as np
 from .errors import RecastError
 
 CLS_LEVEL = 0.05
-MU_MAX = 1e5  # the POI range: wide, because signal yields span many decades
+# CLs below this is reported as this bound (flagged): ~9.2 sigma, far beyond what the asymptotic
+# formulae's tails are known to describe (pseudo-experiments check them to ~1e-5), and the decision
+# is the same whatever the exact value.
+CLS_FLOOR = 1e-20
+# Upper bound of the POI in units of max(1, mu_signal): the likelihoods are rescaled so that the
+# POI is O(1) where the sensitivity is, and limits beyond 1000 times that are not limits.
+MU_MAX = 1e3
 LIMITS_SCHEMA = "recast-limits"
-LIMITS_VERSION = 1
+LIMITS_VERSION = 2
+SOURCE_KINDS = ("result", "yields")
+
+# (what was just computed, steps done, steps in all): the progress of a limits computation
+ProgressCallback = Callable[[str, int, int], None]
 
 
 def _pyhf():
@@ -70,6 +93,8 @@ class RegionLimit:
     background_err: list[float]
     cls_obs: float | None = None
     cls_exp: list[float] | None = None  # -2, -1, median, +1, +2 sigma
+    cls_obs_bound: bool = False  # cls_obs is an upper bound (below CLS_FLOOR, or beyond the fit range)
+    cls_exp_bound: list[bool] | None = None
     r_obs: float | None = None
     r_exp: float | None = None
     mu95_obs: float | None = None
@@ -92,27 +117,37 @@ class Limits:
     excluded: bool = False
     cls_obs: float | None = None
     cls_exp: float | None = None
+    cls_obs_bound: bool = False
+    cls_exp_bound: bool = False
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"likelihood": self.likelihood, "best": self.best, "excluded": self.excluded,
-                "cls_obs": self.cls_obs, "cls_exp": self.cls_exp, "notes": self.notes,
+                "cls_obs": self.cls_obs, "cls_exp": self.cls_exp, "cls_obs_bound": self.cls_obs_bound,
+                "cls_exp_bound": self.cls_exp_bound, "notes": self.notes,
                 "regions": [{k: v for k, v in asdict(r).items() if not k.startswith("_")} for r in self.regions]}
 
 
-def document(analysis_id: str, source: str, limits: Sequence[Limits]) -> dict[str, Any]:
-    """The versioned limits file (``recast/schemas/limits-1.schema.json``) of one result, checked
-    against its schema."""
+def document(analysis_id: str, source: str, limits: Sequence[Limits], source_kind: str = "result") -> dict[str, Any]:
+    """The versioned limits file (``recast/schemas/limits-2.schema.json``) of one result or yields
+    table (``source_kind``), checked against its schema."""
     import jsonschema
     from importlib.resources import files
 
+    if source_kind not in SOURCE_KINDS:
+        raise ValueError(f"source_kind {source_kind!r}")
     doc = {"schema": LIMITS_SCHEMA, "schema_version": LIMITS_VERSION,
            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-           "analysis": analysis_id, "source": source, "cls_level": CLS_LEVEL,
-           "limits": {lim.likelihood: lim.to_dict() for lim in limits}}
+           "analysis": analysis_id, "source": source, "source_kind": source_kind, "cls_level": CLS_LEVEL,
+           "cls_floor": CLS_FLOOR, "limits": {lim.likelihood: lim.to_dict() for lim in limits}}
     schema = json.loads(files("recast.schemas").joinpath(f"limits-{LIMITS_VERSION}.schema.json").read_text())
     jsonschema.validate(_finite(doc), schema)
     return doc
+
+
+def encode(doc: dict[str, Any]) -> bytes:
+    """A limits document as the bytes of its file."""
+    return (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode()
 
 
 def _finite(obj):
@@ -129,10 +164,40 @@ def _finite(obj):
 UPPER_LIMITS = ("none", "best", "all")
 
 
+class _Steps:
+    """Counts the fits of a limits computation for a progress callback."""
+
+    def __init__(self, total: int, on_region: ProgressCallback | None) -> None:
+        self.total, self.done, self.on_region = total, 0, on_region
+
+    def tick(self, what: str) -> None:
+        self.done += 1
+        if self.on_region is not None:
+            self.on_region(what, self.done, max(self.total, self.done))
+
+
+def _n_upper_limits(n_candidates: int, upper_limits: str) -> int:
+    return {"none": 0, "best": min(1, n_candidates), "all": n_candidates}[upper_limits]
+
+
+def count_steps(doc: dict[str, Any], analysis, likelihood: str = "simplified", upper_limits: str = "best") -> int:
+    """How many progress steps :func:`compute` reports: one per region or combination fitted, one
+    per upper limit."""
+    with_numbers = [sr["name"] for sr in doc["signal_regions"] if sr["published"] is not None]
+    steps = 0
+    if likelihood in ("simplified", "both"):
+        combos = sum(all(m in with_numbers for m in members) for members in analysis.combinations.values())
+        steps += len(with_numbers) + combos + _n_upper_limits(len(with_numbers) + combos, upper_limits)
+    if likelihood in ("full", "both") and analysis.full_likelihood:
+        steps += len(with_numbers) + _n_upper_limits(len(with_numbers), upper_limits)
+    return steps
+
+
 def compute(doc: dict[str, Any], analysis, likelihood: str = "simplified", xsec_unc: bool = False,
-            upper_limits: str = "best") -> list[Limits]:
+            upper_limits: str = "best", on_region: ProgressCallback | None = None) -> list[Limits]:
     """Limits of a result with the requested likelihood(s): ``simplified``, ``full`` or ``both``;
-    ``upper_limits`` chooses the regions that get an upper limit on mu (``none``, ``best``, ``all``)."""
+    ``upper_limits`` chooses the regions that get an upper limit on mu (``none``, ``best``, ``all``).
+    ``on_region(what, done, total)`` is called after every region, combination and upper limit."""
     if likelihood not in ("simplified", "full", "both"):
         raise RecastError(f"--likelihood {likelihood}: choose simplified, full or both")
     _check_upper_limits(upper_limits)
@@ -141,11 +206,12 @@ def compute(doc: dict[str, Any], analysis, likelihood: str = "simplified", xsec_
     if doc["analysis"]["id"] != analysis.id or foreign:
         raise RecastError(f"the result is not one of {analysis.id} as recast knows it (signal regions "
                           f"{', '.join(foreign[:5]) or doc['analysis']['id']})")
+    steps = _Steps(count_steps(doc, analysis, likelihood, upper_limits), on_region)
     out = []
     if likelihood in ("simplified", "both"):
-        out.append(simplified(doc, analysis, xsec_unc, upper_limits))
+        out.append(simplified(doc, analysis, xsec_unc, upper_limits, _steps=steps))
     if likelihood in ("full", "both"):
-        out.append(full(doc, analysis, xsec_unc, upper_limits))
+        out.append(full(doc, analysis, xsec_unc, upper_limits, _steps=steps))
     return out
 
 
@@ -154,7 +220,26 @@ def _check_upper_limits(upper_limits: str) -> None:
         raise RecastError(f"--upper-limits {upper_limits}: choose {', '.join(UPPER_LIMITS)}")
 
 
-def _simplified_spec(signal, signal_err, background, background_err, xsec_rel: float | None) -> dict[str, Any]:
+def _reference_signal(background: float, background_err: float) -> float:
+    """Signal events a count on this background can just about exclude: 2 sqrt(b + db^2) + 3, about
+    its expected S95 (3 events at b = 0, where CLs = exp(-s)). The scale at which a likelihood's
+    POI is O(1)."""
+    return 2.0 * math.sqrt(background + background_err**2) + 3.0
+
+
+def _signal_scale(signal: Sequence[float], background: Sequence[float], background_err: Sequence[float]) -> float:
+    """``mu_signal``: the largest ratio over the bins of the signal to the bin's reference signal,
+    i.e. the POI value at which a likelihood with the signal divided by it holds the signal as given."""
+    ratios = [s / _reference_signal(b, db) for s, b, db in zip(signal, background, background_err) if s > 0]
+    return max(ratios) if ratios else 1.0
+
+
+def _poi_max(mu_signal: float) -> float:
+    return MU_MAX * max(1.0, mu_signal)
+
+
+def _simplified_spec(signal, signal_err, background, background_err, xsec_rel: float | None,
+                     poi_max: float = MU_MAX) -> dict[str, Any]:
     # A Poisson-constrained factor has tau = (s / ds)^2 auxiliary events: a zero yield or error
     # makes it undefined, and a huge tau makes the fit ill-conditioned. Bins without signal get a
     # negligible yield with a 100 % error; the relative MC error is floored at 0.1 % (tau <= 1e6).
@@ -174,7 +259,7 @@ def _simplified_spec(signal, signal_err, background, background_err, xsec_rel: f
                             "data": [float(e) for e in background_err]}]},
         ]}],
         "measurements": [{"name": "simplified", "config": {"poi": "mu", "parameters": [
-            {"name": "mu", "bounds": [[0.0, MU_MAX]], "inits": [1.0]}]}}],
+            {"name": "mu", "bounds": [[0.0, poi_max]], "inits": [1.0]}]}}],
         "observations": [],
         "version": "1.0.0",
     }
@@ -189,40 +274,365 @@ def _model_and_data(spec: dict[str, Any], observed: Sequence[int]):
     return model, ws.data(model)
 
 
-def _hypotest(model, data) -> tuple[float, list[float]]:
-    """CLs at mu = 1 (observed, expected band).
+def _simplified_likelihood(signal, signal_err, background, background_err, xsec_rel: float | None,
+                           observed: Sequence[int]) -> _Likelihood:
+    """The simplified likelihood of one region or combination, its signal rescaled to O(1) POI."""
+    mu_signal = _signal_scale(signal, background, background_err)
+    spec = _simplified_spec([s / mu_signal for s in signal], [e / mu_signal for e in signal_err], background,
+                            background_err, xsec_rel, poi_max=_poi_max(mu_signal))
+    return _Likelihood(*_model_and_data(spec, observed), mu_signal=mu_signal)
 
-    For a signal far below the background uncertainty, the asymptotic q~_mu transformation divides
-    by sqrt(q_A) ~ 0 and both tail probabilities underflow: CLs = 0/0. Its limit for a vanishing
-    signal is 1 (no sensitivity), returned when the expected CLs confirm it (all >= 0.99); any
-    other undefined CLs is an error, never a silent 1."""
-    pyhf = _pyhf()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        obs, exp = pyhf.infer.hypotest(1.0, data, model, test_stat="qtilde", return_expected_set=True)
-    obs, exp = float(obs), [float(x) for x in exp]
-    if math.isnan(obs) or any(math.isnan(x) for x in exp):
-        defined = [x for x in exp if not math.isnan(x)]
-        if defined and all(x >= 0.99 for x in defined):
-            return 1.0, [1.0 if math.isnan(x) else x for x in exp]
-        raise RecastError(f"CLs is undefined (observed {obs}, expected {exp}): the fit did not converge")
-    return obs, exp
+
+@contextlib.contextmanager
+def _quiet_fits():
+    """pyhf logs every failed minimisation with SciPy's whole result; ours are retried or reported."""
+    logger = logging.getLogger("pyhf.optimize")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+class _FitFailed(RecastError):
+    """A fit that did not converge even when continued from the nearest converged fit."""
+
+
+@dataclass(frozen=True)
+class Hypotest:
+    """CLs at the tested signal: observed, expected band (-2..+2 sigma), which are upper bounds."""
+
+    cls_obs: float
+    cls_exp: list[float]
+    obs_bound: bool = False
+    exp_bound: tuple[bool, ...] = (False,) * 5
+    note: str = ""
+
+
+_DATASETS = {"data": "the observed data", "asimov": "the background-only Asimov data"}
+_BAND_SIGMAS = (2.0, 1.0, 0.0, -1.0, -2.0)  # background-only test statistics of the -2..+2 sigma CLs, as pyhf
+CONTINUATION_TRIES = 40
+# SLSQP's stopping tolerance on -2 ln L. SciPy's default (1e-6, pyhf's) stops fits with a large
+# MC-statistical uncertainty on a large signal at points that are not minima, 20 or 40 units of
+# -2 ln L too high (the Poisson-constrained factor's curvature varies by decades along the path).
+FIT_TOLERANCE = 1e-10
+POLISH_BELOW = 0.1  # a fitted positive parameter below this (in its natural units, ~1): polish the fit
+NLL_TOLERANCE = 1e-6  # a fixed-POI fit below the free fit by more than this: the free fit missed the minimum
+
+
+class _Likelihood:
+    """A pyhf model with its data, and the fits of the asymptotic q~_mu CLs (Cowan et al.,
+    arXiv:1007.1727, as ``pyhf.infer.hypotest`` computes it), cached.
+
+    ``mu_signal`` is the POI value at which the model holds the signal being tested: CLs "at mu = 1"
+    is CLs at POI = mu_signal, and an upper limit on the POI over mu_signal is the upper limit on mu.
+
+    The fits are pyhf's (SLSQP), with these differences from ``pyhf.infer.hypotest``, each for
+    signals far above what the data allow (found against an independent profile likelihood,
+    tests/test_stats_extreme.py):
+
+    * a fit at fixed POI starts with the signal's MC-statistical factors at their conditional
+      maximum (:meth:`_start`), not at 1;
+    * the stopping tolerance is ``FIT_TOLERANCE``, and a fit that leaves a positive factor below
+      ``POLISH_BELOW`` is polished in logarithms (:meth:`_polish`);
+    * a fit that fails is continued from the nearest converged fit on the same data, in POI steps
+      that halve until they converge; a fixed-POI fit below the free fit replaces it;
+    * the tails are combined in logarithms: no 0/0 where both underflow."""
+
+    def __init__(self, model, data, mu_signal: float = 1.0) -> None:
+        cfg = model.config
+        self.model, self.data, self.mu_signal = model, data, float(mu_signal)
+        self.poi = cfg.poi_index
+        self.init = np.asarray(cfg.suggested_init(), float)
+        self.bounds, self.fixed_params = cfg.suggested_bounds(), cfg.suggested_fixed()
+        self.poi_max = float(self.bounds[self.poi][1])
+        self._positive = np.array([lo > 0 for lo, _ in self.bounds])  # factors (gammas, lumi), not the POI
+        self._signal_stat = self._signal_stat_layout()
+        self._free: dict[str, tuple[np.ndarray, float]] = {}
+        self._fixed: dict[str, dict[float, tuple[np.ndarray, float]]] = {"data": {}, "asimov": {}}
+        self._asimov = None
+
+    # -- fits ---------------------------------------------------------------------------------
+    def _dataset(self, which: str):
+        if which == "data":
+            return self.data
+        if self._asimov is None:  # background-only Asimov data: the expectation at the mu = 0 fit
+            self._asimov = self.model.expected_data(self.fixed("data", 0.0)[0])
+        return self._asimov
+
+    def _signal_stat_layout(self):
+        """Where the signal's MC-statistical factors (``signal_mcstat``) are: their parameter slice,
+        their tau, their slice of the auxiliary data and, per factor, the signal's main-data bin
+        and its yield at POI = 1 with every other parameter at its start; None without them."""
+        cfg = self.model.config
+        if "signal_mcstat" not in cfg.par_order:
+            return None
+        params = cfg.param_set("signal_mcstat")
+        offset = 0
+        for name in cfg.auxdata_order:
+            if name == "signal_mcstat":
+                break
+            offset += len(cfg.param_set(name).auxdata)
+        sl = cfg.par_slice("signal_mcstat")
+        base = self.init.copy()
+        base[self.poi] = 1.0
+        base[sl] = 0.0
+        without = np.asarray(self.model.expected_actualdata(base), float)
+        bins, yields = [], []
+        for j in range(sl.stop - sl.start):
+            probe = base.copy()
+            probe[sl.start + j] = 1.0
+            signal = np.asarray(self.model.expected_actualdata(probe), float) - without
+            bins.append(int(np.argmax(np.abs(signal))))
+            yields.append(float(signal[bins[-1]]))
+        aux = slice(cfg.nmaindata + offset, cfg.nmaindata + offset + len(params.auxdata))
+        return sl, np.asarray(params.factors, float), aux, np.asarray(bins), np.asarray(yields), without
+
+    def _start(self, which: str, mu: float) -> np.ndarray:
+        """The start of the fit at POI = mu: the model's suggested values, with the signal's
+        MC-statistical factors at their conditional maximum-likelihood values given the others
+        (one quadratic per bin). Far above the data they are small, and SLSQP started from 1 stops
+        short of them or leaves its bounds."""
+        start = self.init.copy()
+        start[self.poi] = mu
+        if self._signal_stat is None:
+            return start
+        sl, tau, aux, bins, unit, without = self._signal_stat
+        data = np.asarray(self._dataset(which), float)
+        n, m = data[bins], data[aux]
+        a_sig = mu * unit  # signal at gamma = 1
+        background = without[bins]  # everything else in the bin (the signal-free expectation at mu = 1)
+        qa = a_sig * (a_sig + tau)
+        qb = (a_sig + tau) * background - (n + m) * a_sig
+        disc = np.sqrt(qb * qb + 4 * qa * m * background)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            root = np.where(qb > 0, 2 * m * background / (qb + disc), (disc - qb) / (2 * qa))
+        lo, hi = np.array([self.bounds[i] for i in range(sl.start, sl.stop)], float).T
+        start[sl] = np.where(np.isfinite(root) & (a_sig > 0), np.clip(root, np.maximum(lo, 1e-8), hi), 1.0)
+        return start
+
+    def _minimize(self, which: str, init, mu: float | None) -> tuple[np.ndarray, float]:
+        """pyhf's fit (SLSQP) from ``init``, free or at POI = mu, polished where factors are small."""
+        from pyhf.infer.mle import fit, fixed_poi_fit
+
+        data, init = self._dataset(which), [float(x) for x in init]
+        with _quiet_fits():
+            if mu is None:
+                pars, twice_nll = fit(data, self.model, init, self.bounds, self.fixed_params, return_fitted_val=True,
+                                      tolerance=FIT_TOLERANCE)
+            else:
+                pars, twice_nll = fixed_poi_fit(mu, data, self.model, init, self.bounds, self.fixed_params,
+                                                return_fitted_val=True, tolerance=FIT_TOLERANCE)
+        result = np.asarray(pars, float), float(twice_nll)
+        if np.any(self._varied(mu) & self._positive & (result[0] < POLISH_BELOW)):
+            result = min(result, self._polish(which, result[0], mu), key=lambda r: r[1])
+        return result
+
+    def _varied(self, mu: float | None) -> np.ndarray:
+        """The parameters a fit varies: not fixed, and not the POI of a fixed-POI fit."""
+        varied = ~np.asarray(self.fixed_params, bool)
+        if mu is not None:
+            varied[self.poi] = False
+        return varied
+
+    def _polish(self, which: str, pars: np.ndarray, mu: float | None) -> tuple[np.ndarray, float]:
+        """L-BFGS-B from SLSQP's result with the positive parameters in logarithms. A factor far
+        below 1 (a large signal absorbed by its MC-statistical factor) makes -2 ln L vary by
+        decades along a narrow valley, in which SLSQP stops short by up to several units; in
+        logarithms the valley is straight."""
+        from pyhf.infer.mle import twice_nll
+        from scipy.optimize import minimize
+
+        data = self._dataset(which)
+        index = np.flatnonzero(self._varied(mu))
+        lo, hi = (np.array([self.bounds[i][k] for i in index], float) for k in (0, 1))
+        positive = self._positive[index]
+        to_x = lambda p: np.where(positive, np.log(np.where(positive, p[index], 1.0)), p[index])  # noqa: E731
+
+        def to_pars(x: np.ndarray) -> np.ndarray:
+            out = pars.copy()
+            out[index] = np.where(positive, np.exp(x), x)
+            return out
+
+        def objective(x: np.ndarray) -> float:
+            return float(np.ravel(twice_nll(to_pars(x), data, self.model))[0])
+
+        bounds = [(math.log(a), math.log(b)) if pos else (a, b) for a, b, pos in zip(lo, hi, positive)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = minimize(objective, np.clip(to_x(pars), *np.array(bounds).T), method="L-BFGS-B", bounds=bounds,
+                           options={"ftol": 1e-14, "gtol": 1e-9, "maxfun": 20000})
+        return to_pars(res.x), float(res.fun)
+
+    def free(self, which: str) -> tuple[np.ndarray, float]:
+        """The unconditional fit (POI bounded below by 0: q~_mu)."""
+        if which not in self._free:
+            pyhf = _pyhf()
+            try:
+                self._free[which] = self._minimize(which, self.init, None)
+            except pyhf.exceptions.FailedMinimization:
+                start = self.fixed(which, 0.0)[0]  # the background-only fit is a start close to the data
+                try:
+                    self._free[which] = self._minimize(which, start, None)
+                except pyhf.exceptions.FailedMinimization:
+                    raise _FitFailed(f"the unconditional fit to {_DATASETS[which]} does not converge") from None
+        return self._free[which]
+
+    def fixed(self, which: str, mu: float) -> tuple[np.ndarray, float]:
+        """The fit at POI = mu, continued from the nearest converged fit if it fails."""
+        fits = self._fixed[which]
+        if mu not in fits:
+            pyhf = _pyhf()
+            try:
+                fits[mu] = self._minimize(which, self._start(which, mu), mu)
+            except pyhf.exceptions.FailedMinimization:
+                fits[mu] = self._continued(which, mu)
+            free = self._free.get(which)
+            if free is not None and fits[mu][1] < free[1] - NLL_TOLERANCE:
+                self._refit_free(which, fits[mu])
+        return fits[mu]
+
+    def _refit_free(self, which: str, lower: tuple[np.ndarray, float]) -> None:
+        pyhf = _pyhf()
+        try:
+            refit = self._minimize(which, lower[0], None)
+        except pyhf.exceptions.FailedMinimization:
+            refit = lower
+        self._free[which] = min(refit, lower, key=lambda f: f[1])
+
+    def _continued(self, which: str, mu: float) -> tuple[np.ndarray, float]:
+        pyhf = _pyhf()
+        anchors = dict(self._fixed[which])
+        if which in self._free:
+            anchors.setdefault(float(self._free[which][0][self.poi]), self._free[which])
+        if not anchors and mu != 0.0:
+            anchors[0.0] = self.fixed(which, 0.0)
+        if not anchors:
+            raise _FitFailed(f"the fit at mu = 0 to {_DATASETS[which]} does not converge")
+        here = min(anchors, key=lambda m: abs(m - mu))
+        pars = anchors[here][0]
+        fraction = 1.0
+        for _ in range(CONTINUATION_TRIES):
+            step = mu if fraction >= 1.0 else (
+                here * (mu / here) ** fraction if here > 0 and mu > 0 else here + fraction * (mu - here))
+            start = pars.copy()
+            start[self.poi] = step
+            try:
+                result = self._minimize(which, start, step)
+            except pyhf.exceptions.FailedMinimization:
+                fraction /= 2
+                continue
+            if step == mu:
+                return result
+            self._fixed[which][step] = result
+            here, pars, fraction = step, result[0], 1.0
+        raise _FitFailed(f"the fit to {_DATASETS[which]} at mu = {mu / self.mu_signal:.3g} does not converge "
+                         f"(it does up to mu = {here / self.mu_signal:.3g})")
+
+    # -- test statistics and CLs ----------------------------------------------------------------
+    def qtilde(self, which: str, mu: float) -> float:
+        pars_hat, nll_hat = self.free(which)
+        if pars_hat[self.poi] > mu:
+            return 0.0
+        nll_mu = self.fixed(which, mu)[1]
+        return max(nll_mu - self.free(which)[1], 0.0)  # free() again: the fixed fit may have improved it
+
+    def log_cls(self, mu: float, observed: bool = True) -> tuple[float | None, list[float]]:
+        """ln CLs at POI = mu: observed (None unless ``observed``) and the expected band, -2..+2 sigma."""
+        from scipy.special import log_ndtr
+
+        a = math.sqrt(self.qtilde("asimov", mu))
+        if a == 0.0:  # no sensitivity at all: CLs = 1 (its limit as the signal vanishes)
+            return (0.0 if observed else None), [0.0] * 5
+        band = [float(log_ndtr(-(n + a)) - log_ndtr(-n)) for n in _BAND_SIGMAS]
+        if not observed:
+            return None, band
+        q = self.qtilde("data", mu)
+        t = math.sqrt(q) - a if math.sqrt(q) <= a else (q - a * a) / (2 * a)
+        return float(log_ndtr(-(t + a)) - log_ndtr(-t)), band
+
+    def hypotest(self) -> Hypotest:
+        """CLs at the signal as given. Where the fits do not converge at it, CLs at the largest
+        signal below it where they do is an upper bound (CLs falls with the signal), reported as
+        such when it excludes; otherwise a :class:`RecastError`."""
+        try:
+            log_obs, band = self.log_cls(self.mu_signal)
+            return _bounded(log_obs, band)
+        except _FitFailed as exc:
+            failure = str(exc)
+        mu = self.mu_signal
+        for _ in range(30):
+            mu /= 2
+            try:
+                log_obs, band = self.log_cls(mu)
+            except _FitFailed:
+                continue
+            if log_obs < math.log(CLS_LEVEL):
+                out = _bounded(log_obs, band)
+                return Hypotest(out.cls_obs, out.cls_exp, True, (True,) * 5,
+                                f"excluded beyond the fit range: {failure}; CLs <= {out.cls_obs:.3g} at "
+                                f"{mu / self.mu_signal:.3g} x the signal")
+            break
+        raise RecastError(f"CLs is undefined: {failure}")
+
+    def upper_limit(self, guess: float = 1.0) -> tuple[float, list[float]]:
+        """95 % CL upper limit on mu (observed, expected band -2..+2 sigma): TOMS 748 root finding
+        on ln CLs(mu) - ln 0.05 from a bracket around ``guess`` (in units of mu) widened until it
+        brackets every curve, as ``pyhf.infer.intervals.upper_limits.toms748_scan``."""
+        from scipy.optimize import toms748
+
+        cache: dict[float, list[float | None]] = {}
+
+        def curve(mu: float, k: int) -> float:  # k = 0: observed, 1..5: expected -2..+2 sigma
+            entry = cache.get(mu)
+            if entry is None or (k == 0 and entry[0] is None):  # the expected band needs no fit to the data
+                log_obs, band = self.log_cls(mu, observed=k == 0)
+                cache[mu] = entry = [log_obs, *band]
+            return entry[k] - math.log(CLS_LEVEL)
+
+        lo = min(max(guess * self.mu_signal / 4, 1e-12 * self.poi_max), self.poi_max / 16)
+        hi = min(lo * 16, self.poi_max)
+        while any(curve(lo, k) < 0 for k in range(6)):
+            if lo < 1e-12 * self.poi_max:
+                raise RecastError("no upper limit: CLs is below 0.05 at every signal strength tried")
+            lo /= 2
+        while any(curve(hi, k) > 0 for k in range(6)):
+            if hi >= self.poi_max:
+                raise RecastError(f"no upper limit: CLs stays above 0.05 up to mu = {self.poi_max / self.mu_signal:.3g}")
+            hi = min(2 * hi, self.poi_max)
+        limits = []
+        for k in range(6):  # the tightest bracket among the points computed
+            known = [m for m in cache if cache[m][k] is not None]
+            above = min(m for m in known if curve(m, k) < 0)
+            below = max(m for m in known if m < above and curve(m, k) >= 0)
+            limits.append(toms748(curve, below, above, args=(k,), k=2, xtol=2e-12, rtol=1e-4) / self.mu_signal)
+        return float(limits[0]), [float(x) for x in limits[1:]]
+
+
+def _bounded(log_obs: float, band: Sequence[float]) -> Hypotest:
+    """CLs from its logarithm, with the values below CLS_FLOOR reported as that bound."""
+    floor = math.log(CLS_FLOOR)
+    return Hypotest(max(math.exp(log_obs), CLS_FLOOR), [max(math.exp(x), CLS_FLOOR) for x in band],
+                    log_obs < floor, tuple(x < floor for x in band))
+
+
+def _hypotest(model, data, mu_signal: float = 1.0) -> tuple[float, list[float]]:
+    """CLs (observed, expected band) of a model at POI = ``mu_signal``: see :class:`_Likelihood`."""
+    result = _Likelihood(model, data, mu_signal).hypotest()
+    return result.cls_obs, result.cls_exp
 
 
 def _upper_limit(model, data, mu_guess: float) -> tuple[float, list[float]]:
-    """95 % CL upper limit on mu (observed, expected band): root finding (TOMS 748) from a bracket
-    around a guess, which pyhf widens until it brackets every band."""
-    pyhf = _pyhf()
-    mu_guess = min(max(mu_guess, 1e-4), MU_MAX / 100)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        obs, exp = pyhf.infer.intervals.upper_limits.toms748_scan(
-            data, model, mu_guess / 4, mu_guess * 4, level=CLS_LEVEL, test_stat="qtilde")[:2]
-    return float(obs), [float(x) for x in exp]
+    """95 % CL upper limit on the POI of a model (observed, expected band): see
+    :meth:`_Likelihood.upper_limit`."""
+    return _Likelihood(model, data).upper_limit(mu_guess)
 
 
 def _patched_workspace(path, spec: dict[str, Any], signal: float, signal_err: float,
-                       xsec_rel: float | None) -> dict[str, Any]:
+                       xsec_rel: float | None, poi_max: float = MU_MAX) -> dict[str, Any]:
     """A background-only workspace with our signal in its signal-region channel."""
     ws = json.loads(path.read_text())
     channel = next((c for c in ws.get("channels", []) if c.get("name") == spec["channel"]), None)
@@ -237,7 +647,7 @@ def _patched_workspace(path, spec: dict[str, Any], signal: float, signal_err: fl
     for measurement in ws.get("measurements", []):
         params = measurement["config"].setdefault("parameters", [])
         params[:] = [p for p in params if p.get("name") != spec["poi"]]
-        params.append({"name": spec["poi"], "bounds": [[0.0, MU_MAX]], "inits": [1.0]})
+        params.append({"name": spec["poi"], "bounds": [[0.0, poi_max]], "inits": [1.0]})
     return ws
 
 
@@ -262,26 +672,48 @@ def _full_region(name: str, sr: dict[str, Any], spec: dict[str, Any], analysis_i
                       background_err=[pub["background_err"]],
                       note="workspace " + artifact_id + "; no control-region contamination modelled")
     if out.signal[0] <= 0:
-        out.cls_obs, out.cls_exp = 1.0, [1.0] * 5
+        out.cls_obs, out.cls_exp, out.cls_exp_bound = 1.0, [1.0] * 5, [False] * 5
         out.r_obs = out.r_exp = 0.0
         return out
     pyhf = _pyhf()
+    mu_signal = _signal_scale(out.signal, out.background, out.background_err)
     try:
-        ws = pyhf.Workspace(_patched_workspace(path, spec, out.signal[0], out.signal_err[0], xsec_rel))
+        ws = pyhf.Workspace(_patched_workspace(path, spec, out.signal[0] / mu_signal, out.signal_err[0] / mu_signal,
+                                               xsec_rel, _poi_max(mu_signal)))
         model = ws.model()
         data = ws.data(model)
     except (pyhf.exceptions.InvalidSpecification, pyhf.exceptions.InvalidModel, KeyError, ValueError) as exc:
         raise RecastError(f"{path}: not a usable pyhf workspace: {str(exc).splitlines()[0][:200]}") from None
-    out.cls_obs, out.cls_exp = _hypotest(model, data)
+    out._likelihood = _Likelihood(model, data, mu_signal)  # kept for the upper limit
+    _fill_cls(out)
     if pub.get("s95_observed"):
         out.r_obs = out.signal[0] / pub["s95_observed"]
     if pub.get("s95_expected"):
         out.r_exp = out.signal[0] / pub["s95_expected"]
-    out._model = (model, data)  # kept for the upper limit of the deciding region
     return out
 
 
-def full(doc: dict[str, Any], analysis, xsec_unc: bool = False, upper_limits: str = "best") -> Limits:
+def _fill_cls(out: RegionLimit) -> None:
+    result = out._likelihood.hypotest()
+    out.cls_obs, out.cls_exp = result.cls_obs, result.cls_exp
+    out.cls_obs_bound, out.cls_exp_bound = result.obs_bound, list(result.exp_bound)
+    if result.note:
+        _warn(out, result.note)
+
+
+def _warn(out: RegionLimit, message: str) -> None:
+    """A region's note that the limits' notes repeat (with the region's name)."""
+    out.note = "; ".join(x for x in (out.note, message) if x)
+    out.__dict__.setdefault("_warnings", []).append(message)
+
+
+def _collect_warnings(out: Limits) -> None:
+    for r in out.regions:
+        out.notes.extend(f"{r.name}: {w}" for w in r.__dict__.pop("_warnings", []))
+
+
+def full(doc: dict[str, Any], analysis, xsec_unc: bool = False, upper_limits: str = "best",
+         on_region: ProgressCallback | None = None, _steps: _Steps | None = None) -> Limits:
     """Limits with the analysis' published background-only workspaces, for every region that has
     one (see the module docstring)."""
     spec = analysis.full_likelihood
@@ -289,28 +721,39 @@ def full(doc: dict[str, Any], analysis, xsec_unc: bool = False, upper_limits: st
     if not spec:
         out.notes.append(f"{analysis.id} publishes no full likelihoods that recast can use")
         return out
-    xsec_rel = _xsec_rel(doc, xsec_unc)
+    steps = _steps or _Steps(count_steps(doc, analysis, "full", upper_limits), on_region)
+    xsec_rel = _xsec_rel(doc, xsec_unc, out)
     for name, sr in _regions_of(doc).items():
         if sr["published"] is None:
             continue
         answer = _full_region(name, sr, spec, analysis.id, xsec_rel)
+        steps.tick(f"{name} (full)")
         if isinstance(answer, str):
             if answer != "no published workspace":
                 out.notes.append(f"{name}: {answer}")
             continue
         out.regions.append(answer)
+    fitted = sum(sr["published"] is not None for sr in doc["signal_regions"])
+    steps.total -= _n_upper_limits(fitted, upper_limits) - _n_upper_limits(len(out.regions), upper_limits)
     out.notes.append("full likelihoods: " + spec.get("source", "published background-only workspaces")
                      + "; the signal enters the signal-region channel only (no control-region contamination)")
-    _decide(out, doc, xsec_rel, upper_limits)
+    _decide(out, upper_limits, steps)
     return out
 
 
-def _xsec_rel(doc: dict[str, Any], xsec_unc: bool) -> float | None:
-    xsec = doc["cross_section"]
-    if xsec is None:
+def _xsec_rel(doc: dict[str, Any], xsec_unc: bool, out: Limits) -> float | None:
+    """The relative cross-section uncertainty to include (None: not asked for, or not known)."""
+    missing = [sr["name"] for sr in doc["signal_regions"] if sr["yield"] is None]
+    if missing:
         raise RecastError(f"{doc['analysis']['id']}: the result has no cross section, so no signal yields: "
                           f"rerun with --xsec-fb")
-    return (xsec["uncertainty_fb"] / xsec["value_fb"]) if xsec_unc and xsec.get("uncertainty_fb") else None
+    xsec = doc.get("cross_section") or {}
+    if not xsec_unc:
+        return None
+    if not xsec.get("uncertainty_fb") or not xsec.get("value_fb"):
+        out.notes.append("no cross-section uncertainty known: the signal has none")
+        return None
+    return xsec["uncertainty_fb"] / xsec["value_fb"]
 
 
 def s95(observed: int, background: float, background_err: float) -> tuple[float, list[float]]:
@@ -322,12 +765,12 @@ def s95(observed: int, background: float, background_err: float) -> tuple[float,
 
 @lru_cache(maxsize=None)
 def _s95_cached(observed: int, background: float, background_err: float) -> tuple[float, list[float]]:
-    guess = max(3.0, 2.0 * math.sqrt(background + background_err**2) + 3.0)
-    spec = _simplified_spec([guess], [0.0], [background], [background_err], None)
+    reference = _reference_signal(background, background_err)
+    spec = _simplified_spec([reference], [0.0], [background], [background_err], None)
     spec["channels"][0]["samples"][0]["modifiers"] = [{"name": "mu", "type": "normfactor", "data": None}]
     model, data = _model_and_data(spec, [observed])
     obs, exp = _upper_limit(model, data, 1.0)
-    return obs * guess, [e * guess for e in exp]
+    return obs * reference, [e * reference for e in exp]
 
 
 def _regions_of(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -339,14 +782,14 @@ def _region_limit(name: str, kind: str, members: list[dict[str, Any]], xsec_rel:
     out = RegionLimit(name=name, kind=kind, likelihood="simplified", regions=[m["name"] for m in members],
                       signal=[m["yield"] or 0.0 for m in members], signal_err=[m["yield_err"] or 0.0 for m in members],
                       observed=[p["observed"] for p in pubs], background=[p["background"] for p in pubs],
-                      background_err=[p["background_err"] for p in pubs])
+                      background_err=[p["background_err"] for p in pubs], cls_exp_bound=[False] * 5)
     if sum(out.signal) <= 0:
         out.cls_obs, out.cls_exp, out.note = 1.0, [1.0] * 5, "no signal events"
         out.r_obs = out.r_exp = 0.0
         return out
-    spec = _simplified_spec(out.signal, out.signal_err, out.background, out.background_err, xsec_rel)
-    model, data = _model_and_data(spec, out.observed)
-    out.cls_obs, out.cls_exp = _hypotest(model, data)
+    out._likelihood = _simplified_likelihood(out.signal, out.signal_err, out.background, out.background_err,
+                                             xsec_rel, out.observed)
+    _fill_cls(out)
     if kind == "single":
         p = pubs[0]
         s = out.signal[0]
@@ -357,27 +800,32 @@ def _region_limit(name: str, kind: str, members: list[dict[str, Any]], xsec_rel:
     return out
 
 
-def simplified(doc: dict[str, Any], analysis, xsec_unc: bool = False, upper_limits: str = "best") -> Limits:
-    """Limits of a result document with the simplified likelihoods (see the module docstring)."""
-    xsec_rel = _xsec_rel(doc, xsec_unc)
-    regions = _regions_of(doc)
+def simplified(doc: dict[str, Any], analysis, xsec_unc: bool = False, upper_limits: str = "best",
+               on_region: ProgressCallback | None = None, _steps: _Steps | None = None) -> Limits:
+    """Limits of a result document with the simplified likelihoods (see the module docstring);
+    ``on_region(what, done, total)`` is called after every region, combination and upper limit."""
     out = Limits(analysis=doc["analysis"]["id"], likelihood="simplified")
+    xsec_rel = _xsec_rel(doc, xsec_unc, out)
+    steps = _steps or _Steps(count_steps(doc, analysis, "simplified", upper_limits), on_region)
+    regions = _regions_of(doc)
     for name, sr in regions.items():
         if sr["published"] is None:
             out.notes.append(f"{name}: no published observed count and background, no limit")
             continue
         out.regions.append(_region_limit(name, "single", [sr], xsec_rel))
+        steps.tick(name)
     for name, members in analysis.combinations.items():
         present = [regions[m] for m in members if m in regions and regions[m]["published"] is not None]
         if len(present) == len(members):
             out.regions.append(_region_limit(name, "combined", present, xsec_rel))
+            steps.tick(name)
         else:
             out.notes.append(f"{name}: not all of its bins were evaluated, no combination")
-    _decide(out, doc, xsec_rel, upper_limits)
+    _decide(out, upper_limits, steps)
     return out
 
 
-def _decide(out: Limits, doc: dict[str, Any], xsec_rel: float | None, upper_limits: str) -> None:
+def _decide(out: Limits, upper_limits: str, steps: _Steps) -> None:
     _check_upper_limits(upper_limits)
     candidates = [r for r in out.regions if r.cls_exp is not None]
     if not candidates:
@@ -385,21 +833,19 @@ def _decide(out: Limits, doc: dict[str, Any], xsec_rel: float | None, upper_limi
         return
     best = min(candidates, key=lambda r: (r.cls_median, -(r.r_exp or 0.0)))
     out.best, out.cls_obs, out.cls_exp = best.name, best.cls_obs, best.cls_median
+    out.cls_obs_bound, out.cls_exp_bound = best.cls_obs_bound, bool(best.cls_exp_bound and best.cls_exp_bound[2])
     out.excluded = best.cls_obs is not None and best.cls_obs < CLS_LEVEL
     if upper_limits == "none":
         out.notes.append("upper limits on mu not computed (upper_limits = none)")
     for r in {"none": [], "best": [best], "all": candidates}[upper_limits]:
         if sum(r.signal) > 0:
-            if r.likelihood == "full":
-                model, data = r._model
-            else:
-                spec = _simplified_spec(r.signal, r.signal_err, r.background, r.background_err, xsec_rel)
-                model, data = _model_and_data(spec, r.observed)
-            guess = 1.0 / r.r_exp if r.r_exp else 1.0
+            guess = 1.0 / r.r_exp if r.r_exp else 1.0 / r._likelihood.mu_signal
             try:
-                r.mu95_obs, r.mu95_exp = _upper_limit(model, data, guess)
-            except Exception as exc:  # root finding can fail for degenerate inputs: say so, keep the CLs
-                r.note = f"no upper limit on mu: {type(exc).__name__}: {exc}"
+                r.mu95_obs, r.mu95_exp = r._likelihood.upper_limit(guess)
+            except (RecastError, ValueError) as exc:  # e.g. no sensitivity within the POI range: say so, keep the CLs
+                _warn(r, str(exc))
+        steps.tick(f"{r.name}: upper limit")
+    _collect_warnings(out)
 
 
 # -- model-independent limits from pseudo-experiments ---------------------------------------------
