@@ -518,7 +518,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             minutes = (time.perf_counter() - state["start"]) / 60
             if row["status"] == "ok":
                 verdict = "excluded" if row["excluded"] else "allowed"
-                line = (f"{row['name']}: {verdict}, CLs {_num(row['cls_obs'])} (exp. {_num(row['cls_exp'])}) "
+                line = (f"{row['name']}: {verdict}, CLs {_cls(row['cls_obs'])} (exp. {_cls(row['cls_exp'])}) "
                         f"by {row['analysis'] or '-'} {row['region'] or ''}, xsec {_num(row['xsec_fb'])} fb "
                         f"({row['xsec_kind']})")
             else:
@@ -642,6 +642,13 @@ def _process_names() -> list[str]:
 
 def _num(x) -> str:
     return "-" if x is None else f"{x:.3g}"
+
+
+def _cls(x) -> str:
+    """A CLs value; at the floor below which recast.stats reports a bound, the bound."""
+    from .stats import CLS_FLOOR
+
+    return f"<{CLS_FLOOR:g}" if x is not None and x <= CLS_FLOOR else _num(x)
 
 
 def cmd_plot_exclusion(args: argparse.Namespace) -> int:
