@@ -148,7 +148,8 @@ def _source_from_args(args: argparse.Namespace):
         if args.nevents is not None and args.max_events is None:
             args.max_events = args.nevents
         return HepMCSource(Path(args.events), chunk_size=args.chunk_size, max_events=args.max_events,
-                           reader=args.reader, forward_parents=args.forward_parents)
+                           reader=args.reader, forward_parents=args.forward_parents,
+                           momentum_unit=getattr(args, "momentum_unit", None))
     if args.slha is None:
         raise RecastError("give the events: --events FILE.hepmc[.gz] or --slha POINT.slha [-n N]")
     cfg = PythiaConfig(slha=Path(args.slha), process=args.process, nevents=args.nevents or 5000,
@@ -188,8 +189,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 done = counts.n_events
                 bar.update(task, advance=n, rate=f"{done / (time.perf_counter() - start):.0f} ev/s")
 
+        batches = source
+        if isinstance(source, HepMCSource):  # the file's collision checked on its first batch
+            from .events.sanity import checked_batches
+
+            batches = checked_batches(source, sqrt_s_gev=ana.sqrt_s_tev * 1000, needed_by=ana.id,
+                                      allow_mismatch=args.allow_beam_mismatch)
         try:
-            engine.run(ana, source, options, seed=args.seed, counts=counts, models=models, dump=dump,
+            engine.run(ana, batches, options, seed=args.seed, counts=counts, models=models, dump=dump,
                        on_batch=advance)
         except RecastError as exc:
             if counts.n_events == 0 or not args.out:
@@ -601,7 +608,7 @@ def _add_generation(p: argparse.ArgumentParser, events_default: int | None) -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .events.hepmc import FORWARD_PARENTS, READERS
+    from .events.hepmc import FORWARD_PARENTS, MOMENTUM_UNITS, READERS
     from .slha import SIMPLIFIED_MODELS
 
     parser = _Parser(prog="recast", description="Recast LHC searches on truth-level events.")
@@ -629,6 +636,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forward-parents", choices=FORWARD_PARENTS, default="keep",
                    help="HepMC3 particle lines naming a parent further down the event: keep the link "
                         "(default, as HepMC3 3.3 and the generator) or drop it (as HepMC3 3.2)")
+    p.add_argument("--momentum-unit", type=str.upper, choices=MOMENTUM_UNITS,
+                   help="HepMC momentum unit, overriding the one the file declares (default: as the file says)")
+    p.add_argument("--allow-beam-mismatch", action="store_true",
+                   help="run even if the HepMC file's beams or sqrt(s) are not the analysis' (a warning instead)")
     p.add_argument("--xsec-fb", type=float, help="signal cross section in fb (overrides SLHA and tables)")
     p.add_argument("-O", "--option", action="append", metavar="NAME=VALUE",
                    help="set an analysis option (see 'recast info ANA')")
