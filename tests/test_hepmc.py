@@ -515,3 +515,12 @@ def test_momentum_unit_override(tmp_path, assert_same_batches):
     assert src.collision.momentum_unit == "MEV" and src.collision.momentum_unit_used == "GEV"
     # event 1 holds MeV values: read as GeV they are a thousand times too large
     assert batch[0].particles.E.to_list()[0] == pytest.approx(15937.38)
+
+
+@pytest.mark.parametrize("reader", ["columnar", "pyhepmc"])
+def test_a_vertex_line_needs_its_particle_list(reader, tmp_path):
+    """HepMC3 (3.2 and 3.3) refuses a V line without its list of incoming particles ("[]" when
+    there are none); the columnar reader used to read it as a vertex without incoming particles."""
+    path = _edit(HAND3, tmp_path / "nolist.hepmc3", ("V -1 0 [1,2]\nP 3 -1 5", "V -1 0\nP 3 -1 5"))
+    with pytest.raises(EventFileError, match=r"event 1, line 11: malformed vertex line"):
+        list(HepMCSource(path, reader=reader))

@@ -107,9 +107,20 @@ def run(module: str, function: str, *args: Any) -> Iterator[Any]:
             server.kill()
 
 
+def finish(messages: Iterator[Any]) -> None:
+    """Wait for the child of :func:`run` to end once it has said all it had to say (its server
+    is then free for the next call; closing ``messages`` instead would end the server too)."""
+    try:
+        for _ in messages:
+            pass
+    except ChildDied:
+        pass
+
+
 def serve() -> None:
     """The server's loop: read (module, function, args) requests from stdin, run each in a forked
-    child, whose messages and exit status go to stdout. Ends when stdin closes."""
+    child, whose messages and exit status go to stdout. Ends when stdin closes. A module's
+    ``warm_up_isolated()``, if it has one, runs once in the server before its first child."""
     requests = sys.stdin.buffer
     out = os.fdopen(os.dup(1), "wb")
     null = os.open(os.devnull, os.O_WRONLY)
@@ -121,12 +132,17 @@ def serve() -> None:
         pickle.dump((kind, payload), out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()  # whole messages only: a crash must not leave half of one in the pipe
 
+    warm: set[str] = set()
     while True:
         try:
             module, function, args = pickle.load(requests)
         except EOFError:
             return
-        target = getattr(importlib.import_module(module), function)
+        loaded = importlib.import_module(module)
+        target = getattr(loaded, function)
+        if module not in warm:  # load what every child would otherwise load again (numba's compiled code)
+            getattr(loaded, "warm_up_isolated", lambda: None)()
+            warm.add(module)
         pid = os.fork()
         if pid == 0:
             code = 0

@@ -682,11 +682,13 @@ class HepMCSource:
                         full, chunk = chunk, []
                         yield self._batch(full)
                 elif kind == "error":
+                    _isolated.finish(messages)
                     if chunk:  # the good events read before the failure still count
                         good, chunk = chunk, []
                         yield self._batch(good)
                     raise EventFileError(payload)
                 else:  # "end"
+                    _isolated.finish(messages)
                     break
             if chunk:
                 yield self._batch(chunk)
@@ -783,6 +785,13 @@ def _pyhepmc_worker(path: str, fmt: str, max_events: int | None, send) -> None:
         send(("error", str(exc)))
     except Exception as exc:  # noqa: BLE001 - anything else still ends in one line
         send(("error", f"{path}: the pyhepmc reader failed: {type(exc).__name__}: {exc}"))
+
+
+def warm_up_isolated() -> None:
+    """Load the compiled kernels the pyhepmc reader's child uses into the reader server (see
+    :mod:`recast.events._isolated`), so that each child does not load them again."""
+    _first_bad_record(np.frombuffer(b"E 1 0 0\n", np.uint8), True, 0)
+    _first_newline(np.zeros(1, np.uint8))
 
 
 def _pyhepmc_events(path: Path, fmt: str, max_events: int | None) -> Iterator[tuple]:

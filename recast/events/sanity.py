@@ -130,7 +130,7 @@ def _mass(p4: np.ndarray) -> np.ndarray:
 
 
 def _close(x, reference: float, tolerance: float = SQRT_S_TOLERANCE):
-    return np.abs(np.asarray(x) / reference - 1.0) <= tolerance
+    return np.abs(np.asarray(x) - reference) <= tolerance * abs(reference)
 
 
 def check_collision(info: CollisionInfo, *, sqrt_s_gev: float, beams: tuple[int, int] = PROTON_PROTON,
