@@ -696,8 +696,9 @@ class HepMCSource:
             messages.close()
 
     def _crash_message(self, how: str, event: int) -> str:
+        what = "crashed" if how.startswith("SIG") else "ended"
         return (f"{self.path}: event {event}: HepMC3 (inside pyhepmc {pyhepmc.__version__}, the pyhepmc reader) "
-                f"crashed reading this event ({how}); the default columnar reader does not depend on it")
+                f"{what} reading this event ({how}); the default columnar reader does not depend on it")
 
     def _batch(self, chunk: list[tuple]):
         forced = self._forced_scale()
@@ -818,7 +819,7 @@ def _pyhepmc_events(path: Path, fmt: str, max_events: int | None) -> Iterator[tu
                 _check_clean_end(path, fmt, index - 1, checked)
                 return
             if checked.problem is not None and checked.problem[0] <= index:
-                _raise_malformed(path, checked.problem)
+                _raise_malformed(path, fmt, checked.problem)
             w = data.weights
             yield (np.array(data.particles, copy=True), len(data.vertices),
                    np.asarray(data.links1, np.int64).copy(), np.asarray(data.links2, np.int64).copy(),
@@ -838,7 +839,7 @@ def _cross_section_fb(evt) -> tuple[float, float] | None:
 def _check_clean_end(path: Path, fmt: str, n_good: int, checked: _CheckedStream) -> None:
     """HepMC3 stops both at the end of the file and at a bad event: tell the two apart."""
     if checked.problem is not None and checked.problem[0] <= n_good + 1:
-        _raise_malformed(path, checked.problem)
+        _raise_malformed(path, fmt, checked.problem)
     if checked.error is not None:
         raise EventFileError(f"{path}: event {n_good + 1}: cannot decompress the data after "
                              f"line {checked.lines}: {checked.error}")
@@ -848,13 +849,14 @@ def _check_clean_end(path: Path, fmt: str, n_good: int, checked: _CheckedStream)
         raise EventFileError(f"{path}: event {n_good + 1}, line {line}: {reason}")
 
 
-def _raise_malformed(path: Path, malformed: tuple[int, int, str, bool]) -> None:
+def _raise_malformed(path: Path, fmt: str, malformed: tuple[int, int, str, bool]) -> None:
     event, line, text, spacing = malformed
     kind = {"E": "event", "V": "vertex", "P": "particle"}.get(text[:1], "record")
     if spacing:
+        remedy = ("the default columnar reader reads HepMC3 text as HepMC3 3.3 does" if fmt == "hepmc3"
+                  else "HepMC3 3.3 reads HepMC2 text by single spaces too")
         raise EventFileError(f"{path}: event {event}, line {line}: {kind} line with fields not separated by single "
-                             f"spaces, which the pyhepmc reader (HepMC3 3.2) misreads; the default columnar "
-                             f"reader reads HepMC3 text as HepMC3 3.3 does: {text[:80]!r}")
+                             f"spaces, which the pyhepmc reader (HepMC3 3.2) misreads; {remedy}: {text[:80]!r}")
     raise EventFileError(f"{path}: event {event}, line {line}: malformed {kind} line "
                          f"(a field that is not a number): {text[:80]!r}")
 

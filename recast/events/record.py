@@ -235,18 +235,35 @@ class MomentumCheck:
     internal_statuses: tuple[int, ...]  # the statuses of those internal particles
 
 
+@numba.njit(cache=True)
+def _momentum_faults(p4, final):
+    """One pass over the momenta: (first final-state particle with a non-finite component or
+    E < 0, or -1; internal particles with E < 0; internal ones with a non-finite component)."""
+    first = -1
+    negative = 0
+    non_finite = 0
+    for i in range(len(p4)):
+        finite = np.isfinite(p4[i, 0]) and np.isfinite(p4[i, 1]) and np.isfinite(p4[i, 2]) and np.isfinite(p4[i, 3])
+        if finite and p4[i, 3] >= 0:
+            continue
+        if final[i]:
+            if first < 0:
+                first = i
+        elif finite:
+            negative += 1
+        else:
+            non_finite += 1
+    return first, negative, non_finite
+
+
 def momentum_check(rec: GenRecord) -> MomentumCheck:
-    """Look for non-finite momenta and negative energies (columnar, a few ms per chunk)."""
-    finite = np.isfinite(rec.p4).all(axis=1)
-    negative = rec.p4[:, 3] < 0
-    bad = ~finite | negative
-    if not bad.any():  # the usual case: one pass, no more
-        return MomentumCheck(-1, 0, 0, ())
-    fatal = bad & rec.final
-    internal = bad & ~rec.final
-    statuses = tuple(int(x) for x in np.unique(rec.status[internal])) if rec.status is not None else ()
-    return MomentumCheck(int(np.argmax(fatal)) if fatal.any() else -1, int((negative & finite & ~rec.final).sum()),
-                         int((~finite & ~rec.final).sum()), statuses)
+    """Look for non-finite momenta and negative energies (one compiled pass over the chunk)."""
+    first, negative, non_finite = _momentum_faults(rec.p4, rec.final)
+    statuses: tuple[int, ...] = ()
+    if (negative or non_finite) and rec.status is not None:
+        bad = ~(np.isfinite(rec.p4).all(axis=1) & (rec.p4[:, 3] >= 0)) & ~rec.final
+        statuses = tuple(int(x) for x in np.unique(rec.status[bad]))
+    return MomentumCheck(first, negative, non_finite, statuses)
 
 
 def event_of_particle(rec: GenRecord, i: int) -> int:
@@ -277,11 +294,12 @@ def carried_records_finite(batch: ak.Array) -> tuple[str, int] | None:
     the analysis (b-labelling, taus), so they must be finite, unlike other internal particles'."""
     for name in ("bhadrons", "chadrons", "taus"):
         records = batch[name]
+        flat = ak.flatten(records)
+        if all(np.isfinite(ak.to_numpy(flat[c])).all() for c in ("px", "py", "pz", "E")):
+            continue  # the usual case: no per-event work
         bad = None
         for c in ("px", "py", "pz", "E"):
             not_finite = ~np.isfinite(records[c])
             bad = not_finite if bad is None else bad | not_finite
-        per_event = ak.to_numpy(ak.any(bad, axis=1))
-        if per_event.any():
-            return name, int(np.argmax(per_event))
+        return name, int(np.argmax(ak.to_numpy(ak.any(bad, axis=1))))
     return None
