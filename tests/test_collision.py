@@ -73,6 +73,23 @@ def test_without_beams_the_final_state_gives_sqrt_s():
         check_collision(more, sqrt_s_gev=13000.0, source="f", needed_by="ANA")
 
 
+def test_a_nucleus_written_nucleon_by_nucleon():
+    """EPOS (pyhepmc's test file eposlhc_large.dat, an air-shower generator) writes a proton on
+    eight nucleons at 5 TeV each: nine status-4 lines. Not a collision of two beam particles:
+    refused, with the whole system's invariant mass, sqrt(45000^2 - 35000^2) GeV."""
+    nucleons = [(2212, 4, (0.0, 0.0, -5000.0, 5000.0))] * 8
+    event = [(2212, 4, (0.0, 0.0, 5000.0, 5000.0)), *nucleons, (211, 1, (0.0, 0.0, -35000.0, 45000.0))]
+    info = _info([event, event])
+    assert (info.beams, info.beam_count, info.from_final_state) == (None, 9, True)
+    assert info.sqrt_s_gev == pytest.approx(np.sqrt(45000.0 ** 2 - 35000.0 ** 2))
+    with pytest.raises(EventFileError, match=r"^f: 9 beam particles \(status 4\) per event, not a pair; the final-state "
+                                             r"particles' invariant mass gives sqrt\(s\) = 28284.3 GeV, but"):
+        check_collision(info, sqrt_s_gev=13000.0, source="f")
+    varying = _info([event, PP13 + [(211, 1, (0.0, 0.0, 0.0, 13000.0))]])
+    assert varying.beam_count == -1 and not varying.consistent
+    assert "a number of beam particles (status 4) that varies from event to event" in varying.describe()
+
+
 def test_mismatches():
     pp = _info([PP13])
     assert check_collision(pp, sqrt_s_gev=13000.0 * 1.009, source="f") == []  # within 1 %

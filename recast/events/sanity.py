@@ -67,6 +67,10 @@ class CollisionInfo:
     """Events the information comes from."""
     consistent: bool = True
     """All those events show the same beams and sqrt(s) (within :data:`SQRT_S_TOLERANCE`)."""
+    beam_count: int = 2
+    """Beam particles per event: 2 with ``beams``; more for a collision with a nucleus written
+    nucleon by nucleon (EPOS writes one status-4 line per participating nucleon); -1 if it
+    varies from event to event."""
 
     def describe(self) -> str:
         """What the file shows, in a few words for a message."""
@@ -74,7 +78,10 @@ class CollisionInfo:
             return "no beam particles (status 4) and no final-state particles"
         s = f"sqrt(s) = {_gev(self.sqrt_s_gev)}"
         if self.beams is None:
-            return f"no beam particles (status 4); the final-state particles' invariant mass gives {s}"
+            beams = {0: "no beam particles (status 4)",
+                     -1: "a number of beam particles (status 4) that varies from event to event"}.get(
+                self.beam_count, f"{self.beam_count} beam particles (status 4) per event, not a pair")
+            return f"{beams}; the final-state particles' invariant mass gives {s}"
         e1, e2 = self.beam_energies_gev
         return (f"{beam_names(self.beams)} beams of {_gev(e1)} and {_gev(e2)} ({s}, momenta read in "
                 f"{self.momentum_unit_used})")
@@ -114,13 +121,17 @@ def collision_from_record(rec: GenRecord, *, file_unit: str, unit_used: str) -> 
             beams=(int(pairs[0, 0]), int(pairs[0, 1])), beam_energies_gev=(float(p4[0, 0, 3]), float(p4[0, 1, 3])),
             sqrt_s_gev=median, from_final_state=False, momentum_unit=file_unit, momentum_unit_used=unit_used,
             n_events=n_events, consistent=same_beams and _close(sqrt_s, median).all())
+    beam_count = int(beams_per_event[0]) if n_events and (beams_per_event == beams_per_event[0]).all() else -1
+    if not n_events:
+        beam_count = 0
     final_index = np.flatnonzero(rec.final)
     if final_index.size == 0:
-        return CollisionInfo(None, None, None, True, file_unit, unit_used, n_events, consistent=False)
+        return CollisionInfo(None, None, None, True, file_unit, unit_used, n_events, consistent=False,
+                             beam_count=beam_count)
     total = np.stack([np.bincount(event_of[final_index], weights=rec.p4[final_index, c], minlength=n_events)
                       for c in range(4)], axis=1)
     return CollisionInfo(None, None, float(np.median(_mass(total))), True, file_unit, unit_used, n_events,
-                         consistent=not (beams_per_event > 0).any())
+                         consistent=beam_count >= 0, beam_count=beam_count)
 
 
 def _mass(p4: np.ndarray) -> np.ndarray:
@@ -150,7 +161,9 @@ def check_collision(info: CollisionInfo, *, sqrt_s_gev: float, beams: tuple[int,
     unit_hint = _unit_hint(info, ratio, tolerance)
     beams_match = info.beams is not None and sorted(info.beams) == sorted(beams)
     energy_matches = abs(ratio - 1.0) <= tolerance
-    if info.from_final_state:
+    if info.from_final_state and info.beam_count > 0:
+        mismatch = True  # not a collision of two beam particles
+    elif info.from_final_state:
         if energy_matches:
             return []
         if ratio < 1.0 and not unit_hint:  # a record that keeps only part of the collision
