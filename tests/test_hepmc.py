@@ -524,3 +524,21 @@ def test_a_vertex_line_needs_its_particle_list(reader, tmp_path):
     path = _edit(HAND3, tmp_path / "nolist.hepmc3", ("V -1 0 [1,2]\nP 3 -1 5", "V -1 0\nP 3 -1 5"))
     with pytest.raises(EventFileError, match=r"event 1, line 11: malformed vertex line"):
         list(HepMCSource(path, reader=reader))
+
+
+def test_the_isolated_child_process():
+    """The pyhepmc reader's child process: a crash leaves the reader server usable, a read
+    stopped half-way ends its child and server, a finished one frees its server."""
+    from recast.events import _isolated
+
+    with pytest.raises(EventFileError, match="SIGSEGV"):
+        list(HepMCSource(REMNANTS2, reader="pyhepmc"))
+    servers = [s.proc.pid for s in _isolated._idle]
+    assert servers  # the server outlived its child
+    first = iter(HepMCSource(HAND3, chunk_size=1, reader="pyhepmc"))
+    assert len(next(first)) == 1
+    first.close()  # stopped after one event: that server is ended, not reused
+    assert len(ak.concatenate(list(HepMCSource(HAND2, reader="pyhepmc")))) == 2
+    again = [s.proc.pid for s in _isolated._idle]
+    assert len(ak.concatenate(list(HepMCSource(HAND3, reader="pyhepmc")))) == 2
+    assert [s.proc.pid for s in _isolated._idle] == again  # the same server again

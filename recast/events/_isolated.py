@@ -39,6 +39,7 @@ class _Server:
                "from recast.events._isolated import serve; serve()"
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL)
+        self.owner = os.getpid()  # a process forked from this one must not share the server's pipes
         self._send(sys.path)
 
     def _send(self, obj: Any) -> None:
@@ -72,6 +73,8 @@ class _Server:
 def _close_idle() -> None:
     while _idle:
         server = _idle.pop()
+        if server.owner != os.getpid():
+            continue
         server.proc.stdin.close()  # its loop ends at the end of its input
         try:
             server.proc.wait(timeout=5)
@@ -92,6 +95,7 @@ def run(module: str, function: str, *args: Any) -> Iterator[Any]:
     """Yield the messages ``module.function(*args, send)`` sends (``send(obj)`` pickles ``obj``)
     from a child process. Raises :class:`ChildDied` if the child ends abnormally (a crash) before
     returning. Stopping the iteration early ends the child."""
+    _idle[:] = [s for s in _idle if s.owner == os.getpid()]  # servers inherited through a fork are not ours
     server = _idle.pop() if _idle else _Server()
     finished = False
     try:
