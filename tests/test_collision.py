@@ -125,6 +125,12 @@ def test_unit_labels_that_look_wrong():
     with pytest.raises(EventFileError, match=r"\(the file says GEV\): in MEV the file's sqrt\(s\) would be 13000 GeV, "
                                              r"give --momentum-unit MEV"):
         check_collision(mev_as_gev, sqrt_s_gev=13000.0, source="f")
+    # without beams, from the final state: 13 GeV of muons labelled MeV
+    no_beams = collision_from_record(_record([[(13, 1, (0.0, 0.0, 6.5, 6.5)), (-13, 1, (0.0, 0.0, -6.5, 6.5))]]),
+                                     file_unit="MEV", unit_used="MEV")
+    with pytest.raises(EventFileError, match=r"^f: no beam particles \(status 4\); the final-state particles' invariant "
+                                             r"mass gives sqrt\(s\) = 13 GeV, but .*give --momentum-unit GEV"):
+        check_collision(no_beams, sqrt_s_gev=13000.0, source="f")
     overridden = collision_from_record(_record([[(2212, 4, (0.0, 0.0, 6.5e6, 6.5e6)),
                                                  (2212, 4, (0.0, 0.0, -6.5e6, 6.5e6))]]),
                                        file_unit="MEV", unit_used="GEV")

@@ -583,10 +583,12 @@ class HepMCSource:
         text = buf[at:stop].tobytes().decode("utf-8", "replace").rstrip("\r")
         kind = {"E": "event", "V": "vertex", "P": "particle"}.get(text[:1], "record")
         where = f"{self.path}: event {event}, line {_line_number(self.path, offset + at)}"
-        if code == _text.E_MALFORMED:
-            reason = (f"malformed {kind} line (a field that is not a number, or a field missing or extra"
-                      + (", or fields not separated by single spaces, which HepMC3 would misread in HepMC2 text"
-                         if self.format == "hepmc2" else "") + f"): {text[:80]!r}")
+        if code == _text.E_MALFORMED and self.format == "hepmc2" and re.search(r"\S(?: [ \t]|\t)", text.rstrip()):
+            reason = (f"{kind} line with fields not separated by single spaces (HepMC3 3.3 reads HepMC2 fields by "
+                      f"single spaces and would misread it): {text[:80]!r}")
+        elif code == _text.E_MALFORMED:
+            reason = (f"malformed {kind} line (a field that is not a number, or a field missing or extra): "
+                      f"{text[:80]!r}")
         elif code == _text.E_COUNT and self.format == "hepmc3":
             reason = (f"event is incomplete: the E line declares {a} particles and {b} vertices, {c} particles "
                       f"and {d} vertices (V lines and implied single-parent vertices) follow")
