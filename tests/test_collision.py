@@ -82,8 +82,8 @@ def test_a_nucleus_written_nucleon_by_nucleon():
     info = _info([event, event])
     assert (info.beams, info.beam_count, info.from_final_state) == (None, 9, True)
     assert info.sqrt_s_gev == pytest.approx(np.sqrt(45000.0 ** 2 - 35000.0 ** 2))
-    with pytest.raises(EventFileError, match=r"^f: 9 beam particles \(status 4\) per event, not a pair; the final-state "
-                                             r"particles' invariant mass gives sqrt\(s\) = 28284.3 GeV, but"):
+    with pytest.raises(EventFileError, match=r"^f: 9 beam particles \(status 4\) per event, not a pair; the "
+                                             r"final-state particles' invariant mass gives sqrt\(s\) = 28284.3 GeV"):
         check_collision(info, sqrt_s_gev=13000.0, source="f")
     varying = _info([event, PP13 + [(211, 1, (0.0, 0.0, 0.0, 13000.0))]])
     assert varying.beam_count == -1 and not varying.consistent
@@ -128,8 +128,8 @@ def test_unit_labels_that_look_wrong():
     # without beams, from the final state: 13 GeV of muons labelled MeV
     no_beams = collision_from_record(_record([[(13, 1, (0.0, 0.0, 6.5, 6.5)), (-13, 1, (0.0, 0.0, -6.5, 6.5))]]),
                                      file_unit="MEV", unit_used="MEV")
-    with pytest.raises(EventFileError, match=r"^f: no beam particles \(status 4\); the final-state particles' invariant "
-                                             r"mass gives sqrt\(s\) = 13 GeV, but .*give --momentum-unit GEV"):
+    with pytest.raises(EventFileError, match=r"^f: no beam particles \(status 4\); the final-state particles' "
+                                             r"invariant mass gives sqrt\(s\) = 13 GeV, but .*--momentum-unit GEV"):
         check_collision(no_beams, sqrt_s_gev=13000.0, source="f")
     overridden = collision_from_record(_record([[(2212, 4, (0.0, 0.0, 6.5e6, 6.5e6)),
                                                  (2212, 4, (0.0, 0.0, -6.5e6, 6.5e6))]]),

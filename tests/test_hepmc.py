@@ -489,13 +489,14 @@ def test_particles_hepmc3_drops_with_a_removed_vertex(tmp_path, assert_same_batc
     left out of HepMC3's event, as Pythia 6's status-3 documentation lines are: so it is here (a
     B hadron, which would otherwise show among the B hadrons), while a final-state one is refused
     rather than lost."""
-    hadron = _edit(REMNANTS2, tmp_path / "dropped.hepmc2", ("E 1 -1 -1.0 -1.0 -1.0 0 -3 4 ", "E 1 -1 -1.0 -1.0 -1.0 0 -3 4 "),
-                   ("V -2 0 0 0 0 0 0 2 1 1.0", "V -2 0 0 0 0 0 0 3 1 1.0"),
+    hadron = _edit(REMNANTS2, tmp_path / "dropped.hepmc2", ("V -2 0 0 0 0 0 0 2 1 1.0", "V -2 0 0 0 0 0 0 3 1 1.0"),
                    ("P 6 1 -1.0", "P 11 521 1.0 2.0 3.0 6.0 5.279 2 0 0 0 0\nP 6 1 -1.0"))
     batch = read(hadron)
     assert len(batch.bhadrons[0]) == 0 and len(batch.particles[0]) == 4
-    assert_same_batches(batch, read(_without_vertex_weights(hadron, tmp_path / "dropped-nw.hepmc2"), reader="pyhepmc"))
-    final = _edit(hadron, tmp_path / "dropped-final.hepmc2", ("P 11 521 1.0 2.0 3.0 6.0 5.279 2", "P 11 22 1.0 2.0 3.0 6.0 0 1"))
+    stripped = _without_vertex_weights(hadron, tmp_path / "dropped-nw.hepmc2")
+    assert_same_batches(batch, read(stripped, reader="pyhepmc"))
+    final = _edit(hadron, tmp_path / "dropped-final.hepmc2",
+                  ("P 11 521 1.0 2.0 3.0 6.0 5.279 2", "P 11 22 1.0 2.0 3.0 6.0 0 1"))
     with pytest.raises(EventFileError, match=r"event 1, line 3: vertex -2 has no incoming particle .* an outgoing "
                                              r"final-state particle: HepMC3 removes the vertex and drops that particle"):
         read(final)

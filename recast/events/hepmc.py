@@ -6,11 +6,16 @@ Two readers feed the same event batches (:mod:`recast.events.record`):
   decompressed text block by block straight into flat arrays, particle and vertex lines included,
   and build the parent table on the way; no Python object per event or particle.
 * ``pyhepmc``: HepMC3's own readers through pyhepmc, each event taken out as its serialised
-  arrays (``GenEventData``). Kept as the reference implementation and as a fallback.
+  arrays (``GenEventData``), in a child process (:mod:`recast.events._isolated`): HepMC3 3.2
+  crashes on some valid files, which must not take the process down. Kept as the reference
+  implementation and as a fallback.
 
 Compression (gzip, bzip2, xz, zstd) is recognised by the file's magic bytes, not its name, and
 each format is read with the fastest decompressor installed (:data:`DECOMPRESSORS`). Bad input
 ends in an :class:`~recast.errors.EventFileError` naming the file, the event and the line.
+Final-state particles must have finite momenta and non-negative energies; internal ones may not
+(space-like partons), and are noted. The first batch tells the collision (beams, sqrt(s), the
+declared momentum unit, which ``momentum_unit`` overrides) for :mod:`recast.events.sanity`.
 """
 
 from __future__ import annotations
@@ -448,7 +453,8 @@ class HepMCSource:
         if self.momentum_unit is not None:
             self.momentum_unit = self.momentum_unit.upper()
             if self.momentum_unit not in MOMENTUM_UNITS:
-                raise ValueError(f"momentum_unit must be one of {', '.join(MOMENTUM_UNITS)} (or None: as the file says)")
+                raise ValueError(f"momentum_unit must be one of {', '.join(MOMENTUM_UNITS)} "
+                                 f"(or None: as the file says)")
         self.format = detect_format(self.path)
 
     @property
