@@ -159,7 +159,8 @@ def _source_from_args(args: argparse.Namespace, runs=()):
         if args.nevents is not None and args.max_events is None:
             args.max_events = args.nevents
         return HepMCSource(Path(args.events), chunk_size=args.chunk_size, max_events=args.max_events,
-                           reader=args.reader, forward_parents=args.forward_parents)
+                           reader=args.reader, forward_parents=args.forward_parents,
+                           momentum_unit=getattr(args, "momentum_unit", None))
     hepmc_out = Path(args.hepmc_out) if getattr(args, "hepmc_out", None) else None
     if getattr(args, "lhe", None) is not None:
         cfg = PythiaConfig(lhe=Path(args.lhe), slha=Path(args.slha) if args.slha else None, nevents=args.nevents,
@@ -255,7 +256,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 bar.update(task, advance=n, rate=f"{n_read / (time.perf_counter() - start):.0f} ev/s")
 
         try:
-            pipeline.analyse(source, runs, seed=args.seed, on_batch=advance, dump=dump)
+            pipeline.analyse(source, runs, seed=args.seed, on_batch=advance, dump=dump,
+                             allow_beam_mismatch=args.allow_beam_mismatch)
         except RecastError as exc:
             if runs[0].counts.n_events == 0 or not args.out:
                 raise
@@ -703,7 +705,7 @@ def _add_generation(p: argparse.ArgumentParser, events_default: int | None) -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .events.hepmc import FORWARD_PARENTS, READERS
+    from .events.hepmc import FORWARD_PARENTS, MOMENTUM_UNITS, READERS
     from .slha import SIMPLIFIED_MODELS
 
     parser = _Parser(prog="recast", description="Recast LHC searches on truth-level events.")
@@ -736,6 +738,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forward-parents", choices=FORWARD_PARENTS, default="keep",
                    help="HepMC3 particle lines naming a parent further down the event: keep the link "
                         "(default, as HepMC3 3.3 and the generator) or drop it (as HepMC3 3.2)")
+    p.add_argument("--momentum-unit", type=str.upper, choices=MOMENTUM_UNITS,
+                   help="HepMC momentum unit, overriding the one the file declares (default: as the file says)")
+    p.add_argument("--allow-beam-mismatch", action="store_true",
+                   help="run even if the HepMC file's beams or sqrt(s) are not the analysis' (a warning instead)")
     p.add_argument("--xsec-fb", type=float, help="signal cross section in fb (overrides SLHA and tables)")
     p.add_argument("-O", "--option", action="append", metavar="[ANA:]NAME=VALUE",
                    help="set an analysis option (see 'recast info ANA'): for every analysis that has it, or ANA only")

@@ -167,12 +167,19 @@ def prepare(analyses: Iterable[str | ana_mod.Analysis],
 
 
 def analyse(source: Iterable, runs: Sequence[AnalysisRun], *, seed: int,
-            on_batch: Callable[[int], None] | None = None, dump: engine.FeatureDump | None = None) -> None:
-    """Read ``source`` once and add every chunk to every run's counts. If the source fails
-    part-way, the counts keep every chunk read before the failure and the error propagates."""
+            on_batch: Callable[[int], None] | None = None, dump: engine.FeatureDump | None = None,
+            allow_beam_mismatch: bool = False) -> None:
+    """Read ``source`` once and add every chunk to every run's counts. The collision a file shows
+    (beams, sqrt(s)) is checked against every analysis on the first chunk
+    (:func:`recast.events.sanity.checked_batches`; ``allow_beam_mismatch`` turns a refusal into a
+    warning). If the source fails part-way, the counts keep every chunk read before the failure
+    and the error propagates."""
+    from .events.sanity import checked_batches
+
     if dump is not None and len(runs) != 1:
         raise RecastError("the model inputs can be dumped for one analysis at a time")
-    for batch in source:
+    needs = [(run.analysis.id, run.analysis.sqrt_s_tev * 1000.0) for run in runs]
+    for batch in checked_batches(source, needs, allow_mismatch=allow_beam_mismatch):
         objects_by_config: dict = {}
         for run in runs:
             if run.object_config not in objects_by_config:

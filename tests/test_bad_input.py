@@ -106,10 +106,12 @@ def _case(name: str, tmp: Path, reader: str = "columnar") -> tuple[Path, list[st
         return path, ["event 2, line 23:", "HepMC3 rejected this event"]
     if name == "nan":
         return edit(HAND3, tmp / "nan.hepmc", "P 9 6 -13 3000.0", "P 9 6 -13 nan"), [
-            "event 1 (number 7)", "non-finite momentum", "pid -13", "(line 18)"]
-    if name == "negative energy":
+            "event 1 (number 7), line 18: final-state particle (pid -13) with a non-finite momentum: "
+            "'P 9 6 -13 nan 6000.0"]
+    if name == "negative energy":  # the file's line names the particle: HepMC3 reorders HepMC2 particles
         return edit(HAND2, tmp / "negE.hepmc", "-4.0 20.0 32.3", "-4.0 20.0 -32.3"), [
-            "event 2 (number 8)", "negative energy", "pid -211", "(line 41)"]
+            "event 2 (number 8), line 41: final-state particle (pid -211) with a negative energy: "
+            "'P 10 -211 25.0 -4.0 20.0 -32.3 0.1396 1 0 0 0 0'"]
     if name == "corrupt gzip":
         blob = bytearray(gzip.compress(HAND3.read_bytes()))
         for k in range(30, 60, 3):
@@ -141,6 +143,94 @@ def test_bad_event_file_without_quiet(tmp_path, capfd):
     path, fragments = _case("letters", tmp_path)
     code, err, out = run_cli(capfd, "run", ANA, "--events", str(path))
     assert_one_error(code, err, out, str(path), *fragments)
+
+
+@pytest.mark.parametrize("name", ["nan", "negative energy"])
+def test_both_readers_name_the_same_particle(name, tmp_path, capfd):
+    """The particle at fault is named by the file's own line, not by a reader's index (HepMC3
+    reorders HepMC2 particles: the two readers used to say "particle 10" and "particle 13")."""
+    path, _ = _case(name, tmp_path)
+    lines = []
+    for reader in ("columnar", "pyhepmc"):
+        code, err, out = run_cli(capfd, "run", ANA, "--events", str(path), "-q", "--reader", reader)
+        lines.append(assert_one_error(code, err, out, str(path)))
+    assert lines[0] == lines[1]
+
+
+def test_a_crash_of_hepmc3_is_one_line(tmp_path):
+    """HepMC3 3.2 (pyhepmc 2.16) dies with a segmentation fault on Sherpa's vertex weights on a
+    beam-remnant vertex: the recast process used to die with it (exit status 139, no message)."""
+    path = DATA / "remnants.hepmc2"
+    proc = subprocess.run([sys.executable, "-m", "recast.cli", "run", ANA, "--events", str(path), "-q",
+                           "--reader", "pyhepmc"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.splitlines() == [
+        f"recast: error: {path}: event 1: HepMC3 (inside pyhepmc {pyhepmc_version()}, the pyhepmc reader) crashed "
+        f"reading this event (SIGSEGV); the default columnar reader does not depend on it"]
+
+
+def pyhepmc_version() -> str:
+    import pyhepmc
+
+    return pyhepmc.__version__
+
+
+# -- the collision an event file shows ---------------------------------------------------------
+
+def _collision_file(tmp: Path, name: str, beams: list[str], final: list[str], unit: str = "GEV") -> Path:
+    """A HepMC3 file of one event: two beams into vertex -1, final-state particles out of it."""
+    lines = ["HepMC::Version 3.02.05", "HepMC::Asciiv3-START_EVENT_LISTING", f"E 1 1 {2 + len(final)}",
+             f"U {unit} MM"]
+    lines += [f"P {i + 1} 0 {b} 4" for i, b in enumerate(beams)] + ["V -1 0 [1,2]"]
+    lines += [f"P {i + 3} -1 {f} 1" for i, f in enumerate(final)] + ["HepMC::Asciiv3-END_EVENT_LISTING"]
+    path = tmp / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_other_beams_are_refused_before_the_analysis_runs(tmp_path, capfd):
+    """e+e- -> Z at 91.2 GeV and a 10 TeV cosmic-ray proton on a nitrogen nucleus at rest used to
+    run through the 13 TeV pp analysis without a word."""
+    z = _collision_file(tmp_path, "z.hepmc", ["11 0 0 45.6 45.6 0.000511", "-11 0 0 -45.6 45.6 0.000511"],
+                        ["13 10.0 20.0 30.0 38.7427 0.10566", "-13 -10.0 -20.0 -30.0 38.7427 0.10566"])
+    out_json = tmp_path / "z.json"
+    code, err, out = run_cli(capfd, "run", ANA, "--events", str(z), "-q", "--out", str(out_json))
+    assert_one_error(code, err, out, f"{z}: e- e+ beams of 45.6 GeV and 45.6 GeV (sqrt(s) = 91.2 GeV, momenta read "
+                                     f"in GEV), but {ANA} needs p p collisions at sqrt(s) = 13000 GeV; give "
+                                     f"--allow-beam-mismatch to run anyway")
+    assert not out_json.exists()  # refused before any event was analysed
+    # the beams as written: (0, 0, 10000, 10000) and (0, 0, 0, 13.04): sqrt(2 * 10000 * 13.04 + 13.04^2) GeV
+    cosmic = _collision_file(tmp_path, "cosmic.hepmc", ["2212 0 0 10000.0 10000.0 0.938272",
+                                                        "1000070140 0 0 0 13.04 13.04"],
+                             ["2212 1.0 2.0 9000.0 9000.0 0.938272", "211 -1.0 -2.0 1000.0 1013.04 0.13957"])
+    code, err, out = run_cli(capfd, "run", ANA, "--events", str(cosmic), "-q")
+    assert_one_error(code, err, out, "p N14 beams of 10000 GeV and 13.04 GeV (sqrt(s) = 510.852 GeV",
+                     "--allow-beam-mismatch")
+    code, err, out = run_cli(capfd, "run", ANA, "--events", str(cosmic), "-q", "--allow-beam-mismatch")
+    assert code == 0 and out == ""
+    assert err == [f"recast: warning: {cosmic}: p N14 beams of 10000 GeV and 13.04 GeV (sqrt(s) = 510.852 GeV, "
+                   f"momenta read in GEV), but {ANA} needs p p collisions at sqrt(s) = 13000 GeV (running anyway: "
+                   f"--allow-beam-mismatch)"]
+
+
+def test_a_gev_file_labelled_mev_is_caught(tmp_path, capfd):
+    """Momenta in GeV under a MEV label used to give all-zero yields silently: the beams show
+    sqrt(s) = 13 GeV, which points at the label, and --momentum-unit GEV reads it right."""
+    beams = ["2212 0 0 6500.0 6500.0 0.938272", "2212 0 0 -6500.0 6500.0 0.938272"]
+    final = ["13 300.0 40.0 50.0 306.7 0.10566", "-13 -300.0 -40.0 -50.0 306.7 0.10566"]
+    path = _collision_file(tmp_path, "labelled-mev.hepmc", beams, final, unit="MEV")
+    code, err, out = run_cli(capfd, "run", ANA, "--events", str(path), "-q")
+    assert_one_error(code, err, out, f"{path}: p p beams of 6.5 GeV and 6.5 GeV (sqrt(s) = 13 GeV, momenta read in "
+                                     f"MEV), but {ANA} needs p p collisions at sqrt(s) = 13000 GeV; the momentum unit "
+                                     f"looks wrong (the file says MEV): in GEV the file's sqrt(s) would be 13000 GeV, "
+                                     f"give --momentum-unit GEV if that is what it holds; give --allow-beam-mismatch "
+                                     f"to run anyway")
+    for unit in ("GEV", "gev"):
+        code, err, out = run_cli(capfd, "run", ANA, "--events", str(path), "-q", "--momentum-unit", unit,
+                                 "--out", str(tmp_path / "r.json"))
+        assert code == 0 and err == [f"recast: wrote {tmp_path / 'r.json'}"]
+    code, err, out = run_cli(capfd, "run", ANA, "--events", str(path), "-q", "--momentum-unit", "TEV")
+    assert_one_error(code, err, out, "--momentum-unit", "invalid choice: 'TEV'")
 
 
 def test_hepmc3_complaints_stay_off_both_streams(tmp_path):

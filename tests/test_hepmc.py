@@ -25,6 +25,10 @@ from recast.events import hepmc as hepmc_mod
 DATA = Path(__file__).parent / "data"
 HAND3 = DATA / "handmade.hepmc3"
 HAND2 = DATA / "handmade.hepmc2"
+# constructed for these tests, in the structure of HepMC3's test/inputIO30.hepmc (extra
+# whitespace) and test/inputSherpa140Crash.hepmc (Sherpa's beam-remnant vertices), which are LGPL
+WHITESPACE3 = DATA / "whitespace.hepmc3"
+REMNANTS2 = DATA / "remnants.hepmc2"
 P4 = ["px", "py", "pz", "E"]
 
 
@@ -329,11 +333,19 @@ def test_checked_stream_across_buffer_boundaries():
     for size in (1, 7, 64, 4096):
         stream = hepmc_mod._CheckedStream(io.BytesIO(corrupt))
         assert _pump(stream, size) == corrupt  # the bytes still pass unchanged
-        assert stream.problem == (2, lineno, line.decode())
+        assert stream.problem == (2, lineno, line.decode(), False)
     # a bad last line without its newline is found at the end of the stream
     stream = hepmc_mod._CheckedStream(io.BytesIO(b"E 1 1 1\nP 1 0 22 1 2 3 4x 0 1"))
     _pump(stream, 5)
-    assert stream.problem == (1, 2, "P 1 0 22 1 2 3 4x 0 1")
+    assert stream.problem == (1, 2, "P 1 0 22 1 2 3 4x 0 1", False)
+    # fields HepMC3 3.2 would misread: two spaces, a tab (trailing blanks and CR are fine)
+    for line, spacing in ((b"P 1 0 22  1 2 3 4 0 1", True), (b"P 1 0 22 1\t2 3 4 0 1", True),
+                          (b"P  1 0 22 1 2 3 4 0 1", True), (b"V -1 0 [1, 2] @ 0 0 0 0", None),
+                          (b"P 1 0 22 1 2 3 4 0 1 \r", None)):
+        stream = hepmc_mod._CheckedStream(io.BytesIO(b"E 1 1 1\n" + line + b"\n"))
+        _pump(stream, 64)
+        assert (stream.problem is None if spacing is None
+                else stream.problem == (1, 2, line.decode().rstrip(), spacing)), line
 
 
 def test_empty_event_list_is_an_error(tmp_path):
@@ -342,3 +354,192 @@ def test_empty_event_list_is_an_error(tmp_path):
                     "HepMC::Asciiv3-END_EVENT_LISTING\n")
     with pytest.raises(EventFileError, match="no events in file"):
         list(HepMCSource(path))
+
+
+# -- 5. files other programs write (issue 12) ---------------------------------------------------
+
+def _crlf(src: Path, dst: Path) -> Path:
+    dst.write_bytes(src.read_bytes().replace(b"\n", b"\r\n"))
+    return dst
+
+
+@pytest.mark.parametrize("reader", ["columnar", "pyhepmc"])
+def test_crlf_line_ends_read_as_lf(reader, tmp_path, assert_same_batches):
+    """Windows line ends: HepMC3 (3.2 and 3.3) reads them as the same file; the columnar reader
+    used to refuse a weight line ending in CR."""
+    for src in (HAND3, HAND2):
+        crlf = _crlf(src, tmp_path / f"crlf-{src.name}")
+        new, plain = HepMCSource(crlf, reader=reader), HepMCSource(src, reader=reader)
+        assert_same_batches(ak.concatenate(list(new)), ak.concatenate(list(plain)))
+        assert (new.cross_section_fb, new.n_read) == (plain.cross_section_fb, plain.n_read) == (pytest.approx(1.5), 2)
+
+
+def test_hepmc3_fields_separated_as_hepmc3_33_separates_them(tmp_path):
+    """HepMC3 3.3 (since its commit c149a6ad, tested by its testIO30) reads fields separated by
+    runs of spaces and tabs, and refuses a record letter not followed by a space (event 4: "P3").
+    Events 1-3 hold the same particles, written with single spaces, extra spaces, and tabs and
+    spaces in the vertex list."""
+    for path in (WHITESPACE3, _crlf(WHITESPACE3, tmp_path / "ws-crlf.hepmc3")):
+        src = HepMCSource(path, chunk_size=1)
+        batches = []
+        with pytest.raises(EventFileError, match=r"event 4, line 34: malformed particle line .*'P3 -1 13"):
+            for b in src:
+                batches.append(b)
+        events = ak.concatenate(batches).to_list()
+        assert len(events) == 3 and src.n_read == 3
+        for ev in events:  # hand-written values
+            assert ev["weight"] == 1.5
+            assert [(p["pid"], p["px"], p["py"], p["pz"], p["E"]) for p in ev["particles"]] == [
+                (13, 1.23, 0.0, 4.5, 4.8), (-13, -1.23, 0.0, -4.5, 4.8)]
+
+
+def test_the_pyhepmc_reader_refuses_what_its_hepmc3_would_misread():
+    """HepMC3 3.2 (pyhepmc 2.16) finds each next field after the next space: on event 2 of the
+    file it silently reads the muon's (px, py, pz, E) as (1.23, 1.23, 0, 0) and its status as
+    4. The pyhepmc reader refuses that line instead, pointing to the columnar reader."""
+    with pyhepmc.open(WHITESPACE3) as f:
+        f.read()
+        misread = f.read()
+    muon = [p for p in misread.particles if p.pid == 13][0]
+    assert (tuple(muon.momentum), muon.status) == ((1.23, 1.23, 0.0, 0.0), 4)
+    with pytest.raises(EventFileError, match=r"event 2, line 15: particle line with fields not separated by single "
+                                             r"spaces, which the pyhepmc reader \(HepMC3 3.2\) misreads"):
+        list(HepMCSource(WHITESPACE3, reader="pyhepmc"))
+
+
+@pytest.mark.parametrize("reader", ["columnar", "pyhepmc"])
+def test_hepmc2_fields_need_single_spaces(reader, tmp_path):
+    """HepMC3 3.3 still reads HepMC2 fields by single spaces (and would misread this line):
+    both readers refuse it, naming the line."""
+    path = tmp_path / "spaces.hepmc2"
+    path.write_text(HAND2.read_text().replace("P 4 11 -15000.0 5000.0", "P 4 11 -15000.0  5000.0"))
+    with pytest.raises(EventFileError, match=r"event 1, line 11: .*single spaces"):
+        list(HepMCSource(path, reader=reader))
+
+
+def _edit(src: Path, dst: Path, *changes: tuple[str, str]) -> Path:
+    text = src.read_text()
+    for old, new in changes:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    dst.write_text(text)
+    return dst
+
+
+@pytest.mark.parametrize("reader", ["columnar", "pyhepmc"])
+def test_negative_energies_of_internal_particles_are_noted(reader, tmp_path, assert_same_batches):
+    """A space-like parton (E < 0) inside the record is physics, not a corrupt file: the events
+    read as before, with one note for the file. Event 1's b quark (status 23) and event 2's tau
+    (status 2, not the last of its chain) are made space-like."""
+    cases = {HAND3: [("P 3 -1 5 10000.0 20000.0 30000.0 38000.0", "P 3 -1 5 10000.0 20000.0 30000.0 -38000.0"),
+                     ("P 4 3 15 60.0 -10.0 40.0 72.9", "P 4 3 15 60.0 -10.0 40.0 -72.9")],
+             HAND2: [("P 3 5 10000.0 20000.0 30000.0 38000.0", "P 3 5 10000.0 20000.0 30000.0 -38000.0"),
+                     ("P 4 15 60.0 -10.0 40.0 72.9", "P 4 15 60.0 -10.0 40.0 -72.9")]}
+    for src, changes in cases.items():
+        path = _edit(src, tmp_path / f"spacelike-{src.name}", *changes)
+        source = HepMCSource(path, reader=reader)
+        assert_same_batches(ak.concatenate(list(source)), read(src))
+        assert source.notes == ["internal particles (not final-state) in 2 events read: 2 with a negative energy "
+                                "(status 2, 23; e.g. space-like partons of the initial-state shower); no object is "
+                                "built from them, so they were kept as the file has them"]
+
+
+@pytest.mark.parametrize("reader", ["columnar", "pyhepmc"])
+def test_non_finite_momenta_inside_the_record(reader, tmp_path):
+    """A NaN in a parton that feeds no object is noted; in a B hadron, whose momentum the batch
+    carries for b-labelling, it is refused, naming the file's line."""
+    path = _edit(HAND3, tmp_path / "nan-quark.hepmc3", ("P 3 -1 5 10000.0", "P 3 -1 5 nan"))
+    source = HepMCSource(path, reader=reader)
+    assert len(ak.concatenate(list(source))) == 2
+    assert "1 with a non-finite momentum (status 23;" in source.notes[0]
+    path = _edit(HAND3, tmp_path / "nan-b.hepmc3", ("P 6 5 511 8900.0", "P 6 5 511 inf"))
+    with pytest.raises(EventFileError) as exc:
+        list(HepMCSource(path, reader=reader))
+    assert str(exc.value) == (f"{path}: event 1 (number 7), line 15: a B hadron (pid 511) with a non-finite momentum "
+                              f"(the analysis uses it): 'P 6 5 511 inf 18500.0 27500.0 34600.0 5279.6 2'")
+
+
+def _without_vertex_weights(src: Path, dst: Path) -> Path:
+    lines = []
+    for line in src.read_text().splitlines():
+        if line.startswith("V "):
+            line = " ".join(line.split(" ")[:9] + ["0"])
+        lines.append(line)
+    dst.write_text("\n".join(lines) + "\n")
+    return dst
+
+
+def test_vertex_without_incoming_particles(tmp_path, assert_same_batches):
+    """Sherpa writes its beam remnants as a vertex without incoming particles (V -2 here).
+    HepMC3 removes the vertex; its outgoing particles, which go on to V -4, stay without parents.
+    HepMC3 3.2 (pyhepmc) crashes on it when vertices carry weights, as Sherpa's do (fixed in
+    HepMC3 by e38f6ff9): without the weights, it reads what the columnar reader reads."""
+    batch = read(REMNANTS2)
+    assert [(p["pid"], p["pz"], p["origin"]) for p in batch.particles[0].to_list()] == [
+        (13, 60.0, 0), (-13, 40.0, 0), (2212, 2900.0, 0), (211, -2900.0, 0)]
+    with pytest.raises(EventFileError, match=r"event 1: HepMC3 \(inside pyhepmc .*\) crashed reading this event "
+                                             r"\(SIGSEGV\)"):
+        list(HepMCSource(REMNANTS2, reader="pyhepmc"))
+    stripped = _without_vertex_weights(REMNANTS2, tmp_path / "remnants-no-weights.hepmc2")
+    assert_same_batches(batch, read(stripped, reader="pyhepmc"))
+
+
+def test_particles_hepmc3_drops_with_a_removed_vertex(tmp_path, assert_same_batches):
+    """An outgoing particle of a removed vertex (no incoming particles) that decays no further is
+    left out of HepMC3's event, as Pythia 6's status-3 documentation lines are: so it is here (a
+    B hadron, which would otherwise show among the B hadrons), while a final-state one is refused
+    rather than lost."""
+    hadron = _edit(REMNANTS2, tmp_path / "dropped.hepmc2", ("V -2 0 0 0 0 0 0 2 1 1.0", "V -2 0 0 0 0 0 0 3 1 1.0"),
+                   ("P 6 1 -1.0", "P 11 521 1.0 2.0 3.0 6.0 5.279 2 0 0 0 0\nP 6 1 -1.0"))
+    batch = read(hadron)
+    assert len(batch.bhadrons[0]) == 0 and len(batch.particles[0]) == 4
+    stripped = _without_vertex_weights(hadron, tmp_path / "dropped-nw.hepmc2")
+    assert_same_batches(batch, read(stripped, reader="pyhepmc"))
+    final = _edit(hadron, tmp_path / "dropped-final.hepmc2",
+                  ("P 11 521 1.0 2.0 3.0 6.0 5.279 2", "P 11 22 1.0 2.0 3.0 6.0 0 1"))
+    with pytest.raises(EventFileError, match=r"event 1, line 3: vertex -2 has no incoming particle .* an outgoing "
+                                             r"final-state particle: HepMC3 removes the vertex and drops that particle"):
+        read(final)
+
+
+def test_momentum_unit_override(tmp_path, assert_same_batches):
+    """A GeV file labelled MeV reads as GeV with momentum_unit="GEV", and the collision it shows
+    says which unit was used."""
+    text = HAND3.read_text().replace("U GEV MM", "U MEV MM")
+    mislabelled = tmp_path / "mislabelled.hepmc3"  # event 2 holds GeV values under a MEV label
+    mislabelled.write_text(text)
+    src = HepMCSource(mislabelled, momentum_unit="GEV", max_events=2)
+    with pytest.raises(ValueError, match="momentum_unit"):
+        HepMCSource(mislabelled, momentum_unit="TEV")
+    batch = ak.concatenate(list(src))
+    assert_same_batches(batch[1:], read(HAND3)[1:])
+    assert src.collision.momentum_unit == "MEV" and src.collision.momentum_unit_used == "GEV"
+    # event 1 holds MeV values: read as GeV they are a thousand times too large
+    assert batch[0].particles.E.to_list()[0] == pytest.approx(15937.38)
+
+
+@pytest.mark.parametrize("reader", ["columnar", "pyhepmc"])
+def test_a_vertex_line_needs_its_particle_list(reader, tmp_path):
+    """HepMC3 (3.2 and 3.3) refuses a V line without its list of incoming particles ("[]" when
+    there are none); the columnar reader used to read it as a vertex without incoming particles."""
+    path = _edit(HAND3, tmp_path / "nolist.hepmc3", ("V -1 0 [1,2]\nP 3 -1 5", "V -1 0\nP 3 -1 5"))
+    with pytest.raises(EventFileError, match=r"event 1, line 11: malformed vertex line"):
+        list(HepMCSource(path, reader=reader))
+
+
+def test_the_isolated_child_process():
+    """The pyhepmc reader's child process: a crash leaves the reader server usable, a read
+    stopped half-way ends its child and server, a finished one frees its server."""
+    from recast.events import _isolated
+
+    with pytest.raises(EventFileError, match="SIGSEGV"):
+        list(HepMCSource(REMNANTS2, reader="pyhepmc"))
+    servers = [s.proc.pid for s in _isolated._idle]
+    assert servers  # the server outlived its child
+    first = iter(HepMCSource(HAND3, chunk_size=1, reader="pyhepmc"))
+    assert len(next(first)) == 1
+    first.close()  # stopped after one event: that server is ended, not reused
+    assert len(ak.concatenate(list(HepMCSource(HAND2, reader="pyhepmc")))) == 2
+    again = [s.proc.pid for s in _isolated._idle]
+    assert len(ak.concatenate(list(HepMCSource(HAND3, reader="pyhepmc")))) == 2
+    assert [s.proc.pid for s in _isolated._idle] == again  # the same server again

@@ -5,17 +5,17 @@ or a hang."""
 
 from __future__ import annotations
 
-import multiprocessing
+import math
+import os
 import random
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import re
 from pathlib import Path
 
 import awkward as ak
 import numpy as np
 import pyhepmc
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from recast.errors import EventFileError
@@ -143,9 +143,23 @@ def test_numbers_convert_exactly_as_strtod():
 
 
 # -- mutated files ----------------------------------------------------------------------------
+#
+# Mutated copies of the hand-written files must give a clean one-line error or the events the
+# file holds. "The events the file holds" has two witnesses:
+#
+# * an independent reading of the text (_plain_content, plain Python, below): when every line
+#   is a well-formed record of the format and the structure is unambiguous (each particle the
+#   incoming particle of at most one vertex, references in range, counts as declared, no link
+#   HepMC3 rewrites), it gives each event's final state; the columnar reader must read exactly
+#   that, and must not refuse such a file when the reference reads the same final state.
+# * the reference reader (pyhepmc: HepMC3 3.2 in a child process), compared like with like: the
+#   columnar reader in its "drop" mode for parents further down the record, as HepMC3 3.2 does.
 
-_BYTES = b"0123456789 -.e[],@\nPVEWUAx"
+_BYTES = b"0123456789 -.e[],@\nPVEWUAx\r\t"
 _FILES = {name: path.read_bytes() for name, path in (("hepmc3", HAND3), ("hepmc2", HAND2))}
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity)", re.IGNORECASE)
+_INTEGER = re.compile(r"[-+]?\d+")
+_INT32 = 2 ** 31
 
 
 @st.composite
@@ -153,7 +167,7 @@ def mutated(draw):
     name = draw(st.sampled_from(sorted(_FILES)))
     data = bytearray(_FILES[name])
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["replace", "delete", "insert", "duplicate line", "truncate"]))
+        kind = draw(st.sampled_from(["replace", "delete", "insert", "duplicate line", "truncate", "crlf"]))
         at = draw(st.integers(0, len(data) - 1))
         if kind == "replace":
             data[at] = draw(st.sampled_from(_BYTES))
@@ -166,6 +180,8 @@ def mutated(draw):
             stop = data.find(b"\n", at)
             stop = len(data) if stop < 0 else stop + 1
             data[start:start] = data[start:stop]
+        elif kind == "crlf":
+            data = bytearray(bytes(data).replace(b"\n", b"\r\n"))
         else:
             del data[at:]
         if not data:
@@ -173,74 +189,272 @@ def mutated(draw):
     return name, bytes(data)
 
 
+class _NotPlain(Exception):
+    """The text is not an unambiguous file of its format."""
+
+
+def _num(token: str) -> float:
+    if not _NUMBER.fullmatch(token):
+        raise _NotPlain(token)
+    return float(token)
+
+
+def _int(token: str) -> int:
+    if not _INTEGER.fullmatch(token) or abs(int(token)) >= _INT32:
+        raise _NotPlain(token)
+    return int(token)
+
+
+def _fields(line: str, fmt: str) -> list[str]:
+    """The fields after the record letter: HepMC3 separates them by runs of spaces and tabs (as
+    HepMC3 3.3 reads them), HepMC2 by single spaces; blanks may end the line."""
+    if len(line) < 2 or line[1] != " ":
+        raise _NotPlain(line)
+    body = line[2:].rstrip(" \t")
+    if fmt == "hepmc3":
+        return re.split(r"[ \t]+", body.lstrip(" \t")) if body.strip(" \t") else []
+    fields = body.split(" ")
+    if "" in fields or any("\t" in f for f in fields):
+        raise _NotPlain(line)
+    return fields
+
+
+def _plain_content(data: bytes, fmt: str) -> list[list[tuple]] | None:
+    """Per event the sorted (pid, px, py, pz, E) of the final-state particles in GeV, read
+    straight from the text; None if the text is not a plain file of its format (or has a
+    final-state particle both readers refuse)."""
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    events: list[list] = []  # per event: (header, particles, vertices)
+    try:
+        scale = 1.0
+        for raw in text.split("\n"):
+            line = raw.rstrip("\r")
+            if not line.strip(" \t"):
+                continue
+            if line.startswith("HepMC::"):
+                if not events and line.rstrip() not in (
+                        "HepMC::Version 3.02.05", "HepMC::Asciiv3-START_EVENT_LISTING", "HepMC::Version 2.06.09",
+                        "HepMC::IO_GenEvent-START_EVENT_LISTING"):
+                    raise _NotPlain(line)
+                continue
+            c = line[0]
+            if c == "E":
+                events.append([_fields(line, fmt), [], [], scale, []])
+                continue
+            if c == "U":
+                f = _fields(line, fmt)
+                if len(f) != 2 or f[0] not in ("GEV", "MEV") or f[1] not in ("MM", "CM"):
+                    raise _NotPlain(line)
+                scale = 1.0 if f[0] == "GEV" else 1e-3
+                if events:
+                    if events[-1][1] or events[-1][2]:
+                        raise _NotPlain(line)  # header lines after the records
+                    events[-1][3] = scale
+                continue
+            if c in "PV":
+                if not events:
+                    raise _NotPlain(line)
+                events[-1][1 if c == "P" else 2].append(len(events[-1][1]))  # position among particles
+                events[-1][4].append(line)
+                continue
+            if fmt == "hepmc3" and c in "WAT" or fmt == "hepmc2" and c in "NCHF":
+                if events and (events[-1][1] or events[-1][2]):
+                    raise _NotPlain(line)
+                fields = _fields(line, fmt)
+                if fmt == "hepmc3" and c == "W" and events:
+                    [_num(w) for w in fields]
+                elif c == "C" and len([_num(w) for w in fields]) != 2:  # cross section and error
+                    raise _NotPlain(line)
+                continue
+            raise _NotPlain(line)
+        out = []
+        for header, _, _, ev_scale, records in events:
+            finals = (_event3 if fmt == "hepmc3" else _event2)(header, records)
+            rows = []
+            for pid, p4 in finals:
+                p4 = [x * ev_scale for x in p4]
+                if not all(math.isfinite(x) for x in p4) or p4[3] < 0:
+                    return None  # refused by both readers, by policy
+                rows.append((pid, *p4))
+            out.append(sorted(rows))
+        return out
+    except (_NotPlain, IndexError, ValueError):
+        return None
+
+
+def _event3(header: list[str], records: list[str]) -> list[tuple[int, list[float]]]:
+    """The final state of a HepMC3 event, checking it is plain."""
+    if len(header) not in (3, 8) or (len(header) == 8 and header[3] != "@"):
+        raise _NotPlain(header)
+    _int(header[0])
+    nv, n_p = _int(header[1]), _int(header[2])
+    [_num(x) for x in header[4:]]
+    particles, vertices, listed, mothers = [], {}, set(), set()
+    for line in records:
+        if line[0] == "P":
+            f = _fields(line, "hepmc3")
+            if len(f) != 9:
+                raise _NotPlain(line)
+            pid_in, mother, pid, status = _int(f[0]), _int(f[1]), _int(f[2]), _int(f[8])
+            p4 = [_num(x) for x in f[3:7]]
+            _num(f[7])
+            if pid_in != len(particles) + 1 or mother >= pid_in:
+                raise _NotPlain(line)  # out of order, or a parent further down the record
+            if mother > 0:
+                mothers.add(mother)
+            particles.append((mother, pid, status, p4))
+        else:
+            m = re.fullmatch(r"V[ \t]+(\S+)[ \t]+(\S+)[ \t]+\[([^\]]*)\](.*)", line)
+            if not m:
+                raise _NotPlain(line)
+            vid = _int(m.group(1))
+            _int(m.group(2))
+            ids = [_int(x.strip(" \t")) for x in m.group(3).split(",")] if m.group(3).strip(" \t") else []
+            rest = m.group(4).strip(" \t")
+            if rest:
+                pos = re.split(r"[ \t]+", rest)
+                if not m.group(4)[:1] in " \t" or len(pos) != 5 or pos[0] != "@":
+                    raise _NotPlain(line)
+                [_num(x) for x in pos[1:]]
+            if not -nv <= vid <= -1 or vid in vertices or any(i <= 0 or i > n_p or i in listed for i in ids):
+                raise _NotPlain(line)
+            listed.update(ids)
+            vertices[vid] = ids
+    if len(particles) != n_p or nv != len(vertices) + len(mothers) or listed & mothers:
+        raise _NotPlain(header)
+    if any(mother < 0 and mother not in vertices for mother, *_ in particles):
+        raise _NotPlain(header)
+    return [(pid, p4) for _, pid, status, p4 in particles if status == 1]
+
+
+def _event2(header: list[str], records: list[str]) -> list[tuple[int, list[float]]]:
+    """The final state of a HepMC2 event, checking it is plain."""
+    [_int(x) for x in header[:2]]
+    [_num(x) for x in header[2:5]]
+    [_int(x) for x in header[5:11]]
+    nv, n_random = _int(header[7]), _int(header[10])
+    [_int(x) for x in header[11:11 + n_random]]
+    n_weights = _int(header[11 + n_random])
+    if n_random < 0 or n_weights < 0 or len(header) != 12 + n_random + n_weights:
+        raise _NotPlain(header)
+    [_num(x) for x in header[12 + n_random:]]
+    vertices = []  # per vertex: barcode, declared particles, particles (status, end barcode, beam)
+    particles = []
+    for line in records:
+        f = _fields(line, "hepmc2")
+        if line[0] == "V":
+            if len(f) < 9 or len(f) != 9 + _int(f[8]) or _int(f[8]) < 0:
+                raise _NotPlain(line)
+            barcode, n_orphans, n_out = _int(f[0]), _int(f[6]), _int(f[7])
+            _int(f[1])
+            [_num(x) for x in f[2:6] + f[9:]]
+            if barcode >= 0 or n_orphans < 0 or n_out < 0 or any(v[0] == barcode for v in vertices):
+                raise _NotPlain(line)
+            vertices.append((barcode, n_orphans + n_out, n_orphans, []))
+        else:
+            if not vertices or len(f) < 12 or _int(f[11]) < 0 or len(f) != 12 + 2 * _int(f[11]):
+                raise _NotPlain(line)
+            [_int(x) for x in f[12:]]
+            _int(f[0])
+            pid, status, end = _int(f[1]), _int(f[7]), _int(f[10])
+            p4 = [_num(x) for x in f[2:6]]
+            [_num(x) for x in (f[6], f[8], f[9])]
+            vertices[-1][3].append((status, end))
+            particles.append((pid, status, p4))
+    if len(vertices) != nv:
+        raise _NotPlain(header)
+    barcodes = {v[0] for v in vertices}
+    ends = set()
+    for barcode, declared, n_orphans, listed in vertices:
+        if len(listed) != declared or any(end != barcode for _, end in listed[:n_orphans]) \
+                or any(end == barcode or (end != 0 and end not in barcodes) for _, end in listed[n_orphans:]):
+            raise _NotPlain(barcode)
+        ends.update(end for _, end in listed if end != 0)
+    for barcode, _, _, listed in vertices:  # every vertex has an incoming particle (or beams, as HepMC3 takes them)
+        if barcode not in ends and not any(status == 4 and end == 0 for status, end in listed):
+            raise _NotPlain(barcode)
+    return [(pid, p4) for pid, status, p4 in particles if status == 1]
+
+
+def _final_rows(batch: ak.Array) -> list[list[tuple]]:
+    columns = [ak.to_list(batch.particles[f]) for f in ("pid", "px", "py", "pz", "E")]
+    return [sorted(zip(*(c[i] for c in columns))) for i in range(len(batch))]
+
+
 def _outcome(path: Path, reader: str):
     try:
-        return read(path, chunk_size=1, reader=reader)
+        return read(path, chunk_size=1, reader=reader, forward_parents="drop")
     except EventFileError as exc:
         assert "\n" not in str(exc) and str(path) in str(exc)
         return None
 
 
-def _reference_events(path: str):
-    """The pyhepmc reader's events as plain lists, or None if it refuses the file (run in a
-    worker process: HepMC3 3.2 itself crashes on some corrupt files, e.g. a malformed
-    GenCrossSection attribute, which the columnar reader reads cleanly)."""
-    out = _outcome(Path(path), "pyhepmc")
-    return None if out is None else ak.to_list(out)
+def _forward_parent() -> bytes:
+    """HAND3 with a particle line naming a later particle as its parent (see
+    test_a_parent_further_down_the_record)."""
+    return HAND3.read_bytes().replace(b"P 10 7 -211", b"P 10 11 -211")
 
 
-class _Reference:
-    """One worker process for the reference reader, restarted after a crash."""
-
-    def __init__(self) -> None:
-        self.pool = None
-
-    def __call__(self, path: Path):
-        for _ in range(2):
-            if self.pool is None:
-                self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-            try:
-                events = self.pool.submit(_reference_events, str(path)).result(timeout=60)
-                return None if events is None else ak.Array(events)
-            except BrokenProcessPool:  # the reference reader crashed on this file
-                self.pool = None
-                return None
-        return None
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
-
-
-@pytest.fixture(scope="module")
-def reference_reader():
-    ref = _Reference()
-    yield ref
-    ref.close()
-
-
-@settings(max_examples=300, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case=mutated())
-def test_mutated_files_give_a_clean_error_or_the_same_events(case, tmp_path, assert_same_batches,
-                                                               reference_reader):
-    name, data = case
+def _check_mutated(name: str, data: bytes, tmp_path: Path, assert_same_batches) -> None:
     path = tmp_path / f"mutated.{name}"
     path.write_bytes(data)
+    content = _plain_content(data, name)
     ours = _outcome(path, "columnar")  # anything but EventFileError (or a crash) fails the test
+    if ours is not None and content is not None:
+        assert _final_rows(ours) == content, "the columnar reader reads other numbers than the file holds"
+    if ours is None and content is None:
+        return  # refused, and not a plain file: nothing to compare
+    reference = _outcome(path, "pyhepmc")
+    faithful = reference is not None and (content is None or _final_rows(reference) == content)
     if ours is None:
-        return
-    reference = reference_reader(path)
-    if reference is not None:  # both read it: they must agree
+        assert not (faithful and content is not None), \
+            "the columnar reader refuses a plain file the reference reads with the same content"
+    elif faithful:
         assert_same_batches(ours, reference)
 
 
-def test_a_file_that_crashes_hepmc3_is_read_cleanly(tmp_path, reference_reader, assert_same_batches):
+@settings(max_examples=int(os.environ.get("RECAST_MUTATION_EXAMPLES", "300")), deadline=5000,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=mutated())
+@example(case=("hepmc3", _forward_parent()))  # keep mode was compared with HepMC3 3.2's drop
+@example(case=("hepmc3", HAND3.read_bytes().replace(b"\n", b"\r\n")))  # refused, and the test let it pass
+@example(case=("hepmc2", HAND2.read_bytes().replace(b"\n", b"\r\n")))
+@example(case=("hepmc3", HAND3.read_bytes().replace(b"P 4 -1 11 ", b"P 4  -1 11\t")))
+def test_mutated_files_give_a_clean_error_or_the_same_events(case, tmp_path, assert_same_batches):
+    """More examples for a thorough run: RECAST_MUTATION_EXAMPLES=4000 (and --hypothesis-seed)."""
+    name, data = case
+    _check_mutated(name, data, tmp_path, assert_same_batches)
+
+
+def test_the_plain_reading_has_teeth():
+    """The independent reading finds the hand-written files' final states, and declines what is
+    not plain."""
+    h3 = _plain_content(_FILES["hepmc3"], "hepmc3")
+    assert h3 == _plain_content(_FILES["hepmc2"], "hepmc2")
+    assert [len(ev) for ev in h3] == [7, 9]
+    assert (11, -15.0, 5.0, -2.0, 15.93738) in h3[0]  # MEV: 15937.38 MeV
+    h3_line, h2_line = b"P 9 6 -13 3000.0", b"P 9 -13 3000.0"
+    assert _plain_content(_FILES["hepmc3"].replace(h3_line, b"P 9 6 -13 3x00.0"), "hepmc3") is None
+    assert _plain_content(_FILES["hepmc2"].replace(h2_line, b"P 9 -13 3x00.0"), "hepmc2") is None
+    for blanks in (b"  ", b"\t", b" \t "):  # HepMC3 3.3 reads those in HepMC3 text, not in HepMC2 text
+        assert _plain_content(_FILES["hepmc3"].replace(h3_line, b"P 9 6 -13" + blanks + b"3000.0"), "hepmc3") == h3
+        assert _plain_content(_FILES["hepmc2"].replace(h2_line, b"P 9 -13" + blanks + b"3000.0"), "hepmc2") is None
+    assert _plain_content(_forward_parent(), "hepmc3") is None
+    assert _plain_content(_FILES["hepmc3"].replace(b"V -1 0 [1,2]", b"V -1 0 [1,2,4]"), "hepmc3") is None
+
+
+def test_a_file_that_crashes_hepmc3_is_read_cleanly(tmp_path, assert_same_batches):
     """Found by the mutation test: HepMC3 3.2 (pyhepmc 2.16) dies with a segmentation fault on
-    this GenCrossSection attribute; the columnar reader ignores the unreadable cross section."""
+    this GenCrossSection attribute; the columnar reader ignores the unreadable cross section,
+    and the pyhepmc reader ends in one line."""
     path = tmp_path / "xsec.hepmc3"
     path.write_text(HAND3.read_text().replace("A 0 GenCrossSection 1.5e-03 2.0e-04 2 -1",
                                               "A 0 GenCrossSection 1.5e-03P2.0e-04 2 -1"))
-    assert reference_reader(path) is None
+    with pytest.raises(EventFileError, match=r"event 1: HepMC3 \(inside pyhepmc .*\) crashed reading this event"):
+        list(HepMCSource(path, reader="pyhepmc"))
     src = HepMCSource(path)
     assert_same_batches(read(path), read(HAND3))
     list(src)

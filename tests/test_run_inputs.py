@@ -166,3 +166,15 @@ def test_results_survive_a_failing_write(gtt_sample, tmp_path, monkeypatch, caps
     assert len(saved) == 1 and str(saved[0]) in line
     doc = results.read(saved[0])
     assert doc["events"]["n"] == 120 and not target.exists()
+
+
+def test_lhe_beams_are_checked_against_the_analysis(gtt_lhe, gtt_slha, tmp_path, capsys):
+    lhe = tmp_path / "gtt_8tev.lhe"
+    lhe.write_text(gtt_lhe[0].read_text().replace("\n2212 2212 6.5e3 6.5e3 ", "\n2212 2212 4.0e3 4.0e3 ", 1))
+    argv = ["run", A30, "--lhe", str(lhe), "--slha", str(gtt_slha), "-n", "10", "-q"]
+    assert main(argv) == 2
+    line = _one_error(capsys)
+    assert f"{lhe}: p p beams of 4000 GeV and 4000 GeV (sqrt(s) = 8000 GeV" in line
+    assert f"but {A30} needs p p collisions at sqrt(s) = 13000 GeV; give --allow-beam-mismatch" in line
+    assert main(argv + ["--allow-beam-mismatch"]) == 0
+    assert "(running anyway: --allow-beam-mismatch)" in capsys.readouterr().err

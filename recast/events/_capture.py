@@ -46,34 +46,3 @@ def captured_stdout():
             os.close(saved)
             tmp.seek(0)
             out.append(tmp.read().decode("utf-8", "replace"))
-
-
-class SilencedOutput:
-    """Discard what C/C++ code writes to file descriptors 1 and 2 inside ``with``.
-
-    Reusable and cheap (a few ``dup`` calls per use), so that it can wrap every call into a
-    chatty library, such as HepMC3's readers, which print to both streams when they reject an
-    event. Call :meth:`close` when done.
-    """
-
-    def __init__(self) -> None:
-        self._null = os.open(os.devnull, os.O_WRONLY)
-        self._saved: tuple[int, int] | None = None
-
-    def __enter__(self) -> SilencedOutput:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self._saved = (os.dup(1), os.dup(2))
-        os.dup2(self._null, 1)
-        os.dup2(self._null, 2)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        flush_c_stdio()
-        saved, self._saved = self._saved, None
-        for fd, orig in zip((1, 2), saved):
-            os.dup2(orig, fd)
-            os.close(orig)
-
-    def close(self) -> None:
-        os.close(self._null)

@@ -15,7 +15,14 @@ The links follow what HepMC3's own readers build (pyhepmc 2.16, HepMC3 3.2):
   vertex is that same vertex (its orphan incoming particles); a particle's end-vertex barcode
   makes it an incoming particle of the first vertex with that barcode (an unknown barcode is
   ignored, as HepMC3 does). A vertex without incoming particles takes its outgoing beam
-  particles (status 4) as incoming.
+  particles (status 4) as incoming; one without those is removed, and its outgoing particles
+  have no parents (HepMC3 3.3; 3.2, inside pyhepmc, crashes on such a vertex when it carries
+  weights, as Sherpa 1.4 writes them).
+
+Fields are separated as HepMC3 3.3 separates them: in HepMC3 text by runs of spaces and tabs
+(since HepMC3's commit c149a6ad; HepMC3 3.2 and the 3.3.1 release read fields by single spaces
+and silently misread a line with two), in HepMC2 text by single spaces (HepMC3 3.3 still reads
+HepMC2 that way: a line it would misread is refused). Lines may end in CR LF.
 
 Files whose links HepMC3 would silently rewrite (a particle listed as incoming to two vertices, a
 reference to a particle or vertex that is not in the event) are refused with an error code
@@ -69,7 +76,9 @@ E_OUTSIDE = 11  # a particle or vertex line before the first event line
 E_NO_VERTEX = 12  # HepMC2: a particle line before the event's first vertex line
 E_VERTEX_OUT = 13  # HepMC2: fewer particles after a vertex than its outgoing count
 E_VIN_REF = 14  # a vertex lists an incoming particle that is not in the event
-E_NO_INCOMING = 15  # HepMC2: a vertex with outgoing particles but no incoming one
+E_NO_INCOMING = 15  # HepMC2: a vertex without incoming particles and with a final-state particle HepMC3 drops
+
+DROPPED = -(2 ** 31)  # the status of a particle HepMC3 drops from its event (a status no line can have)
 
 _POW10 = np.array([10.0 ** k for k in range(23)])
 _NAN = np.frombuffer(b"nan", np.uint8)
@@ -163,6 +172,14 @@ def _skip(b, i, n):
     return i
 
 
+@numba.njit(cache=True, inline="always")
+def _blanks(b, i, n):
+    """Index of the first character at or after ``i`` that is not a space or a tab."""
+    while i < n and (b[i] == 32 or b[i] == 9):
+        i += 1
+    return i
+
+
 @numba.njit(cache=True)
 def _eol(b, i, n):
     while i < n and b[i] != 10:
@@ -179,14 +196,32 @@ def _line_done(b, i, n):
     return i + 1 if b[i] == 10 else -1
 
 
-@numba.njit(cache=True)
-def _int(b, i, n):
-    """(value, index after the field) of the integer field after the space at ``i``; index -1
-    if the field is not an integer (up to 18 digits) or not after a single space (HepMC3 reads
-    fields by single spaces: it would misread the line)."""
-    if i >= n or b[i] != 32:
-        return 0, -1
+@numba.njit(cache=True, inline="always")
+def _field(b, i, n, runs):
+    """Start of the field after the separator at ``i``, or -1 if there is no separator there.
+
+    The separator is what HepMC3's readers take: for HepMC2 text a single space (its reader,
+    in HepMC3 3.3 as in 3.2, finds the next field with ``strchr(cursor + 1, ' ')``, so with two
+    spaces it would read the same field twice); with ``runs`` (HepMC3 ASCII) any run of spaces
+    and tabs (HepMC3's reader skips spaces and lets ``strtol``/``strtod`` skip the rest, since
+    its commit c149a6ad of April 2025, which HepMC3's test ``testIO30`` checks)."""
+    if i >= n or not (b[i] == 32 or (runs and b[i] == 9)):
+        return -1
     i += 1
+    if runs:
+        while i < n and (b[i] == 32 or b[i] == 9):
+            i += 1
+    return i
+
+
+@numba.njit(cache=True)
+def _int(b, i, n, runs):
+    """(value, index after the field) of the integer field after the separator at ``i`` (see
+    :func:`_field`); index -1 if the field is not an integer (up to 18 digits) or not after a
+    separator (HepMC3 would misread the line)."""
+    i = _field(b, i, n, runs)
+    if i < 0:
+        return 0, -1
     neg = False
     if i < n and (b[i] == 45 or b[i] == 43):
         neg = b[i] == 45
@@ -453,12 +488,12 @@ def _float(b, b64, i, n):
 
 
 @numba.njit(cache=True)
-def _check_number(b, b64, i, n):
-    """Index after the number field after the single space at ``i`` (or -1 if it is not one),
+def _check_number(b, b64, i, n, runs):
+    """Index after the number field after the separator at ``i`` (or -1 if it is not one),
     without converting it: for fields that are checked but not kept."""
-    if i >= n or b[i] != 32:
+    i = _field(b, i, n, runs)
+    if i < 0:
         return -1
-    i += 1
     j = i + 1 if i < n and b[i] == 45 else i
     if j + 22 <= n and b[j + 1] == 46 and 48 <= b[j] <= 57 and b[j + 18] | 32 == 101 \
             and (b[j + 19] == 43 or b[j + 19] == 45) and 48 <= b[j + 20] <= 57 and 48 <= b[j + 21] <= 57 \
@@ -470,23 +505,24 @@ def _check_number(b, b64, i, n):
 
 
 @numba.njit(cache=True)
-def _value(b, b64, i, n):
-    """The number field after the single space at ``i``: (value, its start, its end or -1,
+def _value(b, b64, i, n, runs):
+    """The number field after the separator at ``i``: (value, its start, its end or -1,
     exact)."""
-    if i >= n or b[i] != 32:
+    s = _field(b, i, n, runs)
+    if s < 0:
         return 0.0, i, -1, True
-    v, j, exact = _float(b, b64, i + 1, n)
-    return v, i + 1, j, exact
+    v, j, exact = _float(b, b64, s, n)
+    return v, s, j, exact
 
 
 @numba.njit(cache=True)
-def _numbers_to_eol(b, b64, i, n):
+def _numbers_to_eol(b, b64, i, n, runs):
     """Check that the rest of the line holds only number fields: index past the line or -1."""
     while True:
         j = _line_done(b, i, n)
         if j >= 0:
             return j
-        _, _, i, _ = _value(b, b64, i, n)
+        _, _, i, _ = _value(b, b64, i, n, runs)
         if i < 0:
             return -1
 
@@ -545,13 +581,15 @@ def _vertex_list(b, j, end, vin, n_vin, mark, stamp):
     """Read "[1,2,...]" at ``j``: append the distinct positive ids to ``vin`` (``mark[id] ==
     stamp`` flags an id already in this list; ids beyond ``len(mark) - 1`` are returned as
     they are, for the caller to refuse). Returns (index after the list, -1 if malformed or -2 if
-    ``vin`` is full; the new count; the largest id)."""
-    j += 1
+    ``vin`` is full; the new count; the largest id). Spaces and tabs may stand around the ids
+    and commas, as HepMC3 3.3 reads them."""
+    j = _blanks(b, j + 1, end)
     largest = 0
     if j < end and b[j] == 93:  # "[]"
         j += 1
     else:
         while True:
+            j = _blanks(b, j, end)
             neg = False
             if j < end and b[j] == 45:
                 neg = True
@@ -563,6 +601,7 @@ def _vertex_list(b, j, end, vin, n_vin, mark, stamp):
                 j += 1
             if j == s:
                 return -1, n_vin, largest
+            j = _blanks(b, j, end)
             if not neg and m > 0:  # HepMC3 ignores the others
                 largest = max(largest, m)
                 if m >= len(mark) or mark[m] != stamp:
@@ -586,11 +625,13 @@ def _vertex_list(b, j, end, vin, n_vin, mark, stamp):
 
 @numba.njit(cache=True)
 def _position(b, b64, j, end):
-    """Optional " @ x y z t" then the end of the line: index past the line or -1."""
-    if j + 1 < end and b[j] == 32 and b[j + 1] == 64:  # @
-        j += 2
+    """Optional " @ x y z t" (HepMC3: blanks as in :func:`_field`) then the end of the line:
+    index past the line or -1."""
+    at = _field(b, j, end, True)
+    if at >= 0 and at < end and b[at] == 64:  # @
+        j = at + 1
         for _ in range(4):
-            _, _, j, _ = _value(b, b64, j, end)
+            _, _, j, _ = _value(b, b64, j, end, True)
             if j < 0:
                 return -1
     return _line_done(b, j, end)
@@ -618,19 +659,19 @@ def _particle3(b, b64, i, end, p4, g):
     """Fields of the HepMC3 particle line at ``i``: the momentum into ``p4[g]``; returns (index
     past the line or -1, id, mother, pid, status, bit mask of the momentum components left to
     Python). The generated mass is checked, not kept."""
-    pid_in, j = _int_i(b, i + 1, end)
-    mo, j = _int_i(b, j, end) if j >= 0 else (0, -1)
-    pdg, j = _int_i(b, j, end) if j >= 0 else (0, -1)
+    pid_in, j = _int_i(b, i + 1, end, True)
+    mo, j = _int_i(b, j, end, True) if j >= 0 else (0, -1)
+    pdg, j = _int_i(b, j, end, True) if j >= 0 else (0, -1)
     inexact = 0
     for t in range(4):
         if j < 0:
             return -1, 0, 0, 0, 0, 0
-        v, _, j, exact = _value_i(b, b64, j, end)
+        v, _, j, exact = _value_i(b, b64, j, end, True)
         p4[g, t] = v
         if not exact:
             inexact |= 1 << t
-    j = _check_number_i(b, b64, j, end) if j >= 0 else -1
-    st, j = _int_i(b, j, end) if j >= 0 else (0, -1)
+    j = _check_number_i(b, b64, j, end, True) if j >= 0 else -1
+    st, j = _int_i(b, j, end, True) if j >= 0 else (0, -1)
     j = _line_done_i(b, j, end) if j >= 0 else -1
     if abs(pdg) >= _INT32 or abs(st) >= _INT32:
         j = -1
@@ -730,10 +771,12 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
     """Parse up to ``max_events`` whole events of HepMC3 ASCII text from ``b[pos:end]``;
     ``final`` says what follows ``end`` (:data:`BOUNDARY` or :data:`LAST`).
 
-    ``state`` (float64[4]): the momentum unit's scale to GeV (it persists from event to event,
+    ``state`` (float64[6]): the momentum unit's scale to GeV (it persists from event to event,
     as in HepMC3), the number of weight names of the run (-1 if none), 1 to keep links to a
     parent particle further down the record (HepMC3 >= 3.3) or 0 to drop them (HepMC3 3.2, the
-    pyhepmc reader), and the number of vertex lists read so far. ``acc``/``counts``: the accumulator arrays and fill counts, ``scratch`` the
+    pyhepmc reader), the number of vertex lists read so far, the scale to use whatever the file
+    declares (0: as the file says) and the scale the file's last ``U`` line declared (0: none
+    yet). ``acc``/``counts``: the accumulator arrays and fill counts, ``scratch`` the
     per-event work arrays (see :class:`Acc`); the event arrays must have room for
     ``max_events``. ``err`` (int64[7]) receives the error code, the byte offset of the line at
     fault, up to four numbers for the message and whether the text ended inside the event.
@@ -812,8 +855,8 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
         line = i
         last_line = i
         bad = 0
-        if (c == 80 or c == 86 or c == 69) and not _ends(b, i + 1, end):  # P V E stand alone
-            bad = E_MALFORMED
+        if (c == 80 or c == 86 or c == 69) and (i + 1 >= end or b[i + 1] != 32):
+            bad = E_MALFORMED  # P V E and a space, as HepMC3 3.3 requires
         elif (c == 80 or c == 86) and not in_event:
             bad = E_OUTSIDE
         elif c == 80:  # P id mother pid px py pz e m status
@@ -869,18 +912,21 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
                     i = j
         elif c == 86:  # V id status [in,...] @ x y z t
             pv_seen = True
-            vid, j = _int(b, i + 1, end)
-            _, j = _int(b, j, end) if j >= 0 else (0, -1)
+            vid, j = _int(b, i + 1, end, True)
+            _, j = _int(b, j, end, True) if j >= 0 else (0, -1)
             first = n_vin
             largest = 0
-            if j >= 0 and j + 1 < end and b[j] == 32 and b[j + 1] == 91:  # " ["
+            bracket = _field(b, j, end, True) if j >= 0 else -1
+            if bracket >= 0 and bracket < end and b[bracket] == 91:  # [
                 stamp += 1
-                j, n_vin, largest = _vertex_list(b, j + 1, end, vin, n_vin, mark, stamp)
+                j, n_vin, largest = _vertex_list(b, bracket, end, vin, n_vin, mark, stamp)
                 if j == -2:
                     room[R_VIN] = len(vin) + 1
                     n_fix = n_fix0
                     out_status, out_pos = NEED_ROOM, ev_start
                     break
+            else:
+                j = -1  # HepMC3 requires the list of incoming particles, "[]" if there are none
             j = _position(b, b64, j, end) if j >= 0 else -1
             slot = -vid - 1
             if j < 0:
@@ -923,9 +969,9 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
                     break
                 i = j
         elif c == 69:  # E number vertices particles [@ x y z t]
-            evn, j = _int(b, i + 1, end)
-            nv, j = _int(b, j, end) if j >= 0 else (0, -1)
-            npart, j = _int(b, j, end) if j >= 0 else (0, -1)
+            evn, j = _int(b, i + 1, end, True)
+            nv, j = _int(b, j, end, True) if j >= 0 else (0, -1)
+            npart, j = _int(b, j, end, True) if j >= 0 else (0, -1)
             j = _position(b, b64, j, end) if j >= 0 else -1
             # room for no more particles and vertices than the event's text can hold (a particle
             # line takes at least 20 bytes, a vertex one 7): a corrupt count asks for no more
@@ -966,10 +1012,12 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
             j = i + 1
             nw = 0
             while True:
-                v, s, j, exact = _value(b, b64, j, end)
+                done = _line_done(b, j, end)  # nothing but blanks (a CR too) left on the line
+                if done >= 0:
+                    j = done
+                    break
+                v, s, j, exact = _value(b, b64, j, end, True)
                 if j < 0:
-                    if s >= end or b[s] == 10:  # nothing left on the line
-                        j = s + 1 if s < end else end
                     break
                 if nw == 0:
                     ev_weight[n_ev] = v
@@ -1006,21 +1054,22 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
         elif c == 85:  # U momentum-unit length-unit
             unit = _momentum_unit(b, i, end)
             if unit > 0:
-                scale = unit
+                state[5] = unit  # the unit the file declares
+                scale = unit if state[4] == 0.0 else state[4]  # unless the user overrides it
             else:
                 bad = E_UNITS
             i = _eol(b, i, end)
         elif c == 65 and in_event:  # A id name value: the event's cross section
-            aid, j = _int(b, i + 1, end)
+            aid, j = _int(b, i + 1, end, True)
             if j >= 0:
                 j = _skip(b, j, end)
                 s = j
                 while not _ends(b, j, end):
                     j += 1
                 if aid == 0 and j - s == len(_XSEC) and _starts_with(b, s, end, _XSEC):
-                    xs, _, j1, _ = _value(b, b64, j, end)
+                    xs, _, j1, _ = _value(b, b64, j, end, True)
                     if j1 >= 0:
-                        xe, _, j2, _ = _value(b, b64, j1, end)
+                        xe, _, j2, _ = _value(b, b64, j1, end, True)
                         if j2 >= 0:
                             ev_xs[n_ev, 0] = xs
                             ev_xs[n_ev, 1] = xe
@@ -1051,7 +1100,7 @@ def _ints(b, j, end, count):
     for _ in range(count):
         if j < 0:
             return -1
-        _, j = _int(b, j, end)
+        _, j = _int(b, j, end, False)
     return j
 
 
@@ -1060,7 +1109,7 @@ def _floats(b, b64, j, end, count):
     for _ in range(count):
         if j < 0:
             return -1
-        _, _, j, _ = _value(b, b64, j, end)
+        _, _, j, _ = _value(b, b64, j, end, False)
     return j
 
 
@@ -1068,8 +1117,10 @@ def _floats(b, b64, j, end, count):
 def _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status_ev):
     """End vertex (index) of every particle from its end-vertex barcode (the first vertex with
     that barcode; none if there is no such vertex, as in HepMC3), then the beam rule: a vertex
-    without incoming particles takes its outgoing status-4 particles as incoming. Returns the end
-    vertices and the index of a vertex with outgoing but no incoming particles (-1 if none)."""
+    without incoming particles takes its outgoing status-4 particles as incoming, and one left
+    without any is removed (its outgoing particles lose their production vertex, ``prodv``).
+    Returns the end vertices, which particles HepMC3 drops from the event, and the index of a
+    removed vertex with a final-state particle among those (-1 if none)."""
     endv = np.full(k, -1, np.int64)
     direct = True  # barcodes -1, -2, ... in order: the usual case, no search needed
     for j in range(n_v):
@@ -1103,22 +1154,37 @@ def _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status_ev):
             endv[p] = v
             prodv[p] = -1
     n_in[:] = 0
+    n_out = np.zeros(n_v, np.int64)
     for p in range(k):
         if endv[p] >= 0:
             n_in[endv[p]] += 1
-    for p in range(k):  # HepMC3 drops a vertex left without incoming particles, and with it its
-        v = prodv[p]  # outgoing particles that decay no further: refuse rather than differ
+        if prodv[p] >= 0:
+            n_out[prodv[p]] += 1
+    # HepMC3 removes a vertex left without incoming particles (Sherpa writes such vertices for
+    # its beam remnants, Pythia 6 for documentation lines): its outgoing particles stay in the
+    # event without parents if they have an end vertex, from which HepMC3 reaches them; the
+    # others (an end vertex without outgoing particles is removed too) are dropped from the
+    # event. So are they here, but a final-state particle is refused rather than lost.
+    dropped = np.zeros(k, np.bool_)
+    for p in range(k):
+        v = prodv[p]
         if v >= 0 and n_in[v] == 0:
-            return endv, v
-    return endv, -1
+            w = endv[p]
+            if w < 0 or n_out[w] == 0:
+                if status_ev[p] == 1:
+                    return endv, dropped, v
+                dropped[p] = True
+            prodv[p] = -1
+    return endv, dropped, -1
 
 
 @numba.njit(cache=True)
 def _finish2(k, n_v, vbc, prodv, endbc, orphan, status, n_p, n_par, parents, par_off, room, err):
     """Close a HepMC2 event: links from the end-vertex barcodes, then the parents of its ``k``
-    particles. Returns the new parent count, -1 when ``parents`` is too small (see ``room``), or
-    -2 for a vertex without incoming particles (``err``)."""
-    endv, orphaned = _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status[n_p:n_p + k])
+    particles; the particles HepMC3 drops get the status :data:`DROPPED`. Returns the new parent
+    count, -1 when ``parents`` is too small (see ``room``), or -2 for a vertex without incoming
+    particles with a final-state particle HepMC3 would drop (``err``)."""
+    endv, dropped, orphaned = _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status[n_p:n_p + k])
     if orphaned >= 0:
         err[0] = E_NO_INCOMING
         err[2] = vbc[orphaned]
@@ -1150,6 +1216,8 @@ def _finish2(k, n_v, vbc, prodv, endbc, orphan, status, n_p, n_par, parents, par
             for t in range(in_off[v], in_off[v + 1]):
                 parents[n_par] = n_p + incoming[t]
                 n_par += 1
+        if dropped[p]:  # neither parents nor children: the Python side removes it
+            status[n_p + p] = DROPPED
     par_off[n_p + k] = n_par
     return n_par
 
@@ -1157,7 +1225,7 @@ def _finish2(k, n_v, vbc, prodv, endbc, orphan, status, n_p, n_par, parents, par
 @numba.njit(cache=True)
 def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, err, room):
     """Parse up to ``max_events`` whole events of HepMC2 IO_GenEvent text; the same interface
-    as :func:`parse_hepmc3` (``state[1:]`` unused). Particles keep the file's order."""
+    as :func:`parse_hepmc3` (``state[1:4]`` unused). Particles keep the file's order."""
     b64 = b.view(np.uint64)
     ev_number, ev_weight, ev_xs, ev_poff, pid, status, p4, par_off, parents, fix = acc
     # production vertex (index in the event, or -1), end-vertex barcode, orphan flag per
@@ -1233,8 +1301,8 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
         line = i
         last_line = i
         bad = 0
-        if (c == 80 or c == 86 or c == 69) and not _ends(b, i + 1, end):
-            bad = E_MALFORMED
+        if (c == 80 or c == 86 or c == 69) and (i + 1 >= end or b[i + 1] != 32):
+            bad = E_MALFORMED  # HepMC3 would misread the first field
         elif (c == 80 or c == 86) and not in_event:
             bad = E_OUTSIDE
         elif c == 80:  # P barcode pid px py pz e m status theta phi end-barcode nflow [flows]
@@ -1247,21 +1315,21 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
                 n_fix = n_fix0
                 out_status, out_pos = NEED_ROOM, ev_start
                 break
-            _, j = _int(b, i + 1, end)
-            pdg, j = _int(b, j, end) if j >= 0 else (0, -1)
+            _, j = _int(b, i + 1, end, False)
+            pdg, j = _int(b, j, end, False) if j >= 0 else (0, -1)
             inexact = 0
             for t in range(4):
                 if j < 0:
                     break
-                v, s, j, exact = _value(b, b64, j, end)
+                v, s, j, exact = _value(b, b64, j, end, False)
                 p4[g, t] = v
                 if j >= 0 and not exact:
                     inexact |= 1 << t
             j = _floats(b, b64, j, end, 1)
-            st, j = _int(b, j, end) if j >= 0 else (0, -1)
+            st, j = _int(b, j, end, False) if j >= 0 else (0, -1)
             j = _floats(b, b64, j, end, 2)
-            ebc, j = _int(b, j, end) if j >= 0 else (0, -1)
-            nflow, j = _int(b, j, end) if j >= 0 else (0, -1)
+            ebc, j = _int(b, j, end, False) if j >= 0 else (0, -1)
+            nflow, j = _int(b, j, end, False) if j >= 0 else (0, -1)
             if j >= 0 and 0 <= nflow < 1000:
                 j = _ints(b, j, end, 2 * nflow)
             else:
@@ -1294,17 +1362,17 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
                 err[3] = nout_cur
                 err[4] = parsed_cur
             else:
-                bc, j = _int(b, i + 1, end)
+                bc, j = _int(b, i + 1, end, False)
                 j = _ints(b, j, end, 1)
                 j = _floats(b, b64, j, end, 4)
-                _, j = _int(b, j, end) if j >= 0 else (0, -1)
-                nout, j = _int(b, j, end) if j >= 0 else (0, -1)
-                nw, j = _int(b, j, end) if j >= 0 else (0, -1)
+                _, j = _int(b, j, end, False) if j >= 0 else (0, -1)
+                nout, j = _int(b, j, end, False) if j >= 0 else (0, -1)
+                nw, j = _int(b, j, end, False) if j >= 0 else (0, -1)
                 if j >= 0 and 0 <= nw < 100000:
                     j = _floats(b, b64, j, end, nw)
                 else:
                     j = -1
-                j = _numbers_to_eol(b, b64, j, end) if j >= 0 else -1
+                j = _numbers_to_eol(b, b64, j, end, False) if j >= 0 else -1
                 if j < 0 or nout < 0:
                     bad = E_MALFORMED
                 elif n_v >= nv_decl or n_v >= len(vbc):
@@ -1319,32 +1387,32 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
                     parsed_cur = 0
                     i = j
         elif c == 69:  # E number mpi scale aQCD aQED process vertex nvertices beam1 beam2 nrandom [..] nweights [..]
-            evn, j = _int(b, i + 1, end)
+            evn, j = _int(b, i + 1, end, False)
             j = _ints(b, j, end, 1)
             j = _floats(b, b64, j, end, 3)
             j = _ints(b, j, end, 2)
-            nv, j = _int(b, j, end) if j >= 0 else (0, -1)
+            nv, j = _int(b, j, end, False) if j >= 0 else (0, -1)
             j = _ints(b, j, end, 2)
-            nr, j = _int(b, j, end) if j >= 0 else (0, -1)
+            nr, j = _int(b, j, end, False) if j >= 0 else (0, -1)
             if j >= 0 and 0 <= nr < 100000:
                 j = _ints(b, j, end, nr)
             else:
                 j = -1
-            nw, j = _int(b, j, end) if j >= 0 else (0, -1)
+            nw, j = _int(b, j, end, False) if j >= 0 else (0, -1)
             w0 = 1.0
             w0_exact = True
             w0_s = 0
             w0_e = 0
             if j >= 0 and 0 <= nw < 100000:
                 for t in range(nw):
-                    v, s, j, exact = _value(b, b64, j, end)
+                    v, s, j, exact = _value(b, b64, j, end, False)
                     if j < 0:
                         break
                     if t == 0:
                         w0, w0_exact, w0_s, w0_e = v, exact, s, j
             else:
                 j = -1
-            j = _numbers_to_eol(b, b64, j, end) if j >= 0 else -1
+            j = _numbers_to_eol(b, b64, j, end, False) if j >= 0 else -1
             cap_v = min(nv, (end - line) // 16 + 1)  # a vertex line takes at least 21 bytes
             if j < 0 or nv < 0:
                 bad = E_MALFORMED
@@ -1373,14 +1441,15 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
         elif c == 85:  # U momentum-unit length-unit
             unit = _momentum_unit(b, i, end)
             if unit > 0:
-                scale = unit
+                state[5] = unit  # the unit the file declares
+                scale = unit if state[4] == 0.0 else state[4]  # unless the user overrides it
             else:
                 bad = E_UNITS
             i = _eol(b, i, end)
         elif c == 67 and in_event:  # C cross-section error (pb)
-            xs, _, j1, _ = _value(b, b64, i + 1, end)
+            xs, _, j1, _ = _value(b, b64, i + 1, end, False)
             if j1 >= 0:
-                xe, _, j2, _ = _value(b, b64, j1, end)
+                xe, _, j2, _ = _value(b, b64, j1, end, False)
                 if j2 >= 0:
                     ev_xs[n_ev, 0] = xs
                     ev_xs[n_ev, 1] = xe

@@ -6,11 +6,16 @@ Two readers feed the same event batches (:mod:`recast.events.record`):
   decompressed text block by block straight into flat arrays, particle and vertex lines included,
   and build the parent table on the way; no Python object per event or particle.
 * ``pyhepmc``: HepMC3's own readers through pyhepmc, each event taken out as its serialised
-  arrays (``GenEventData``). Kept as the reference implementation and as a fallback.
+  arrays (``GenEventData``), in a child process (:mod:`recast.events._isolated`): HepMC3 3.2
+  crashes on some valid files, which must not take the process down. Kept as the reference
+  implementation and as a fallback.
 
 Compression (gzip, bzip2, xz, zstd) is recognised by the file's magic bytes, not its name, and
 each format is read with the fastest decompressor installed (:data:`DECOMPRESSORS`). Bad input
 ends in an :class:`~recast.errors.EventFileError` naming the file, the event and the line.
+Final-state particles must have finite momenta and non-negative energies; internal ones may not
+(space-like partons), and are noted. The first batch tells the collision (beams, sqrt(s), the
+declared momentum unit, which ``momentum_unit`` overrides) for :mod:`recast.events.sanity`.
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ import pyhepmc
 
 from ..errors import EventFileError
 from . import _hepmc_text as _text
-from ._capture import SilencedOutput
-from .record import GenRecord, check_momenta, pid_table, to_batch
+from . import _isolated
+from .record import (GenRecord, MomentumCheck, carried_records_finite, event_of_particle, momentum_check, pid_table,
+                     to_batch)
+from .sanity import CollisionInfo, collision_from_record
 
 _MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -253,13 +260,17 @@ def _number_end(b, i, n):
 @numba.njit(cache=True)
 def _first_bad_record(b, final, n_events):
     """Scan the lines of ``b`` for an event (E), vertex (V) or particle (P) record
-    with a field that is not a number. HepMC3 reads those fields with atoi/atof, which take
-    "3x00.0" for 3 and "abc" for 0 without complaint. Allowed besides numbers: ``@`` (before a
-    position) and, in vertex records, a list of particle ids such as ``[1,2,-3]``. A last line
-    without its newline is left for the next call unless ``final``.
+    with a field that is not a number, or with fields not separated by single spaces. HepMC3
+    3.2 reads those fields with atoi/atof, which take "3x00.0" for 3 and "abc" for 0 without
+    complaint, and finds each next field after the next space, so that with two spaces (or a
+    tab) it reads a field twice or skips one. Allowed besides numbers: ``@`` (before a
+    position) and, in vertex records, a list of particle ids such as ``[1, 2,-3]``; blanks (a
+    CR too) at the end of a line. A last line without its newline is left for the next call
+    unless ``final``.
 
     Returns (lines scanned, events started, index of the bad line or -1, its start, its end,
-    where scanning stopped); the event count includes the bad line's own event.
+    where scanning stopped, whether the fault is the spacing); the event count includes the bad
+    line's own event.
     """
     n = len(b)
     line = 0
@@ -269,20 +280,25 @@ def _first_bad_record(b, final, n_events):
         i = start + 1
         record = c == 69 or c == 80 or c == 86  # E P V
         bad = False
+        spacing = False
         if record:
             bad = i < n and not _blank(b[i])  # the record letter stands alone
             while not bad:
+                gap = i
                 while i < n and _blank(b[i]) and b[i] != 10:
                     i += 1
                 if i >= n or b[i] == 10:
+                    break
+                if i - gap != 1 or b[gap] != 32:
+                    bad = spacing = True
                     break
                 if b[i] == 64:  # @
                     i += 1
                     bad = i < n and not _blank(b[i])
                 elif b[i] == 91 and c == 86:  # [ in a vertex record
                     i += 1
-                    while i < n and (_digit(b[i]) or b[i] == 44 or b[i] == 45):  # digits , -
-                        i += 1
+                    while i < n and (_digit(b[i]) or b[i] == 44 or b[i] == 45 or b[i] == 32 or b[i] == 9):
+                        i += 1  # digits , - and blanks, which atoi skips
                     bad = i >= n or b[i] != 93 or (i + 1 < n and not _blank(b[i + 1]))  # ]
                     i += 1
                 else:
@@ -297,10 +313,10 @@ def _first_bad_record(b, final, n_events):
         if c == 69:
             n_events += 1
         if bad:
-            return line, n_events, line, start, i, start
+            return line, n_events, line, start, i, start, spacing
         line += 1
         start = i + 1
-    return line, n_events, -1, 0, 0, min(start, n)
+    return line, n_events, -1, 0, 0, min(start, n), False
 
 
 @numba.njit(cache=True)
@@ -313,7 +329,8 @@ def _first_newline(b):
 
 class _CheckedStream(io.RawIOBase):
     """Pass a HepMC file's bytes through unchanged while checking that every E, V and P record
-    holds only numbers; remembers the first bad one as ``problem = (event, line, text)``.
+    holds only numbers, separated by single spaces; remembers the first bad one as
+    ``problem = (event, line, text, whether the fault is the spacing)``.
 
     The reader is asked whether the event it just parsed is at fault, so the events before a
     corrupt line are still delivered.
@@ -324,7 +341,7 @@ class _CheckedStream(io.RawIOBase):
         self._carry = b""  # the start of a line whose end has not been read yet
         self.lines = 0  # complete lines checked so far
         self._events = 0
-        self.problem: tuple[int, int, str] | None = None
+        self.problem: tuple[int, int, str, bool] | None = None
         self.error: Exception | None = None
 
     def readable(self) -> bool:
@@ -362,10 +379,10 @@ class _CheckedStream(io.RawIOBase):
     def _scan(self, data: np.ndarray, final: bool) -> int:
         if self.problem is not None or not len(data):
             return len(data)
-        lines, self._events, bad, a, b, stop = _first_bad_record(data, final, self._events)
+        lines, self._events, bad, a, b, stop, spacing = _first_bad_record(data, final, self._events)
         if bad >= 0:
             text = data[a:b].tobytes().decode("utf-8", "replace").rstrip("\r")
-            self.problem = (self._events, self.lines + bad + 1, text)
+            self.problem = (self._events, self.lines + bad + 1, text, spacing)
         self.lines += lines
         return stop
 
@@ -384,6 +401,11 @@ records with colour-reconnection loops have them): ``keep`` the link, as HepMC3 
 the generator's own record has it (the default), or ``drop`` it, as HepMC3 3.2 (inside pyhepmc
 2.16, the ``pyhepmc`` reader) does."""
 
+MOMENTUM_UNITS = ("GEV", "MEV")
+"""Momentum units a HepMC file can declare; ``HepMCSource(momentum_unit=...)`` overrides the
+file's declaration with one of them (for files whose label is wrong, see
+:mod:`recast.events.sanity`)."""
+
 _BLOCK = 1 << 20  # bytes of decompressed text per read: the buffer holds one block and one event
 
 
@@ -392,10 +414,14 @@ class HepMCSource:
     """Read a HepMC3 or HepMC2 file (plain or compressed) and yield event batches of
     ``chunk_size`` events; memory stays bounded by the chunk size whatever the file length.
 
-    ``reader`` picks the parser (:data:`READERS`); both give the same batches.
+    ``reader`` picks the parser (:data:`READERS`); both give the same batches. ``momentum_unit``
+    (None, "GEV" or "MEV") overrides the unit the file declares.
 
     After (or during) iteration: ``n_read`` events read, ``cross_section_fb`` the last cross
-    section the file carried (HepMC ``GenCrossSection``), or None.
+    section the file carried (HepMC ``GenCrossSection``), or None; ``collision`` what the first
+    batch shows of the collision (beams, sqrt(s), momentum unit: a
+    :class:`~recast.events.sanity.CollisionInfo`), ``notes`` remarks on the input for the user
+    (internal particles with negative energies, collision warnings).
     """
 
     path: Path
@@ -403,11 +429,14 @@ class HepMCSource:
     max_events: int | None = None
     reader: str = "columnar"
     forward_parents: str = "keep"
+    momentum_unit: str | None = None
     n_read: int = 0
     cross_section_fb: float | None = None
     cross_section_err_fb: float | None = None
     format: str = ""
     notes: list[str] = field(default_factory=list)
+    collision: CollisionInfo | None = None
+    _internal: InternalMomenta = field(default_factory=lambda: InternalMomenta(), repr=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -421,6 +450,11 @@ class HepMCSource:
             raise ValueError(f"forward_parents must be one of {', '.join(FORWARD_PARENTS)}")
         if self.reader not in READERS:
             raise ValueError(f"unknown HepMC reader {self.reader!r}: choose from {', '.join(READERS)}")
+        if self.momentum_unit is not None:
+            self.momentum_unit = self.momentum_unit.upper()
+            if self.momentum_unit not in MOMENTUM_UNITS:
+                raise ValueError(f"momentum_unit must be one of {', '.join(MOMENTUM_UNITS)} "
+                                 f"(or None: as the file says)")
         self.format = detect_format(self.path)
 
     @property
@@ -430,16 +464,27 @@ class HepMCSource:
 
     def __iter__(self) -> Iterator:
         batches = self._iter_columnar() if self.reader == "columnar" else self._iter_pyhepmc()
-        yield from batches
+        try:
+            yield from batches
+        finally:
+            note = self._internal.note()
+            if note and note not in self.notes:
+                self.notes.append(note)
         if self.n_read == 0:
             raise EventFileError(f"{self.path}: no events in file")
+
+    def _forced_scale(self) -> float:
+        """The scale to GeV the user imposes (0: as the file says)."""
+        return {None: 0.0, "GEV": 1.0, "MEV": MEV_TO_GEV}[self.momentum_unit]
 
     # -- the columnar reader ------------------------------------------------------------------
 
     def _iter_columnar(self) -> Iterator:
         kernel = _text.parse_hepmc3 if self.format == "hepmc3" else _text.parse_hepmc2
-        # momentum unit scale, number of weight names, links to parents further down the record, stamp
-        state = np.array([1.0, -1.0, 1.0 if self.forward_parents == "keep" else 0.0, 0.0])
+        # momentum unit scale, number of weight names, links to parents further down the record, stamp,
+        # the unit imposed by the user, the unit the file declares
+        forced = self._forced_scale()
+        state = np.array([forced or 1.0, -1.0, 1.0 if self.forward_parents == "keep" else 0.0, 0.0, forced, 0.0])
         err = np.zeros(7, np.int64)
         room = np.zeros(8, np.int64)
         buf = _text.padded(np.zeros(0, np.uint8))
@@ -465,13 +510,14 @@ class HepMCSource:
                 if status == _text.NEED_ROOM:
                     acc.grow(room)
                     continue
+                file_unit = "MEV" if state[5] == MEV_TO_GEV else "GEV"
                 if status == _text.ERROR:
                     message = self._parse_error(err, buf[:filled], offset, self.n_read + acc.n_ev + 1)
                     if acc.n_ev:  # the good events read before the failure still count
-                        yield self._columnar_batch(acc)
+                        yield self._columnar_batch(acc, file_unit)
                     raise EventFileError(message)
                 if status == _text.CHUNK_FULL:
-                    yield self._columnar_batch(acc)
+                    yield self._columnar_batch(acc, file_unit)
                     acc = _text.Acc(capacity=len(acc.pid), events=len(acc.ev_number), parents=len(acc.parents),
                                     scratch=acc.scratch)
                 elif status == _text.END:
@@ -483,7 +529,7 @@ class HepMCSource:
                         message = (f"{self.path}: event {self.n_read + acc.n_ev + 1}: cannot decompress the "
                                    f"data after line {_line_number(self.path, offset + filled)}: {exc}")
                         if acc.n_ev:
-                            yield self._columnar_batch(acc)
+                            yield self._columnar_batch(acc, file_unit)
                         raise EventFileError(message) from None
                     tail = filled - pos
                     new = _text.padded(buf[pos:filled], tail + len(data))
@@ -499,7 +545,7 @@ class HepMCSource:
                     else:
                         end, final = 0, _text.BOUNDARY
         if acc.n_ev:
-            yield self._columnar_batch(acc)
+            yield self._columnar_batch(acc, "MEV" if state[5] == MEV_TO_GEV else "GEV")
 
     @staticmethod
     def _apply_fixes(acc: _text.Acc, buf: np.ndarray) -> None:
@@ -513,7 +559,7 @@ class HepMCSource:
                 acc.ev_weight[-1 - target] = value
         acc.n_fix = 0
 
-    def _columnar_batch(self, acc: _text.Acc):
+    def _columnar_batch(self, acc: _text.Acc, file_unit: str):
         n_ev, n_p, n_par = acc.n_ev, acc.n_p, acc.n_par
         status = acc.status[:n_p]
         rec = GenRecord(
@@ -526,13 +572,16 @@ class HepMCSource:
             parents=acc.parents[:n_par],
             weight=acc.ev_weight[:n_ev].copy(),
             event_number=acc.ev_number[:n_ev].copy(),
+            status=status,
         )
+        if self.format == "hepmc2":
+            rec = _without_dropped(rec)
         xs = acc.ev_xs[:n_ev]
         good = np.flatnonzero(np.isfinite(xs[:, 0]) & (xs[:, 0] > 0))
         if good.size:  # generators refine it event by event: keep the last
             self.cross_section_fb = float(xs[good[-1], 0]) * 1000.0
             self.cross_section_err_fb = float(xs[good[-1], 1]) * 1000.0
-        return self._finish_batch(rec, n_ev)
+        return self._finish_batch(rec, n_ev, file_unit)
 
     def _parse_error(self, err: np.ndarray, buf: np.ndarray, offset: int, event: int) -> str:
         code, at, a, b, c, d, truncated = (int(x) for x in err)
@@ -540,7 +589,10 @@ class HepMCSource:
         text = buf[at:stop].tobytes().decode("utf-8", "replace").rstrip("\r")
         kind = {"E": "event", "V": "vertex", "P": "particle"}.get(text[:1], "record")
         where = f"{self.path}: event {event}, line {_line_number(self.path, offset + at)}"
-        if code == _text.E_MALFORMED:
+        if code == _text.E_MALFORMED and self.format == "hepmc2" and re.search(r"\S(?: [ \t]|\t)", text.rstrip()):
+            reason = (f"{kind} line with fields not separated by single spaces (HepMC3 3.3 reads HepMC2 fields by "
+                      f"single spaces and would misread it): {text[:80]!r}")
+        elif code == _text.E_MALFORMED:
             reason = (f"malformed {kind} line (a field that is not a number, or a field missing or extra): "
                       f"{text[:80]!r}")
         elif code == _text.E_COUNT and self.format == "hepmc3":
@@ -571,8 +623,9 @@ class HepMCSource:
         elif code == _text.E_OUTSIDE:
             reason = f"{kind} line before the first event line"
         elif code == _text.E_NO_INCOMING:
-            reason = (f"vertex {a} has outgoing particles but no incoming one (no particle names it as its "
-                      f"end vertex): HepMC3 would drop its particles")
+            reason = (f"vertex {a} has no incoming particle (no particle names it as its end vertex) and an "
+                      f"outgoing final-state particle: HepMC3 removes the vertex and drops that particle from "
+                      f"the event")
         elif code == _text.E_NO_VERTEX:
             reason = "particle line before the event's first vertex line"
         else:
@@ -581,79 +634,85 @@ class HepMCSource:
             reason = "file ends in the middle of the event (truncated?): " + reason
         return f"{where}: {reason}"
 
-    def _finish_batch(self, rec: GenRecord, n_events: int):
-        try:
-            check_momenta(rec, str(self.path), self.n_read)
-        except EventFileError as exc:
-            line = locate_bad_momentum(self.path, self.format, self.n_read, n_events)
-            raise EventFileError(f"{exc}" + (f" (line {line})" if line else "")) from None
+    def _finish_batch(self, rec: GenRecord, n_events: int, file_unit: str):
+        """Check the chunk's momenta, learn the collision from the first chunk, make the batch."""
+        check = momentum_check(rec)
+        if check.bad_final >= 0:
+            event = event_of_particle(rec, check.bad_final)
+            i = check.bad_final
+            what = "a non-finite momentum" if not np.isfinite(rec.p4[i]).all() else "a negative energy"
+            raise EventFileError(self._bad_momentum_message(event, rec, "final-state particle{pid} with " + what, True))
+        self._internal.add(check, n_events)
+        if self.collision is None:
+            unit_used = self.momentum_unit or file_unit
+            self.collision = collision_from_record(rec, file_unit=file_unit, unit_used=unit_used)
+        batch = to_batch(rec)
+        carried = carried_records_finite(batch)
+        if carried is not None:
+            name, event = carried
+            what = {"bhadrons": "a B hadron", "chadrons": "a C hadron", "taus": "a tau"}[name]
+            raise EventFileError(self._bad_momentum_message(
+                event, rec, what + "{pid} with a non-finite momentum (the analysis uses it)", False))
         self.n_read += n_events
-        return to_batch(rec)
+        return batch
+
+    def _bad_momentum_message(self, event: int, rec: GenRecord, what: str, final_only: bool) -> str:
+        """One line naming the event, the file's line of the particle at fault and the line
+        itself (the file's own numbering, so that both readers name the same particle: HepMC3
+        reorders HepMC2 particles). ``what`` has a ``{pid}`` field."""
+        index = self.n_read + event + 1
+        found = locate_bad_momentum(self.path, self.format, index - 1, final_only)
+        where = f"{self.path}: event {index} (number {int(rec.event_number[event])})"
+        if found is None:  # not expected: the file's text shows what the reader read
+            return f"{where}: {what.format(pid='')}"
+        line, text = found
+        pid = text.split()[3 if self.format == "hepmc3" else 2]
+        return f"{where}, line {line}: {what.format(pid=f' (pid {pid})')}: {text[:100]!r}"
 
     # -- the pyhepmc reader -------------------------------------------------------------------
 
     def _iter_pyhepmc(self) -> Iterator:
-        reader_cls = pyhepmc.io.ReaderAscii if self.format == "hepmc3" else pyhepmc.io.ReaderAsciiHepMC2
-        checked = _CheckedStream(open_binary(self.path))
-        quiet = SilencedOutput()  # HepMC3 prints its complaints: ours name the event and line
-        with io.BufferedReader(checked, buffer_size=1 << 20) as f:
-            reader = reader_cls(pyhepmc.io.pyiostream(f))
-            evt = pyhepmc.GenEvent()
-            chunk: list[tuple] = []
-            try:
-                while self.max_events is None or self.n_read + len(chunk) < self.max_events:
-                    index = self.n_read + len(chunk) + 1  # of the event about to be read, from 1
-                    try:
-                        with quiet:
-                            # the stream is at its end (or broken) after the previous event
-                            ok = not reader.failed() and reader.read_event(evt)
-                    except Exception as exc:  # HepMC3's exceptions, e.g. more weights than names
-                        raise EventFileError(f"{self.path}: cannot read event {index}: {exc}") from None
-                    if ok:
-                        data = pyhepmc.GenEventData()  # write_data appends: one fresh container per event
-                        evt.write_data(data)
-                    # HepMC3 reports success with an empty event when only a footer was left
-                    if not ok or len(data.particles) == 0:
-                        self._check_clean_end(index - 1, checked)
-                        break
-                    if checked.problem is not None and checked.problem[0] <= index:
-                        self._raise_malformed(checked.problem)
-                    chunk.append(self._arrays(data))
-                    self._remember_cross_section(evt)  # generators refine it event by event: keep the last
+        """HepMC3's readers run in a child process (:mod:`recast.events._isolated`), which sends
+        the events' arrays back: a crash of HepMC3 (pyhepmc 2.16's HepMC3 3.2 dies with a
+        segmentation fault on some valid files) ends the child, not this process, and becomes a
+        one-line error."""
+        chunk: list[tuple] = []
+        messages = _isolated.run(__name__, "_pyhepmc_worker", str(self.path), self.format, self.max_events)
+        try:
+            while True:
+                try:
+                    kind, payload = next(messages)
+                except _isolated.ChildDied as died:
+                    kind, payload = "error", self._crash_message(died.how, self.n_read + len(chunk) + 1)
+                if kind == "event":
+                    chunk.append(payload)
                     if len(chunk) == self.chunk_size:
                         full, chunk = chunk, []
                         yield self._batch(full)
-                if chunk:
-                    yield self._batch(chunk)
-            except EventFileError:
-                if chunk:  # the good events read before the failure still count
-                    good, chunk = chunk, []
-                    yield self._batch(good)
-                raise
-            finally:
-                quiet.close()
+                elif kind == "error":
+                    _isolated.finish(messages)
+                    if chunk:  # the good events read before the failure still count
+                        good, chunk = chunk, []
+                        yield self._batch(good)
+                    raise EventFileError(payload)
+                else:  # "end"
+                    _isolated.finish(messages)
+                    break
+            if chunk:
+                yield self._batch(chunk)
+        finally:
+            messages.close()
 
-    @staticmethod
-    def _arrays(data) -> tuple:
-        parts = np.array(data.particles, copy=True)
-        if data.momentum_unit == pyhepmc.Units.MEV:
-            for c in ("px", "py", "pz", "e", "mass"):
-                parts[c] *= MEV_TO_GEV
-        w = data.weights
-        return (parts, len(data.vertices), np.asarray(data.links1, np.int64).copy(),
-                np.asarray(data.links2, np.int64).copy(), float(w[0]) if len(w) else 1.0,
-                int(data.event_number))
-
-    def _remember_cross_section(self, evt) -> None:
-        cs = evt.cross_section
-        if cs is not None and cs.is_valid:
-            xs, err = float(cs.xsec(0)), float(cs.xsec_err(0))
-            if np.isfinite(xs) and xs > 0:
-                self.cross_section_fb, self.cross_section_err_fb = xs * 1000.0, err * 1000.0
+    def _crash_message(self, how: str, event: int) -> str:
+        what = "crashed" if how.startswith("SIG") else "ended"
+        return (f"{self.path}: event {event}: HepMC3 (inside pyhepmc {pyhepmc.__version__}, the pyhepmc reader) "
+                f"{what} reading this event ({how}); the default columnar reader does not depend on it")
 
     def _batch(self, chunk: list[tuple]):
+        forced = self._forced_scale()
         parts = np.concatenate([c[0] for c in chunk])
         n_part = np.array([len(c[0]) for c in chunk], np.int64)
+        scale = np.repeat([forced or (MEV_TO_GEV if c[6] else 1.0) for c in chunk], n_part)
         n_vert = np.array([c[1] for c in chunk], np.int64)
         n_link = np.array([len(c[2]) for c in chunk], np.int64)
         part_off, vert_off, link_off = (np.concatenate([[0], np.cumsum(x)]) for x in (n_part, n_vert, n_link))
@@ -663,43 +722,157 @@ class HepMCSource:
         if bad:
             raise EventFileError(f"{self.path}: event {self.n_read + bad} links a particle or vertex "
                                  f"that does not exist")
-        status = parts["status"]
+        for c in chunk:  # generators refine it event by event: keep the last
+            if c[7] is not None:
+                self.cross_section_fb, self.cross_section_err_fb = c[7]
+        status = parts["status"].astype(np.int32)
         rec = GenRecord(
             event_offsets=part_off,
             pid=parts["pid"].astype(np.int32),
             final=status == 1,
             beam=status == 4,
-            p4=np.stack([parts["px"], parts["py"], parts["pz"], parts["e"]], axis=1),
+            p4=np.stack([parts["px"], parts["py"], parts["pz"], parts["e"]], axis=1) * scale[:, None],
             parent_offsets=poff,
             parents=parents,
             weight=np.array([c[4] for c in chunk], np.float64),
             event_number=np.array([c[5] for c in chunk], np.int64),
+            status=status,
         )
-        return self._finish_batch(rec, len(chunk))
+        return self._finish_batch(rec, len(chunk), "MEV" if chunk[0][6] else "GEV")
 
-    def _check_clean_end(self, n_good: int, checked: _CheckedStream) -> None:
-        """HepMC3 stops both at the end of the file and at a bad event: tell the two apart."""
-        if checked.problem is not None and checked.problem[0] <= n_good + 1:
-            self._raise_malformed(checked.problem)
-        if checked.error is not None:
-            raise EventFileError(f"{self.path}: event {n_good + 1}: cannot decompress the data after "
-                                 f"line {checked.lines}: {checked.error}")
-        problem = locate_problem(self.path, self.format, n_good)
-        if problem is not None:
-            line, reason = problem
-            raise EventFileError(f"{self.path}: event {n_good + 1}, line {line}: {reason}")
 
-    def _raise_malformed(self, malformed: tuple[int, int, str]) -> None:
-        event, line, text = malformed
-        kind = {"E": "event", "V": "vertex", "P": "particle"}.get(text[:1], "record")
-        raise EventFileError(f"{self.path}: event {event}, line {line}: malformed {kind} line "
-                             f"(a field that is not a number): {text[:80]!r}")
+def _without_dropped(rec: GenRecord) -> GenRecord:
+    """``rec`` without the particles the HepMC2 kernel marked as dropped (status
+    :data:`~recast.events._hepmc_text.DROPPED`: HepMC3 leaves them out of its event). They have
+    neither parents nor children, so only indices shift."""
+    keep = rec.status != _text.DROPPED
+    if keep.all():
+        return rec
+    kept = np.flatnonzero(keep)
+    before = np.concatenate([[0], np.cumsum(keep)])  # kept particles before each index
+    return GenRecord(
+        event_offsets=before[rec.event_offsets], pid=rec.pid[kept], final=rec.final[kept], beam=rec.beam[kept],
+        p4=rec.p4[kept], parent_offsets=np.append(rec.parent_offsets[kept], rec.parent_offsets[-1]),
+        parents=before[rec.parents], weight=rec.weight, event_number=rec.event_number, status=rec.status[kept])
+
+
+@dataclass
+class InternalMomenta:
+    """Internal particles (status other than 1) with negative energies or non-finite momenta,
+    counted over a file for one note (see :class:`~recast.events.record.MomentumCheck`)."""
+
+    negative_energy: int = 0
+    non_finite: int = 0
+    events: int = 0  # events read
+    statuses: set[int] = field(default_factory=set)
+
+    def add(self, check: MomentumCheck, n_events: int) -> None:
+        self.negative_energy += check.internal_negative_energy
+        self.non_finite += check.internal_non_finite
+        self.statuses.update(check.internal_statuses)
+        self.events += n_events
+
+    def note(self) -> str | None:
+        if not self.negative_energy and not self.non_finite:
+            return None
+        found = " and ".join(f"{n} {what}" for n, what in (
+            (self.negative_energy, "with a negative energy"), (self.non_finite, "with a non-finite momentum")) if n)
+        statuses = ", ".join(str(s) for s in sorted(self.statuses)[:8])
+        return (f"internal particles (not final-state) in {self.events} events read: {found} (status {statuses}; "
+                f"e.g. space-like partons of the initial-state shower); no object is built from them, so they "
+                f"were kept as the file has them")
+
+
+def _pyhepmc_worker(path: str, fmt: str, max_events: int | None, send) -> None:
+    """The pyhepmc reader's work in its child process: sends ("event", arrays) per event, then
+    ("end", None) or ("error", message)."""
+    try:
+        for event in _pyhepmc_events(Path(path), fmt, max_events):
+            send(("event", event))
+        send(("end", None))
+    except EventFileError as exc:
+        send(("error", str(exc)))
+    except Exception as exc:  # noqa: BLE001 - anything else still ends in one line
+        send(("error", f"{path}: the pyhepmc reader failed: {type(exc).__name__}: {exc}"))
+
+
+def warm_up_isolated() -> None:
+    """Load the compiled kernels the pyhepmc reader's child uses into the reader server (see
+    :mod:`recast.events._isolated`), so that each child does not load them again."""
+    _first_bad_record(np.frombuffer(b"E 1 0 0\n", np.uint8), True, 0)
+    _first_newline(np.zeros(1, np.uint8))
+
+
+def _pyhepmc_events(path: Path, fmt: str, max_events: int | None) -> Iterator[tuple]:
+    """Events read by HepMC3's readers, as (particles (GenEventData), vertex count, links1,
+    links2, first weight, event number, momenta in MeV, (cross section, error) in fb or None)."""
+    reader_cls = pyhepmc.io.ReaderAscii if fmt == "hepmc3" else pyhepmc.io.ReaderAsciiHepMC2
+    checked = _CheckedStream(open_binary(path))
+    with io.BufferedReader(checked, buffer_size=1 << 20) as f:
+        reader = reader_cls(pyhepmc.io.pyiostream(f))
+        evt = pyhepmc.GenEvent()
+        index = 0  # of the event read last, from 1
+        while max_events is None or index < max_events:
+            index += 1
+            try:
+                # the stream is at its end (or broken) after the previous event
+                ok = not reader.failed() and reader.read_event(evt)
+            except Exception as exc:  # HepMC3's exceptions, e.g. more weights than names
+                raise EventFileError(f"{path}: cannot read event {index}: {exc}") from None
+            if ok:
+                data = pyhepmc.GenEventData()  # write_data appends: one fresh container per event
+                evt.write_data(data)
+            # HepMC3 reports success with an empty event when only a footer was left
+            if not ok or len(data.particles) == 0:
+                _check_clean_end(path, fmt, index - 1, checked)
+                return
+            if checked.problem is not None and checked.problem[0] <= index:
+                _raise_malformed(path, fmt, checked.problem)
+            w = data.weights
+            yield (np.array(data.particles, copy=True), len(data.vertices),
+                   np.asarray(data.links1, np.int64).copy(), np.asarray(data.links2, np.int64).copy(),
+                   float(w[0]) if len(w) else 1.0, int(data.event_number),
+                   data.momentum_unit == pyhepmc.Units.MEV, _cross_section_fb(evt))
+
+
+def _cross_section_fb(evt) -> tuple[float, float] | None:
+    cs = evt.cross_section
+    if cs is not None and cs.is_valid:
+        xs, err = float(cs.xsec(0)), float(cs.xsec_err(0))
+        if np.isfinite(xs) and xs > 0:
+            return xs * 1000.0, err * 1000.0
+    return None
+
+
+def _check_clean_end(path: Path, fmt: str, n_good: int, checked: _CheckedStream) -> None:
+    """HepMC3 stops both at the end of the file and at a bad event: tell the two apart."""
+    if checked.problem is not None and checked.problem[0] <= n_good + 1:
+        _raise_malformed(path, fmt, checked.problem)
+    if checked.error is not None:
+        raise EventFileError(f"{path}: event {n_good + 1}: cannot decompress the data after "
+                             f"line {checked.lines}: {checked.error}")
+    problem = locate_problem(path, fmt, n_good)
+    if problem is not None:
+        line, reason = problem
+        raise EventFileError(f"{path}: event {n_good + 1}, line {line}: {reason}")
+
+
+def _raise_malformed(path: Path, fmt: str, malformed: tuple[int, int, str, bool]) -> None:
+    event, line, text, spacing = malformed
+    kind = {"E": "event", "V": "vertex", "P": "particle"}.get(text[:1], "record")
+    if spacing:
+        remedy = ("the default columnar reader reads HepMC3 text as HepMC3 3.3 does" if fmt == "hepmc3"
+                  else "HepMC3 3.3 reads HepMC2 text by single spaces too")
+        raise EventFileError(f"{path}: event {event}, line {line}: {kind} line with fields not separated by single "
+                             f"spaces, which the pyhepmc reader (HepMC3 3.2) misreads; {remedy}: {text[:80]!r}")
+    raise EventFileError(f"{path}: event {event}, line {line}: malformed {kind} line "
+                         f"(a field that is not a number): {text[:80]!r}")
 
 
 _FLOAT = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
 _INT = r"[-+]?\d+"
 _P3 = re.compile(rf"^P {_INT} {_INT} {_INT}(?: (?:{_FLOAT})){{5}} {_INT}\s*$", re.IGNORECASE)
-_V3 = re.compile(rf"^V {_INT} {_INT}(?: \[[-\d,]*\])?(?: @(?: (?:{_FLOAT})){{4}})?\s*$", re.IGNORECASE)
+_V3 = re.compile(rf"^V {_INT} {_INT} \[[-\d,]*\](?: @(?: (?:{_FLOAT})){{4}})?\s*$", re.IGNORECASE)
 _P2 = re.compile(rf"^P {_INT} {_INT}(?: (?:{_FLOAT})){{7}} {_INT} {_INT}( {_INT})*\s*$", re.IGNORECASE)
 _V2 = re.compile(rf"^V {_INT} {_INT}(?: (?:{_FLOAT})){{4}} {_INT} {_INT} {_INT}( \S+)*\s*$", re.IGNORECASE)
 
@@ -787,24 +960,30 @@ def _line_number(path: Path, offset: int) -> int:
     return lines
 
 
-def locate_bad_momentum(path: Path, fmt: str, first: int, count: int) -> int | None:
-    """Line number of the first particle with a non-finite momentum or a negative energy in the
-    ``count`` events after the first ``first`` ones (error path only: a line-by-line scan)."""
-    cols = slice(4, 8) if fmt == "hepmc3" else slice(3, 7)
+def locate_bad_momentum(path: Path, fmt: str, event_index: int, final_only: bool) -> tuple[int, str] | None:
+    """(line number, text) of the first particle line of the ``event_index``-th event (0-based)
+    with a non-finite momentum or, if ``final_only``, a final-state one (status 1) with a
+    non-finite momentum or a negative energy. The file's own line names the particle the same
+    way whichever reader read it (HepMC3 reorders HepMC2 particles). Error path only: a
+    line-by-line scan."""
+    momentum, status = (slice(4, 8), 9) if fmt == "hepmc3" else (slice(3, 7), 8)
     n_events = 0
     with open_binary(path) as f:
         for lineno, raw in enumerate(f, 1):
             if raw.startswith(b"E "):
                 n_events += 1
-                if n_events > first + count:
+                if n_events > event_index + 1:
                     return None
-            elif raw.startswith(b"P ") and n_events > first:
+            elif raw.startswith(b"P ") and n_events == event_index + 1:
+                fields = raw.split()
                 try:
-                    px, py, pz, e = (float(x) for x in raw.split()[cols])
-                except ValueError:
+                    p4 = np.array([float(x) for x in fields[momentum]])
+                    final = int(fields[status]) == 1
+                except (ValueError, IndexError):
                     continue
-                if not np.isfinite((px, py, pz, e)).all() or e < 0:
-                    return lineno
+                finite = np.isfinite(p4).all()
+                if (final and (not finite or p4[3] < 0)) if final_only else not finite:
+                    return lineno, raw.decode("utf-8", "replace").rstrip()
     return None
 
 

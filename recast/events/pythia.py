@@ -224,6 +224,8 @@ class PythiaSource:
     sigma_gen_fb: float | None = None
     sigma_err_fb: float | None = None
     sqrt_s_gev: float | None = None  # the collision energy Pythia set up (from the LHE file's beams)
+    collision: object = None  # LHE input: the beams the file chose (recast.events.sanity.CollisionInfo)
+    path: Path | None = None  # LHE input: the file, as the collision check names it
     n_generated: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -244,6 +246,7 @@ class PythiaSource:
         else:
             slha_mod.check_process(slha_doc, cfg.slha, get_process(cfg.process))
         what = cfg.lhe if cfg.lhe is not None else cfg.slha
+        self.path = cfg.lhe
         workdir = Path(tempfile.mkdtemp(prefix="recast-pythia-"))
         writer = None
         try:
@@ -259,7 +262,15 @@ class PythiaSource:
             if not ok:
                 raise (SLHAError if cfg.lhe is None else EventFileError)(
                     f"{what}: Pythia could not initialise: {_first_problem(log[0])}")
-            self.sqrt_s_gev = float(pythia.infoPython().eCM())
+            info = pythia.infoPython()
+            self.sqrt_s_gev = float(info.eCM())
+            if cfg.lhe is not None:  # the file chose the beams: checked against the analyses like a HepMC file's
+                from .sanity import CollisionInfo
+
+                self.collision = CollisionInfo(
+                    beams=(int(info.idA()), int(info.idB())), beam_energies_gev=(float(info.eA()), float(info.eB())),
+                    sqrt_s_gev=self.sqrt_s_gev, from_final_state=False, momentum_unit="GEV",
+                    momentum_unit_used="GEV", n_events=0)
             if self.hepmc_out is not None:
                 from .hepmc import PythiaHepMCWriter
 

@@ -60,6 +60,7 @@ class GenRecord:
     parents: np.ndarray  # int64[m]
     weight: np.ndarray  # float64[n_events]
     event_number: np.ndarray  # int64[n_events]
+    status: np.ndarray | None = None  # int32[n]: the generator's status codes, where the source has them
 
     @property
     def n_events(self) -> int:
@@ -215,16 +216,90 @@ def to_batch(rec: GenRecord) -> ak.Array:
                    "bhadrons": bhadrons, "chadrons": chadrons, "taus": taus}, depth_limit=1)
 
 
-def check_momenta(rec: GenRecord, source: str, first_event_index: int) -> None:
-    """Refuse NaN or infinite momenta and negative energies, naming the event and particle."""
+@dataclass
+class MomentumCheck:
+    """What :func:`momentum_check` found in a chunk of events.
+
+    Only final-state particles (status 1) must have a finite momentum and a non-negative energy:
+    they make every object of the analysis. Internal particles may have a negative energy as a
+    matter of physics (space-like partons of the initial-state shower, status 3 in Pythia 6 and
+    status 11 gluons in Herwig records); they feed no object, only the ancestry (by their links,
+    not their momenta) and the collision check (beams), so they are counted, not refused. The
+    B/C-hadron and tau records the batch carries are checked on the batch itself (see
+    :func:`carried_records_finite`).
+    """
+
+    bad_final: int  # flat index of the first final-state particle at fault, -1 if none
+    internal_negative_energy: int  # internal particles with E < 0
+    internal_non_finite: int  # internal particles with a non-finite momentum component
+    internal_statuses: tuple[int, ...]  # the statuses of those internal particles
+
+
+@numba.njit(cache=True)
+def _momentum_faults(p4, final):
+    """One pass over the momenta: (first final-state particle with a non-finite component or
+    E < 0, or -1; internal particles with E < 0; internal ones with a non-finite component)."""
+    first = -1
+    negative = 0
+    non_finite = 0
+    for i in range(len(p4)):
+        finite = np.isfinite(p4[i, 0]) and np.isfinite(p4[i, 1]) and np.isfinite(p4[i, 2]) and np.isfinite(p4[i, 3])
+        if finite and p4[i, 3] >= 0:
+            continue
+        if final[i]:
+            if first < 0:
+                first = i
+        elif finite:
+            negative += 1
+        else:
+            non_finite += 1
+    return first, negative, non_finite
+
+
+def momentum_check(rec: GenRecord) -> MomentumCheck:
+    """Look for non-finite momenta and negative energies (one compiled pass over the chunk)."""
+    first, negative, non_finite = _momentum_faults(rec.p4, rec.final)
+    statuses: tuple[int, ...] = ()
+    if (negative or non_finite) and rec.status is not None:
+        bad = ~(np.isfinite(rec.p4).all(axis=1) & (rec.p4[:, 3] >= 0)) & ~rec.final
+        statuses = tuple(int(x) for x in np.unique(rec.status[bad]))
+    return MomentumCheck(first, negative, non_finite, statuses)
+
+
+def event_of_particle(rec: GenRecord, i: int) -> int:
+    """Index (in the chunk) of the event that flat particle ``i`` belongs to."""
+    return int(np.searchsorted(rec.event_offsets, i, side="right") - 1)
+
+
+def check_momenta(rec: GenRecord, source: str, first_event_index: int) -> MomentumCheck:
+    """Refuse a final-state particle with a NaN or infinite momentum or a negative energy,
+    naming the event and particle; return what was found in internal particles."""
     from ..errors import EventFileError
 
-    bad = ~np.isfinite(rec.p4).all(axis=1) | (rec.p4[:, 3] < 0)
-    if bad.any():
-        i = int(np.argmax(bad))
-        ev = int(np.searchsorted(rec.event_offsets, i, side="right") - 1)
+    check = momentum_check(rec)
+    i = check.bad_final
+    if i >= 0:
+        ev = event_of_particle(rec, i)
         what = "a non-finite momentum" if not np.isfinite(rec.p4[i]).all() else "a negative energy"
         raise EventFileError(
             f"{source}: event {first_event_index + ev + 1} (number {int(rec.event_number[ev])}) has "
-            f"{what} in particle {i - int(rec.event_offsets[ev]) + 1} (pid {int(rec.pid[i])}): "
+            f"{what} in final-state particle {i - int(rec.event_offsets[ev]) + 1} (pid {int(rec.pid[i])}): "
             f"p = {tuple(float(x) for x in rec.p4[i])}")
+    return check
+
+
+def carried_records_finite(batch: ak.Array) -> tuple[str, int] | None:
+    """The first internal-particle record of the batch (B and C hadrons, visible taus) with a
+    non-finite momentum component, as (collection, event index), or None. Those momenta reach
+    the analysis (b-labelling, taus), so they must be finite, unlike other internal particles'."""
+    for name in ("bhadrons", "chadrons", "taus"):
+        records = batch[name]
+        flat = ak.flatten(records)
+        if all(np.isfinite(ak.to_numpy(flat[c])).all() for c in ("px", "py", "pz", "E")):
+            continue  # the usual case: no per-event work
+        bad = None
+        for c in ("px", "py", "pz", "E"):
+            not_finite = ~np.isfinite(records[c])
+            bad = not_finite if bad is None else bad | not_finite
+        return name, int(np.argmax(ak.to_numpy(ak.any(bad, axis=1))))
+    return None
