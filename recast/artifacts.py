@@ -366,12 +366,12 @@ def fetch(artifact: Artifact, *, offline: bool | None = None, progress: bool = T
     if not sources:
         raise ArtifactUnavailable(f"{name}: not in the mirror or the cache, and no public download location is "
                                   f"known; {HOW_TO_PROVIDE} (as <dir>/{artifact.analysis}/{artifact.mirror_path})",
-                                  short="not in the mirror or cache, no public source")
+                                  short=f"{artifact.id} is not in the mirror or cache and has no public source")
     if _offline_env() if offline is None else offline:
         raise ArtifactUnavailable(f"{name}: not in the mirror or the cache, and downloads are off (offline: "
                                   f"RECAST_OFFLINE=1; online it comes from "
                                   f"{sources[0][0].download_url(sources[0][1])}); or {HOW_TO_PROVIDE}",
-                                  short="not in the mirror or cache, downloads off (RECAST_OFFLINE=1)")
+                                  short=f"{artifact.id} is not in the mirror or cache, downloads off (RECAST_OFFLINE=1)")
     failures: list[ArtifactError] = []
     for resource, member in sources:
         try:
@@ -382,7 +382,7 @@ def fetch(artifact: Artifact, *, offline: bool | None = None, progress: bool = T
     # only when no source even delivered a file is the artifact merely unavailable
     if all(isinstance(f, ArtifactUnavailable) for f in failures):
         raise ArtifactUnavailable(f"{name}: {tried}; {HOW_TO_PROVIDE}",
-                                  short="not in the mirror or cache, download failed")
+                                  short=f"{artifact.id} is not in the mirror or cache, download failed")
     raise ArtifactError(f"{name}: {tried}; {HOW_TO_PROVIDE}")
 
 

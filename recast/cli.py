@@ -204,11 +204,9 @@ def _run_outputs(out: str | None, analyses) -> dict[str, tuple[Path, Path]]:
 
 
 def _save_json(path: Path, doc: dict, what: str, remark: str = "") -> None:
-    import json
+    from . import output, results
 
-    from . import output
-
-    output.save(path, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode(), what)
+    output.save(path, results.encode(doc), what)
     _say(f"wrote {path}" + (f" ({remark})" if remark else ""))
 
 
@@ -281,7 +279,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         dump.write(Path(args.dump_features))
         _say(f"wrote the model inputs and scores of {n_events} events to {args.dump_features}")
     if args.limit:
-        from . import output, stats
+        from . import stats
 
         for run in runs:
             aid = run.analysis.id

@@ -126,9 +126,14 @@ def validate(doc: dict[str, Any], path: str | Path = "result") -> None:
         raise RecastError(f"{path}: invalid result file at {where}: {exc.message}") from None
 
 
+def encode(doc: dict[str, Any]) -> bytes:
+    """A JSON document as the bytes of its file (NaN and infinities refused: they are not JSON)."""
+    return (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode()
+
+
 def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
     """Write any JSON document to ``path`` atomically (temporary file beside it, then rename)."""
-    write_bytes(path, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode())
+    write_bytes(path, encode(doc))
 
 
 write_atomic = write_json_atomic  # result documents

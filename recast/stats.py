@@ -147,7 +147,9 @@ def document(analysis_id: str, source: str, limits: Sequence[Limits], source_kin
 
 def encode(doc: dict[str, Any]) -> bytes:
     """A limits document as the bytes of its file."""
-    return (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode()
+    from .results import encode as encode_json
+
+    return encode_json(doc)
 
 
 def _finite(obj):

@@ -394,4 +394,4 @@ def test_skipped_regions_are_named_once_per_scan(gtt_sample, tmp_path, capsys, w
     notes = [line for line in err.splitlines() if "signal region(s) skipped" in line]
     assert len(notes) == 1, err
     assert notes[0].startswith(f"recast: note: {ANA}: 8 signal region(s) skipped (Gtt-2100-1, ")
-    assert "downloads off (RECAST_OFFLINE=1)" in notes[0] and len(notes[0]) < 320
+    assert "downloads off (RECAST_OFFLINE=1)" in notes[0] and len(notes[0]) < 360
