@@ -52,12 +52,13 @@ def test_every_step_is_reported_once_up_to_the_total(likelihood, upper_limits):
     assert [w for w in labels if not w.endswith(": upper limit")] == expected
 
 
-def _run_with_terminal_stderr(argv: list[str]) -> tuple[int, str, str]:
-    """Run ``recast ARGV`` with stderr on a pseudo-terminal and stdout on a pipe."""
+def _run_with_terminal_stderr(argv: list[str], cwd) -> tuple[int, str, str]:
+    """Run the installed ``recast ARGV`` (from ``cwd``, outside the source tree, whose ``recast``
+    lacks the analyses an install maps in) with stderr on a pseudo-terminal and stdout on a pipe."""
     master, slave = pty.openpty()
     env = dict(os.environ, COLUMNS="160")
     proc = subprocess.Popen([sys.executable, "-m", "recast.cli", *argv], stdout=subprocess.PIPE, stderr=slave,
-                            env=env)
+                            env=env, cwd=cwd)
     os.close(slave)
     terminal = b""
     while True:
@@ -85,8 +86,8 @@ def result_file(gtt_sample, tmp_path_factory):
     return out
 
 
-def test_a_bar_on_a_terminal_and_full_tables_on_the_pipe(result_file):
-    rc, out, terminal = _run_with_terminal_stderr(["limit", str(result_file)])
+def test_a_bar_on_a_terminal_and_full_tables_on_the_pipe(result_file, tmp_path):
+    rc, out, terminal = _run_with_terminal_stderr(["limit", str(result_file)], tmp_path)
     assert rc == 0
     assert "ANA-SUSY-2018-30 limits" in terminal and "/15" in terminal  # 14 regions and one upper limit
     assert "Gtt-0L-B" in out and "simplified likelihood:" in out and "…" not in out
@@ -95,7 +96,8 @@ def test_a_bar_on_a_terminal_and_full_tables_on_the_pipe(result_file):
 
 def test_run_limit_shows_the_bar_too(gtt_sample, tmp_path):
     rc, out, terminal = _run_with_terminal_stderr(["run", "ANA-SUSY-2018-30", "--events", str(gtt_sample[1]),
-                                                   "--xsec-fb", "2", "--limit", "--out", str(tmp_path / "r.json")])
+                                                   "--xsec-fb", "2", "--limit", "--out", str(tmp_path / "r.json")],
+                                                  tmp_path)
     assert rc == 0, terminal[-500:]
     assert "ANA-SUSY-2018-30 limits" in terminal
     assert json.loads((tmp_path / "r.limits.json").read_text())["schema_version"] == stats.LIMITS_VERSION
