@@ -483,7 +483,7 @@ def cmd_data_add(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from . import output, pipeline, scan, xsec
+    from . import output, parallel, pipeline, scan, xsec
     from .errors import RecastError
 
     output.prepare_dir(Path(args.out), "scan directory")
@@ -497,8 +497,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     for n in grid.notes:
         _say(f"note: {n}")
     out = Path(args.out)
-    where = f"the scheduler at {args.scheduler}" if args.scheduler else \
-        f"{args.workers or scan.default_workers()} local worker process(es)"
+    where = parallel.describe(args.workers, args.scheduler)
     state: dict = {"start": None, "done": 0}
     with contextlib.ExitStack() as stack:
 
@@ -555,7 +554,7 @@ VALIDATION_OUT = "recast-validation"  # cmd_validate's default report directory:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from . import analysis as ana_mod
-    from . import output, paths, scan, validate, validation_report
+    from . import output, parallel, paths, validate, validation_report
     from .errors import RecastError
 
     ana = ana_mod.load(args.analysis)
@@ -593,8 +592,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     runs: dict = {}
     start = time.perf_counter()
     if points:
-        where = f"the scheduler at {args.scheduler}" if args.scheduler else \
-            f"{args.workers or scan.default_workers()} local worker process(es)"
+        where = parallel.describe(args.workers, args.scheduler)
         _say(f"validating {ana.id}: {len(points)} point(s), {sum(p.nevents for p in points)} events in all, on {where}")
         with contextlib.ExitStack() as stack:
             bar = None if args.quiet else stack.enter_context(_progress(len(points), "validate"))

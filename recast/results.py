@@ -15,11 +15,9 @@ import json
 import platform
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 
 from .analysis import Analysis
 from .atomic import write_bytes
@@ -34,7 +32,9 @@ _PACKAGES = ("recast", "numpy", "awkward", "numba", "fastjet", "pyhepmc", "pythi
 
 @lru_cache(maxsize=None)
 def schema() -> dict:
-    return json.loads(files("recast.schemas").joinpath(f"result-{SCHEMA_VERSION}.schema.json").read_text())
+    from . import schemas
+
+    return schemas.schema("result", SCHEMA_VERSION)
 
 
 def software_versions() -> dict[str, str]:
@@ -114,16 +114,9 @@ def _histogram(h, counts: Counts, scale: float | None) -> dict[str, Any]:
 
 def validate(doc: dict[str, Any], path: str | Path = "result") -> None:
     """Check a result document against the schema; a one-line RecastError otherwise."""
-    if doc.get("schema") != SCHEMA_NAME:
-        raise RecastError(f"{path}: not a recast result file (schema {doc.get('schema')!r})")
-    if doc.get("schema_version") != SCHEMA_VERSION:
-        raise RecastError(f"{path}: result schema version {doc.get('schema_version')} is not "
-                          f"supported (this recast reads version {SCHEMA_VERSION})")
-    try:
-        jsonschema.validate(doc, schema())
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
-        raise RecastError(f"{path}: invalid result file at {where}: {exc.message}") from None
+    from . import schemas
+
+    schemas.validate(doc, "result", path, accept=(SCHEMA_VERSION,))
 
 
 def encode(doc: dict[str, Any]) -> bytes:

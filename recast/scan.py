@@ -35,13 +35,13 @@ settings hash (nevents, seed, process, analyses, resolved options, Pythia settin
 settings and the SLHA text); failed points are retried. The summary lists the points of the grid
 of the latest command (point files of other grids in the same directory are left alone).
 
-Points run on Dask: a local cluster of single-threaded worker processes (``WORKER_ENV`` limits
-BLAS, OpenMP and numba to one thread each; onnxruntime sessions are single-threaded already), or
-an existing scheduler, whose workers get the same limits through ``client.run``.
+Points run on Dask through :mod:`recast.parallel`: a local cluster of single-threaded worker
+processes, or an existing scheduler, whose workers get the same limits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import glob as _glob
@@ -52,14 +52,12 @@ import math
 import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from . import parallel
 from .errors import RecastError
 
 POINT_SCHEMA, SUMMARY_SCHEMA, SCAN_SCHEMA_VERSION = "recast-scan-point", "recast-scan-summary", 1
@@ -71,9 +69,6 @@ COMBINATION_RULE = (
     "observed < 0.05); the point is excluded when any analysis excludes it; the deciding analysis is "
     "the one of smallest expected CLs among those that exclude it (among all when none does), and its "
     "best-expected region gives the point's CLs")
-# Each worker runs one point at a time, single-threaded: set before the worker imports anything.
-WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "NUMBA_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
 SUMMARY_COLUMNS = ("name", "status", "model", "process", "m_parent", "m_lsp", "nevents", "seed", "xsec_fb",
                    "xsec_kind", "excluded", "cls_obs", "cls_exp", "analysis", "region", "error", "elapsed_s",
                    "settings_hash", "file")
@@ -463,15 +458,10 @@ def settings_hash(point: Point, settings: Settings) -> str:
 # -- one point (on a worker) ----------------------------------------------------------------------
 
 
-def limit_threads() -> None:
-    """One thread per worker for everything that would start more (set before their import)."""
-    os.environ.update(WORKER_ENV)
-
-
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """Generate, analyse and compute the limits of one point; never raises for a bad point: the
     returned point document says ``failed`` and why."""
-    limit_threads()
+    parallel.limit_threads()
     import logging
     import warnings
 
@@ -479,7 +469,7 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     doc = _point_doc(task)
     doc["worker"] = {"host": os.uname().nodename, "pid": os.getpid(),
-                     "env": {k: os.environ.get(k) for k in WORKER_ENV}}
+                     "env": {k: os.environ.get(k) for k in parallel.WORKER_ENV}}
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -596,39 +586,11 @@ def combine(per_analysis: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 # -- schemas and files ----------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
-def _schema(kind: str) -> dict:
-    return json.loads(files("recast.schemas").joinpath(f"{kind}-{SCAN_SCHEMA_VERSION}.schema.json").read_text())
-
-
 def validate(doc: dict[str, Any], kind: str, where: str | Path) -> None:
     """Check a point (``kind="scan-point"``) or summary (``"scan-summary"``) document."""
-    import jsonschema
+    from . import schemas
 
-    name = {"scan-point": POINT_SCHEMA, "scan-summary": SUMMARY_SCHEMA}[kind]
-    if not isinstance(doc, dict) or doc.get("schema") != name:
-        raise RecastError(f"{where}: not a recast {kind.replace('-', ' ')} file")
-    if doc.get("schema_version") != SCAN_SCHEMA_VERSION:
-        raise RecastError(f"{where}: {kind} schema version {doc.get('schema_version')} is not supported "
-                          f"(this recast reads version {SCAN_SCHEMA_VERSION})")
-    try:
-        _validator(kind).validate(doc)
-    except jsonschema.ValidationError as exc:
-        at = "/".join(str(p) for p in exc.absolute_path) or "top level"
-        raise RecastError(f"{where}: invalid {kind} file at {at}: {_one_line(exc.message)[:300]}") from None
-
-
-@lru_cache(maxsize=None)
-def _validator(kind: str):
-    """The schema's validator; the point schema refers to the result schema (result-1)."""
-    import jsonschema
-    from referencing import Registry, Resource
-
-    from . import results
-
-    result = Resource.from_contents(results.schema())
-    registry = Registry().with_resource(result.id(), result)
-    return jsonschema.Draft202012Validator(_schema(kind), registry=registry)
+    schemas.validate(doc, kind, where, accept=(SCAN_SCHEMA_VERSION,))
 
 
 def _dumps(doc: dict[str, Any]) -> bytes:
@@ -764,60 +726,6 @@ def _task(point: Point, settings: Settings, shash: str, out_dir: Path) -> dict[s
             "problem": point.problem}
 
 
-def connect(workers: int | None = None, scheduler: str | None = None, timeout_s: float = 4.0):
-    """A Dask client: on ``scheduler`` (an existing cluster; it must answer within ``timeout_s``)
-    or on a new local cluster of ``workers`` single-threaded worker processes. Returns
-    ``(client, cluster or None)``."""
-    import logging
-
-    import dask
-    from distributed import Client, LocalCluster
-
-    if scheduler is not None:
-        _check_address(scheduler)
-        quiet = logging.getLogger("distributed")
-        level = quiet.level
-        quiet.setLevel(logging.CRITICAL)
-        try:
-            client = Client(scheduler, timeout=f"{timeout_s}s", set_as_default=False)
-        except Exception as exc:  # refused, timed out, malformed address: all the user's to fix
-            raise RecastError(f"--scheduler {scheduler}: no Dask scheduler answers there "
-                              f"({_one_line(str(exc)) or type(exc).__name__})") from None
-        finally:
-            quiet.setLevel(level)
-        client.run(limit_threads)
-        return client, None
-    n = workers or default_workers()
-    pre = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": {**pre, **WORKER_ENV}}):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.CRITICAL, env=dict(WORKER_ENV))
-    try:
-        client = Client(cluster, set_as_default=False)
-    except BaseException:
-        cluster.close()
-        raise
-    return client, cluster
-
-
-def _check_address(address: str) -> None:
-    """Refuse a malformed scheduler address before a client is made (a client that fails in its
-    constructor hangs for seconds when it is collected)."""
-    from distributed.comm.addressing import parse_address, parse_host_port
-
-    try:
-        scheme, loc = parse_address(address)
-        if scheme not in ("tcp", "tls", "ws", "wss"):
-            raise ValueError(f"scheme {scheme}:// is not one of tcp, tls, ws, wss")
-        parse_host_port(loc)
-    except (ValueError, TypeError) as exc:
-        raise RecastError(f"--scheduler {address}: not a scheduler address such as tcp://host:8786 ({exc})") from None
-
-
-def default_workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
-
-
 def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | None = None,
              scheduler: str | None = None, on_start: Callable[[int, int], None] | None = None,
              on_point: Callable[[dict[str, Any]], None] | None = None,
@@ -863,10 +771,8 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
     def flush() -> None:
         write_summary(out_dir, summary_doc(grid, settings, (rows[p.name] for p in grid.points)))
 
-    client = cluster = None
-    if todo:  # connect first: an unreachable scheduler leaves nothing behind
-        client, cluster = connect(workers, scheduler)
-    try:
+    with parallel.cluster(workers, scheduler) if todo else contextlib.nullcontext() as client:
+        # connected first: an unreachable scheduler leaves nothing behind
         points_dir.mkdir(parents=True, exist_ok=True)
         flush()
         if on_start:
@@ -876,7 +782,7 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
         tasks = {p.name: _task(p, settings, shash, out_dir) for p, shash in todo}
         told: set[tuple[str, str]] = set()
         by_name = {p.name: p for p, _ in todo}
-        for name, doc in _completed(client, run_task, tasks, "recast-point"):
+        for name, doc in parallel.as_finished(client, run_task, tasks, "recast-point"):
             point = by_name[name]
             if isinstance(doc, BaseException):  # the worker died (e.g. a crash in a C++ library) or was lost
                 exc, doc = doc, _point_doc(tasks[point.name])
@@ -894,11 +800,6 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
             flush()
             if on_point:
                 on_point(rows[point.name])
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
     return report
 
 
@@ -913,35 +814,6 @@ def _note_skipped_regions(doc: dict[str, Any], told: set[tuple[str, str]], note:
             if (aid, reason) not in told:
                 told.add((aid, reason))
                 note(f"{aid}: {len(names)} signal region(s) skipped ({', '.join(names)}): {reason}")
-
-
-def _completed(client, fn: Callable[[Any], Any], tasks: Mapping[str, Any], key_prefix: str):
-    """Submit ``fn(task)`` per name (in the given order, first first) and yield ``(name, result)``
-    as they finish; a task whose worker failed yields the exception instead of raising it."""
-    from distributed import as_completed
-
-    futures = {client.submit(fn, task, key=f"{key_prefix}-{name}-{uuid.uuid4().hex[:8]}", pure=False,
-                             priority=-i): name for i, (name, task) in enumerate(tasks.items())}
-    for future in as_completed(list(futures), loop=client.loop):
-        try:
-            yield futures[future], future.result()
-        except Exception as exc:
-            yield futures[future], exc
-
-
-def map_on_dask(fn: Callable[[Any], Any], tasks: Mapping[str, Any], *, workers: int | None = None,
-                scheduler: str | None = None, key_prefix: str = "recast-task"):
-    """``fn`` over ``tasks`` (name -> argument) on a local cluster or ``scheduler``, as
-    :func:`run_scan` runs points; yields ``(name, result or the worker's exception)`` as they finish."""
-    if not tasks:
-        return
-    client, cluster = connect(workers, scheduler)
-    try:
-        yield from _completed(client, fn, tasks, key_prefix)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _finish(doc: dict[str, Any], task: dict[str, Any], path: Path) -> dict[str, Any]:

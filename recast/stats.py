@@ -131,8 +131,7 @@ class Limits:
 def document(analysis_id: str, source: str, limits: Sequence[Limits], source_kind: str = "result") -> dict[str, Any]:
     """The versioned limits file (``recast/schemas/limits-2.schema.json``) of one result or yields
     table (``source_kind``), checked against its schema."""
-    import jsonschema
-    from importlib.resources import files
+    from . import schemas
 
     if source_kind not in SOURCE_KINDS:
         raise ValueError(f"source_kind {source_kind!r}")
@@ -140,8 +139,7 @@ def document(analysis_id: str, source: str, limits: Sequence[Limits], source_kin
            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
            "analysis": analysis_id, "source": source, "source_kind": source_kind, "cls_level": CLS_LEVEL,
            "cls_floor": CLS_FLOOR, "limits": {lim.likelihood: lim.to_dict() for lim in limits}}
-    schema = json.loads(files("recast.schemas").joinpath(f"limits-{LIMITS_VERSION}.schema.json").read_text())
-    jsonschema.validate(_finite(doc), schema)
+    schemas.validate(_finite(doc), "limits", "limits", accept=(LIMITS_VERSION,))
     return doc
 
 

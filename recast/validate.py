@@ -410,7 +410,7 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     or the error. Never raises for a bad point."""
     from . import analysis as ana_mod
     from . import pipeline
-    from .scan import limit_threads
+    from .parallel import limit_threads
 
     limit_threads()
     point: Point = task["point"]
@@ -437,7 +437,7 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
 def run(spec: Spec, points: Sequence[Point], *, workers: int | None = None, scheduler: str | None = None,
         on_done: Callable[[dict[str, Any]], None] | None = None) -> dict[str, dict[str, Any]]:
     """Run ``points`` on Dask; outcome (result or error) by point name."""
-    from .scan import map_on_dask
+    from .parallel import map_on_dask
 
     tasks = {p.name: {"analysis": spec.analysis.id, "point": p} for p in points}
     out = {}
@@ -624,23 +624,11 @@ def status(spec: Spec, compared: Mapping[str, dict[str, Any]]) -> dict[str, Any]
 
 
 def check_schema(doc: dict[str, Any], name: str, where: str | Path) -> None:
-    """Validate a document of this module against ``recast/schemas/<name>-<version>.schema.json``,
-    the version the document states (one of :data:`SCHEMA_VERSIONS`: committed reports of an
-    older version stay readable)."""
-    from importlib.resources import files
+    """Validate a document of this module (``validation`` or ``validation-status``) against the
+    schema of the version it states: committed reports of an older version stay readable."""
+    from . import schemas
 
-    import jsonschema
-
-    version = doc.get("schema_version") if isinstance(doc, dict) else None
-    if version not in SCHEMA_VERSIONS:
-        raise RecastError(f"{where}: {name} schema version {version!r} is not supported "
-                          f"(this recast reads {', '.join(map(str, SCHEMA_VERSIONS))})")
-    schema = json.loads(files("recast.schemas").joinpath(f"{name}-{version}.schema.json").read_text())
-    try:
-        jsonschema.validate(doc, schema)
-    except jsonschema.ValidationError as exc:
-        at = "/".join(str(p) for p in exc.absolute_path) or "top level"
-        raise RecastError(f"{where}: invalid {name} document at {at}: {' '.join(exc.message.split())[:200]}") from None
+    schemas.validate(doc, name, where, accept=SCHEMA_VERSIONS)
 
 
 def read_status(analysis_id: str) -> dict[str, Any] | None:

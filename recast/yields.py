@@ -28,7 +28,6 @@ import io
 import json
 import math
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -148,30 +147,18 @@ def _agree(path: Path, in_file: str | None, given: str | None, how: str) -> str:
 # -- JSON -----------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
-def schema() -> dict:
-    from importlib.resources import files
-
-    return json.loads(files("recast.schemas").joinpath(f"yields-{YIELDS_VERSION}.schema.json").read_text())
-
-
 def _read_json(path: Path, doc: dict[str, Any], text: str,
                given: str | None) -> tuple[list[dict[str, Any]], str, dict | None]:
-    import jsonschema
+    from . import schemas
 
-    if doc.get("schema_version") != YIELDS_VERSION:
-        raise YieldsError(f"{path}: yields schema version {doc.get('schema_version')!r} is not supported "
-                          f"(this recast reads version {YIELDS_VERSION})")
     lines = _region_lines(text)
     try:
-        jsonschema.validate(doc, schema())
-    except jsonschema.ValidationError as exc:
-        where = list(exc.absolute_path)
-        at = "/".join(str(p) for p in where) or "top level"
-        line = ""
-        if len(where) >= 2 and where[0] == "signal_regions" and isinstance(where[1], int):
-            line = f":{lines.get(where[1], '?')}"
-        raise YieldsError(f"{path}{line}: invalid yields file at {at}: {exc.message}") from None
+        schemas.validate(doc, "yields", path, accept=(YIELDS_VERSION,))
+    except schemas.SchemaError as exc:
+        at = exc.at
+        if len(at) >= 2 and at[0] == "signal_regions" and isinstance(at[1], int):  # name the line
+            raise YieldsError(str(exc).replace(f"{path}: ", f"{path}:{lines.get(at[1], '?')}: ", 1)) from None
+        raise YieldsError(str(exc)) from None
     rows = [{"line": lines.get(k, "?"), "name": sr["name"], "yield": float(sr["yield"]),
              "yield_err": None if sr.get("yield_err") is None else float(sr["yield_err"]), "analysis": None}
             for k, sr in enumerate(doc["signal_regions"])]

@@ -4,7 +4,6 @@ checked before any work and never losing what was computed."""
 from __future__ import annotations
 
 import gzip
-import json
 import time
 
 import pytest

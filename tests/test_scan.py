@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from recast import scan, slha, xsec
+from recast import parallel, scan, slha, xsec
 from recast.cli import main
 from recast.errors import RecastError
 from recast.events import PythiaConfig, PythiaSource
@@ -226,7 +226,7 @@ def test_scan_on_a_two_worker_cluster(tmp_path, monkeypatch, capsys):
     def no_cluster(*a, **k):
         raise AssertionError("a rerun of a finished scan must not start workers")
 
-    monkeypatch.setattr(scan, "connect", no_cluster)
+    monkeypatch.setattr(parallel, "connect", no_cluster)
     start = time.perf_counter()
     assert main(argv) == 0
     assert time.perf_counter() - start < 10

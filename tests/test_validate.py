@@ -504,8 +504,10 @@ def test_a_broken_status_file_reads_as_no_report(tmp_path, monkeypatch):
     monkeypatch.setattr(recast.paths, "analysis_data_dir", lambda aid: tmp_path / aid)
     assert validate.read_status("ANA-SUSY-2018-22") is None
     with pytest.raises(RecastError, match="x: validation-status schema version 3 is not supported"):
-        validate.check_schema({"schema_version": 3}, "validation-status", "x")
-    with pytest.raises(RecastError, match="invalid validation-status document at status"):
+        validate.check_schema({"schema": "recast-validation-status", "schema_version": 3}, "validation-status", "x")
+    with pytest.raises(RecastError, match="x: not a recast validation-status file"):
+        validate.check_schema({"schema_version": 2}, "validation-status", "x")
+    with pytest.raises(RecastError, match="invalid validation-status file at status"):
         validate.check_schema({"schema": "recast-validation-status", "schema_version": 1, "analysis": "A",
                                "created": "t", "report": "r", "status": "great", "label": "", "rule": "",
                                "regions": {}}, "validation-status", "x")

@@ -1,0 +1,125 @@
+"""Work on Dask: a local cluster of single-threaded worker processes, or an existing scheduler.
+
+``recast scan`` runs one task per model point and ``recast validate`` one per benchmark point,
+both through :func:`cluster` and :func:`as_finished` (or :func:`map_on_dask`, which does both).
+Each worker runs one task at a time on one thread (:data:`WORKER_ENV`: BLAS, OpenMP and numba
+are limited before they start; onnxruntime sessions are single-threaded already), so N workers
+use N cores. A task whose worker dies (a crash in a C++ library) comes back as its exception,
+never as a hang or a lost task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from .errors import RecastError
+
+# Each worker runs one point at a time, single-threaded: set before the worker imports anything.
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+              "NUMBA_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
+
+
+def limit_threads() -> None:
+    """One thread per worker for everything that would start more (set before their import)."""
+    os.environ.update(WORKER_ENV)
+
+
+def default_workers() -> int:
+    """Local worker processes when none are asked for: the cores, at most two."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def describe(workers: int | None, scheduler: str | None) -> str:
+    """Where the tasks will run, in words."""
+    return (f"the scheduler at {scheduler}" if scheduler else
+            f"{workers or default_workers()} local worker process(es)")
+
+
+def connect(workers: int | None = None, scheduler: str | None = None, timeout_s: float = 4.0):
+    """A Dask client: on ``scheduler`` (an existing cluster; it must answer within ``timeout_s``)
+    or on a new local cluster of ``workers`` single-threaded worker processes. Returns
+    ``(client, cluster or None)``; :func:`cluster` closes both for you."""
+    import logging
+
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        _check_address(scheduler)
+        quiet = logging.getLogger("distributed")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
+        try:
+            client = Client(scheduler, timeout=f"{timeout_s}s", set_as_default=False)
+        except Exception as exc:  # refused, timed out, malformed address: all the user's to fix
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise RecastError(f"--scheduler {scheduler}: no Dask scheduler answers there ({reason})") from None
+        finally:
+            quiet.setLevel(level)
+        client.run(limit_threads)
+        return client, None
+    n = workers or default_workers()
+    pre = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": {**pre, **WORKER_ENV}}):
+        local = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                             dashboard_address=None, silence_logs=logging.CRITICAL, env=dict(WORKER_ENV))
+    try:
+        client = Client(local, set_as_default=False)
+    except BaseException:
+        local.close()
+        raise
+    return client, local
+
+
+@contextlib.contextmanager
+def cluster(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
+    """A connected Dask client (see :func:`connect`), closed with its local cluster on exit."""
+    client, local = connect(workers, scheduler)
+    try:
+        yield client
+    finally:
+        client.close()
+        if local is not None:
+            local.close()
+
+
+def _check_address(address: str) -> None:
+    """Refuse a malformed scheduler address before a client is made (a client that fails in its
+    constructor hangs for seconds when it is collected)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, loc = parse_address(address)
+        if scheme not in ("tcp", "tls", "ws", "wss"):
+            raise ValueError(f"scheme {scheme}:// is not one of tcp, tls, ws, wss")
+        parse_host_port(loc)
+    except (ValueError, TypeError) as exc:
+        raise RecastError(f"--scheduler {address}: not a scheduler address such as tcp://host:8786 ({exc})") from None
+
+
+def as_finished(client, fn: Callable[[Any], Any], tasks: Mapping[str, Any], key_prefix: str):
+    """Submit ``fn(task)`` per name (in the given order, first first) and yield ``(name, result)``
+    as they finish; a task whose worker failed yields the exception instead of raising it."""
+    from distributed import as_completed
+
+    futures = {client.submit(fn, task, key=f"{key_prefix}-{name}-{uuid.uuid4().hex[:8]}", pure=False,
+                             priority=-i): name for i, (name, task) in enumerate(tasks.items())}
+    for future in as_completed(list(futures), loop=client.loop):
+        try:
+            yield futures[future], future.result()
+        except Exception as exc:
+            yield futures[future], exc
+
+
+def map_on_dask(fn: Callable[[Any], Any], tasks: Mapping[str, Any], *, workers: int | None = None,
+                scheduler: str | None = None, key_prefix: str = "recast-task"):
+    """``fn`` over ``tasks`` (name -> argument) on a local cluster or ``scheduler``; yields
+    ``(name, result or the worker's exception)`` as they finish."""
+    if not tasks:
+        return
+    with cluster(workers, scheduler) as client:
+        yield from as_finished(client, fn, tasks, key_prefix)
