@@ -44,8 +44,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from recast.analysis import Analysis, Cut, ModelUse, Option, SignalRegion
-from recast.models.card import card
+from recast.analysis import Analysis, Cut, ModelUse, Option, ScoreCut, SignalRegion
 from recast.objects import ObjectConfig, Objects, delta_phi, leading_slots, remove_overlap
 
 ID = "ANA-SUSY-2018-22"
@@ -132,30 +131,29 @@ PRESELECTION = (
     Cut("meff(incl) > 800", "meff > 800"),
 )
 
-# -- BDT signal regions (FACTS section 3.1; score thresholds from the model cards) --------------
+# -- BDT signal regions (FACTS section 3.1; the score cut is inclusive, as in [SA-BDT] and [CM]) ---
 BDT_REGIONS = {
-    #      N_jet dphi123 dphi(j>3) meff(incl)
-    "GGd1": (4, 0.4, 0.4, 1400),
-    "GGd2": (4, 0.4, 0.4, 1400),
-    "GGd3": (4, 0.4, 0.4, 800),
-    "GGd4": (4, 0.4, 0.4, 800),
-    "GGo1": (6, 0.4, 0.4, 1400),
-    "GGo2": (6, 0.4, 0.4, 1400),
-    "GGo3": (5, 0.4, 0.4, 800),
-    "GGo4": (5, 0.2, 0.2, 800),
+    #      N_jet dphi123 dphi(j>3) meff(incl) BDT score
+    "GGd1": (4, 0.4, 0.4, 1400, 0.97),
+    "GGd2": (4, 0.4, 0.4, 1400, 0.94),
+    "GGd3": (4, 0.4, 0.4, 800, 0.94),
+    "GGd4": (4, 0.4, 0.4, 800, 0.87),
+    "GGo1": (6, 0.4, 0.4, 1400, 0.96),
+    "GGo2": (6, 0.4, 0.4, 1400, 0.87),
+    "GGo3": (5, 0.4, 0.4, 800, 0.92),
+    "GGo4": (5, 0.2, 0.2, 800, 0.84),
 }
 
 
 def _bdt_region(name: str, meff_jets: int) -> SignalRegion:
-    nj, dphi123, dphi_rest, meff = BDT_REGIONS[name]
-    threshold = card(ID, f"BDT-{name}").thresholds[f"BDT-{name}"]
+    nj, dphi123, dphi_rest, meff, score = BDT_REGIONS[name]
     return SignalRegion(f"BDT-{name}", (
         Cut("N_jet", f"nj >= {nj}"),
         Cut("dphi_min(j1,2,3)", f"dphi123 > {dphi123}"),
         Cut("dphi_min(j>3)", f"dphi_rest > {dphi_rest}"),
         Cut(f"MET/meff({meff_jets}j) > 0.2", f"met_meff{meff_jets} > 0.2"),
         Cut("meff(incl)", f"meff > {meff}"),
-        Cut("BDT score", f"bdt_{name.lower()} >= {threshold}"),
+        ScoreCut("BDT score", score=f"bdt_{name.lower()}", threshold=score, op=">="),
     ), group="BDT-GGd" if name.startswith("GGd") else "BDT-GGo")
 
 

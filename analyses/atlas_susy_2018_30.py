@@ -52,8 +52,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from recast.analysis import Analysis, Cut, ModelUse, Option, SignalRegion
-from recast.models.card import card
+from recast.analysis import Analysis, Cut, ModelUse, Option, ScoreCut, SignalRegion
 from recast.objects import (BTagWorkingPoint, binned, leading_slots, ObjectConfig, Objects, apply_efficiency, delta_phi, recluster,
                             remove_overlap)
 from recast.objects.kinematics import transverse_mass
@@ -260,12 +259,12 @@ SIGNAL_REGIONS = (
     gtb("C",   7,   4,  1300, 500,  50),
 )
 
-# -- neural-network regions (FACTS section 5.2; thresholds from the model card) --------------------
-NN_POINTS = {  # region: (isGtt, m_gluino, m_LSP, min dphimin(4j) for Gbb)
-    "Gtt-2100-1": (1, 2100, 1, None), "Gtt-1800-1": (1, 1800, 1, None),
-    "Gtt-2300-1200": (1, 2300, 1200, None), "Gtt-1900-1400": (1, 1900, 1400, None),
-    "Gbb-2800-1400": (0, 2800, 1400, 0.6), "Gbb-2300-1000": (0, 2300, 1000, 0.6),
-    "Gbb-2100-1600": (0, 2100, 1600, 0.4), "Gbb-2000-1800": (0, 2000, 1800, 0.4),
+# -- neural-network regions (FACTS section 5.2) ------------------------------------------------------
+NN_POINTS = {  # region: (isGtt, m_gluino, m_LSP, min dphimin(4j) for Gbb, score threshold)
+    "Gtt-2100-1": (1, 2100, 1, None, 0.9997), "Gtt-1800-1": (1, 1800, 1, None, 0.9997),
+    "Gtt-2300-1200": (1, 2300, 1200, None, 0.9993), "Gtt-1900-1400": (1, 1900, 1400, None, 0.9987),
+    "Gbb-2800-1400": (0, 2800, 1400, 0.6, 0.999), "Gbb-2300-1000": (0, 2300, 1000, 0.6, 0.9994),
+    "Gbb-2100-1600": (0, 2100, 1600, 0.4, 0.9993), "Gbb-2000-1800": (0, 2000, 1800, 0.4, 0.997),
 }
 PRESELECTED = "njet >= 4, nb >= 3, met >= 200"
 
@@ -275,20 +274,19 @@ def _score(region: str) -> str:
 
 
 def nn_region(region: str) -> SignalRegion:
-    is_gtt, _, _, dphi = NN_POINTS[region]
-    threshold = card("ANA-SUSY-2018-30", "NN").thresholds[region]
+    is_gtt, _, _, dphi, threshold = NN_POINTS[region]
     if is_gtt:
         cuts = (Cut("Gtt channel (1L, or 0L with dphimin(4j))", "nn_gtt_channel"),
-                Cut("P(Gtt) (node 0)", f"{_score(region)} > {threshold}"))
+                ScoreCut("P(Gtt) (node 0)", score=_score(region), threshold=threshold))
     else:
         cuts = (Cut("0 baseline leptons", "n_baseline == 0"), Cut("dphimin(4j)", f"dphimin4j >= {dphi}"),
-                Cut("P(Gbb) (node 1)", f"{_score(region)} > {threshold}"))
+                ScoreCut("P(Gbb) (node 1)", score=_score(region), threshold=threshold))
     return SignalRegion(region, cuts, group="NN-Gtt" if is_gtt else "NN-Gbb")
 
 
 def models(opt: dict) -> tuple[ModelUse, ...]:
     uses = []
-    for region, (is_gtt, mg, mlsp, _) in NN_POINTS.items():
+    for region, (is_gtt, mg, mlsp, _, _) in NN_POINTS.items():
         channel = "nn_gtt_channel" if is_gtt else "n_baseline == 0, dphimin4j >= 0.4"
         uses.append(ModelUse(card="NN", score=_score(region), when=f"{PRESELECTED}, {channel}",
                              fixed=(("isGtt", is_gtt), ("mGluino", mg), ("mLSP", mlsp)), node=0 if is_gtt else 1))

@@ -54,8 +54,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from recast.analysis import Analysis, Cut, Histogram, ModelUse, Option, SignalRegion
-from recast.models.card import card
+from recast.analysis import Analysis, Cut, Histogram, ModelUse, Option, ScoreCut, SignalRegion
 from recast.objects import BTagWorkingPoint, ObjectConfig, Objects, leading_slots, remove_overlap, wrap_phi
 from recast.objects.combinatorics import (min_delta_r_lepton_jet, min_max_lepton_jet_mass, minmax_mass,
                                           three_jet_lep_met_mass, three_jet_maxpt_mass)
@@ -63,6 +62,7 @@ from recast.objects.combinatorics import (min_delta_r_lepton_jet, min_max_lepton
 ID = "ANA-SUSY-2019-04"
 THRESHOLDS = (20, 40, 60, 80, 100)
 NN_JETS = (4, 5, 6, 7, 8)
+NN_THRESHOLDS = {4: 0.73, 5: 0.76, 6: 0.77, 7: 0.72, 8: 0.73}  # score cuts by jet count (FACTS section 4.4)
 BTAG_ENCODINGS = {"5/1/0": (5.0, 1.0), "5/-0.5/0": (5.0, -0.5)}  # (tagged, untagged); empty slot: card pad 0
 MISTAG_RATES = {"pub-2016-012": (1 / 12, 1 / 55, 1 / 381), "none": (0.0, 0.0, 0.0)}
 BTAG_70 = BTagWorkingPoint(name="MV2c10-70", source="flat 70 % b-tagging efficiency (FACTS section 1)",
@@ -203,14 +203,17 @@ def _counting(channel: str, njet: int, t: int, bjets: str) -> SignalRegion:
     return SignalRegion(name, (channel_cut, Cut(f"N_jet(>{t} GeV)", f"nj{t} >= {njet}"), b_cut), group=f"{channel}-jets")
 
 
+def _nn_jets(n: int, opt: dict) -> str:
+    """The jet count the n-jet network scores (the 8-jet one: an option)."""
+    return f"nj20 >= {n}" if n == 8 and opt["nn_8jet_events"] == "at-least-8" else f"nj20 == {n}"
+
+
 def _nn_region(n: int, opt: dict) -> SignalRegion:
-    threshold = card(ID, f"NN-{n}j").thresholds[f"NN-{n}j"]
-    jets = f"nj20 >= {n}" if n == 8 and opt["nn_8jet_events"] == "at-least-8" else f"nj20 == {n}"
     return SignalRegion(f"1l-NN-{n}j", (
         Cut("1 lepton", "is_1L"),
-        Cut("N_jet", jets),
+        Cut("N_jet", _nn_jets(n, opt)),
         Cut(">= 4 b-jets", "nb20 >= 4"),
-        Cut("NN score", f"nn_{n}j > {threshold}"),
+        ScoreCut("NN score", score=f"nn_{n}j", threshold=NN_THRESHOLDS[n]),
     ), group="1l-NN")
 
 
@@ -241,20 +244,21 @@ def _default_names() -> list[str]:
 def models(opt: dict) -> tuple[ModelUse, ...]:
     uses = []
     for n in NN_JETS:
-        jets = f"nj20 >= {n}" if n == 8 and opt["nn_8jet_events"] == "at-least-8" else f"nj20 == {n}"
         # scored for every preselected 1l event with this jet count and at least one b-jet (n_bcat
         # needs one): the regions cut at >= 4 b-jets
-        uses.append(ModelUse(card=f"NN-{n}j", score=f"nn_{n}j", when=f"is_1L, lead_lep_pt >= 27, {jets}, nb20 >= 1"))
+        uses.append(ModelUse(card=f"NN-{n}j", score=f"nn_{n}j", when=f"is_1L, lead_lep_pt >= 27, {_nn_jets(n, opt)}, nb20 >= 1"))
     return tuple(uses)
 
 
-def histograms() -> tuple[Histogram, ...]:
+def histograms(opt: dict) -> tuple[Histogram, ...]:
+    """Each network's score in four bins, the last one its signal region (score > cut, as CheckMATE's
+    validation labels it), after the region's other cuts."""
     out = []
     for n in NN_JETS:
-        cut = card(ID, f"NN-{n}j").thresholds[f"NN-{n}j"]
-        # four bins, the last one the signal region (score > cut), as CheckMATE's validation labels it
-        out.append(Histogram(f"NN-{n}j score (1l, {n} jets, >= 4 b)", f"nn_{n}j", (0.0, 0.25, 0.5, cut, 1.0),
-                             (Cut("1 lepton", "is_1L"), Cut(f"{n} jets", f"nj20 == {n}"), Cut(">= 4 b-jets", "nb20 >= 4"))))
+        region = _nn_region(n, opt)
+        cut = region.score_cut
+        out.append(Histogram(f"NN-{n}j score (1l, {n} jets, >= 4 b)", cut.score, (0.0, 0.25, 0.5, cut.threshold, 1.0),
+                             tuple(c for c in region.cuts if c is not cut)))
     return tuple(out)
 
 
@@ -274,6 +278,6 @@ ANALYSIS = Analysis(
     signal_regions=signal_regions(),
     regions_for=signal_regions,
     models=models,
-    histograms=histograms(),
+    histograms=histograms,
     notes=__doc__,
 )

@@ -121,12 +121,39 @@ class Cut:
 
 
 @dataclass(frozen=True)
+class ScoreCut(Cut):
+    """A cut on a preserved model's score, ``score op threshold``, with the threshold the paper's
+    table gives (the model card states it too, and the engine checks that they agree). The
+    condition text is made from these fields, so code that needs the threshold (a validation's
+    score histogram) reads ``threshold``, never the text."""
+
+    condition: str = field(init=False)
+    score: str = ""
+    threshold: float = float("nan")
+    op: str = ">"
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS or not self.score:
+            raise AnalysisError(f"score cut {self.step!r}: needs a score variable and one of {', '.join(_OPS)}")
+        object.__setattr__(self, "condition", f"{self.score} {self.op} {self.threshold}")
+
+    @cached_property
+    def terms(self) -> tuple[_Term, ...]:
+        return (_Term(self.score, self.op, float(self.threshold), False),)
+
+
+@dataclass(frozen=True)
 class SignalRegion:
     """A signal region: its cuts after the analysis' preselection, in the published order."""
 
     name: str
     cuts: tuple[Cut, ...]
     group: str = ""
+
+    @property
+    def score_cut(self) -> ScoreCut | None:
+        """The region's cut on a model score, if it has one."""
+        return next((c for c in self.cuts if isinstance(c, ScoreCut)), None)
 
 
 @dataclass(frozen=True)
@@ -208,7 +235,7 @@ class Analysis:
     notes: str = ""  # documentation of the analysis' choices
     models: Any = ()  # tuple[ModelUse, ...], or callable(options) -> tuple[ModelUse, ...]
     regions_for: Any = None  # callable(options) -> signal regions, when options change the cuts
-    histograms: tuple[Histogram, ...] = ()
+    histograms: Any = ()  # tuple[Histogram, ...], or callable(options) -> tuple[Histogram, ...]
     combinations: dict = field(default_factory=dict)  # multi-bin region -> its (disjoint) bins, fitted together
     # published background-only workspaces: {artifact: "{region}_bkgonly.json", channel, poi, lumi, source}
     full_likelihood: dict | None = None
@@ -247,6 +274,12 @@ class Analysis:
         uses = self.models(dict(options)) if callable(self.models) else tuple(self.models)
         return tuple(uses)
 
+    def histograms_for(self, options: Mapping[str, Any] | None = None) -> tuple[Histogram, ...]:
+        """The histograms the engine fills with these options."""
+        if callable(self.histograms):
+            return tuple(self.histograms(dict(options) if options is not None else self.resolve_options()))
+        return tuple(self.histograms)
+
     def model_cards(self):
         """The analysis' model cards (``data/<id>/models/*.yaml``), by card id."""
         from .models.card import cards
@@ -268,11 +301,12 @@ class Analysis:
 
     def all_cuts(self, options: Mapping[str, Any] | None = None) -> tuple[Cut, ...]:
         return (self.preselection + tuple(c for sr in self.regions(options) for c in sr.cuts)
-                + tuple(c for h in self.histograms for c in h.cuts))
+                + tuple(c for h in self.histograms_for(options) for c in h.cuts))
 
     def needed_variables(self, options: Mapping[str, Any] | None = None) -> set[str]:
         """Every variable a cut or histogram uses."""
-        return set().union(*(c.variables for c in self.all_cuts(options))) | {h.variable for h in self.histograms}
+        return (set().union(*(c.variables for c in self.all_cuts(options)))
+                | {h.variable for h in self.histograms_for(options)})
 
     @cached_property
     def published(self) -> dict[str, Published]:

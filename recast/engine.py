@@ -25,7 +25,7 @@ import awkward as ak
 import numpy as np
 
 from .analysis import Analysis, Cut, ModelUse
-from .errors import ArtifactUnavailable, RecastError
+from .errors import AnalysisError, ArtifactUnavailable, RecastError
 from .objects import Objects, build_objects
 
 ALL_EVENTS = "all events"
@@ -56,6 +56,7 @@ class Counts:
     skipped: dict[str, str] = field(default_factory=dict)
     regions: tuple = ()  # the SignalRegion definitions being counted
     histograms: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # name -> n, sumw, sumw2
+    histogram_definitions: tuple = ()  # the Histogram definitions being filled
 
     @classmethod
     def for_analysis(cls, analysis: Analysis, options: Mapping[str, Any] | None = None,
@@ -65,10 +66,10 @@ class Counts:
         pre = [Step(ALL_EVENTS, "")] + [Step(c.step, c.condition) for c in analysis.preselection]
         flows = {sr.name: [Step(s.step, s.condition) for s in pre] + [Step(c.step, c.condition) for c in sr.cuts]
                  for sr in regions}
-        hists = {h.name: {k: np.zeros(len(h.edges) - 1) for k in ("n", "sumw", "sumw2")}
-                 for h in analysis.histograms}
+        definitions = analysis.histograms_for(options)
+        hists = {h.name: {k: np.zeros(len(h.edges) - 1) for k in ("n", "sumw", "sumw2")} for h in definitions}
         return cls(analysis.id, cutflows=flows, groups={sr.name: sr.group for sr in regions},
-                   skipped=skipped, regions=regions, histograms=hists)
+                   skipped=skipped, regions=regions, histograms=hists, histogram_definitions=definitions)
 
     def efficiency(self, step: Step) -> tuple[float, float]:
         """(A x eff, its MC-statistical error) of a step relative to all events."""
@@ -101,7 +102,9 @@ def prepare_models(analysis: Analysis, options: Mapping[str, Any], threads: int 
     from .models.card import card as get_card
 
     out = Models()
-    for use in analysis.model_uses(options):
+    uses = analysis.model_uses(options)
+    check_thresholds(analysis, options, {u.score: get_card(analysis.id, u.card) for u in uses})
+    for use in uses:
         model_card = get_card(analysis.id, use.card)
         try:
             out.loaded.append((use, runtime.load(model_card, threads=threads)))
@@ -110,6 +113,20 @@ def prepare_models(analysis: Analysis, options: Mapping[str, Any], threads: int 
             out.unavailable[use.score] = (f"model {use.card} unavailable: {exc.short}; 'recast data fetch "
                                           f"{analysis.id}' says more")
     return out
+
+
+def check_thresholds(analysis: Analysis, options: Mapping[str, Any], cards: Mapping[str, Any]) -> None:
+    """Every score cut of the analysis' regions at the threshold its model card states (``cards``:
+    score variable -> card); an :class:`~recast.errors.AnalysisError` naming both otherwise."""
+    for sr in analysis.regions(options):
+        cut = sr.score_cut
+        if cut is None or cut.score not in cards:
+            continue
+        card = cards[cut.score]
+        stated = card.threshold_for(sr.name)
+        if stated is not None and stated != cut.threshold:
+            raise AnalysisError(f"{analysis.id} {sr.name}: the region cuts {cut.score} at {cut.threshold}, the model "
+                                f"card {card.id} ({card.path}) states {stated}")
 
 
 def prepare(analysis: Analysis, options: Mapping[str, Any], threads: int = 1) -> tuple[Models, Counts]:
@@ -232,7 +249,7 @@ def select(analysis: Analysis, objects: Objects, options: Mapping[str, Any], cou
     for sr in counts.regions:
         masks = pre_masks + _cumulative(sr.cuts, pre_masks[-1], variables)
         _accumulate(counts.cutflows[sr.name], masks, w, w2)
-    for h in analysis.histograms:
+    for h in counts.histogram_definitions:
         mask = _cumulative(h.cuts, pre_masks[-1], variables)[-1] if h.cuts else pre_masks[-1]
         x = np.asarray(variables[h.variable], dtype=np.float64)[mask]
         bins = counts.histograms[h.name]

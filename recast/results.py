@@ -97,7 +97,7 @@ def build(analysis: Analysis, counts: Counts, *, options: dict[str, Any], seed: 
         "notes": list(notes or []),
         "signal_regions": regions,
         "skipped_signal_regions": [{"name": k, "reason": v} for k, v in counts.skipped.items()],
-        "histograms": [_histogram(h, counts, scale) for h in analysis.histograms],
+        "histograms": [_histogram(h, counts, scale) for h in counts.histogram_definitions],
     }
     validate(doc)
     return doc

@@ -352,15 +352,6 @@ def ordered_analysis(ana, cutflows: Mapping[str, CutflowRef], options: Mapping[s
     return dataclasses.replace(ana, signal_regions=tuple(regions), regions_for=None)
 
 
-def _score_cut(sr, scores) -> tuple[Any, Any] | None:
-    """The cut of a region on a model score (one of ``scores``) and its term, if it has one."""
-    for c in sr.cuts:
-        for t in c.terms:
-            if t.variable in scores:
-                return c, t
-    return None
-
-
 def score_histograms(ana, options: Mapping[str, Any]):
     """One histogram per region that cuts on a model score: the score after every other cut."""
     from .analysis import Histogram
@@ -368,25 +359,18 @@ def score_histograms(ana, options: Mapping[str, Any]):
 
     uses = {u.score: u for u in ana.model_uses(options)}
     out = []
-    for sr in ana.signal_regions:
-        found = _score_cut(sr, uses)
-        if found:
-            cut, term = found
-            lo = -1.0 if "tmva" in card(ana.id, uses[term.variable].card).format.lower() else 0.0
+    for sr in ana.regions(options):
+        cut = sr.score_cut
+        if cut is not None and cut.score in uses:
+            lo = -1.0 if "tmva" in card(ana.id, uses[cut.score].card).format.lower() else 0.0
             edges = tuple(lo + (1.0 - lo) * k / SCORE_BINS for k in range(SCORE_BINS + 1))
-            out.append(Histogram(f"score {sr.name}", term.variable, edges, tuple(x for x in sr.cuts if x is not cut)))
+            out.append(Histogram(f"score {sr.name}", cut.score, edges, tuple(x for x in sr.cuts if x is not cut)))
     return tuple(out)
 
 
 def score_cuts(ana) -> dict[str, tuple[str, float]]:
     """Region -> (score variable, threshold) for the regions that cut on a model score."""
-    scores = {u.score for u in ana.model_uses(ana.resolve_options({}))}
-    out = {}
-    for sr in ana.signal_regions:
-        found = _score_cut(sr, scores)
-        if found and found[1].value is not None:
-            out[sr.name] = (found[1].variable, float(found[1].value))
-    return out
+    return {sr.name: (sr.score_cut.score, sr.score_cut.threshold) for sr in ana.signal_regions if sr.score_cut}
 
 
 def slha_text(point: Point, analysis_id: str) -> str:
@@ -419,7 +403,8 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
         ana = ana_mod.load(task["analysis"])
         options = ana.resolve_options(point.options)
         variant = ordered_analysis(ana, point.cutflows, options)
-        variant = dataclasses.replace(variant, histograms=variant.histograms + score_histograms(variant, options))
+        variant = dataclasses.replace(variant, histograms=variant.histograms_for(options)
+                                      + score_histograms(variant, options))
         with tempfile.TemporaryDirectory(prefix="recast-validate-") as tmp:
             card = Path(tmp) / f"{point.name}.slha"
             card.write_text(slha_text(point, ana.id))

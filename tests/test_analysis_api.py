@@ -138,3 +138,32 @@ def test_2018_30_network_regions_match_facts(name):
         assert ("nn_gtt_channel", None) in terms
     else:
         assert terms[("n_baseline", "==")] == 0 and terms[("dphimin4j", ">=")] == dphi
+
+
+def test_score_cuts_carry_their_threshold_and_the_card_must_agree():
+    import dataclasses
+
+    from recast import analysis as ana_mod
+    from recast import engine
+    from recast.analysis import ScoreCut, SignalRegion
+    from recast.errors import AnalysisError
+    from recast.models.card import card
+
+    cut = ScoreCut("BDT score", score="bdt_ggd1", threshold=0.97, op=">=")
+    assert cut.condition == "bdt_ggd1 >= 0.97" and cut.variables == {"bdt_ggd1"}
+    assert list(cut.evaluate({"bdt_ggd1": np.array([0.96, 0.97, 0.99])})) == [False, True, True]
+    with pytest.raises(AnalysisError, match="needs a score variable"):
+        ScoreCut("x", score="s", threshold=0.5, op="=>")
+    ana = ana_mod.load("ANA-SUSY-2018-22")
+    opts = ana.resolve_options()
+    regions = {sr.name: sr for sr in ana.signal_regions}
+    assert regions["BDT-GGd1"].score_cut == cut and regions["SR4j-3400"].score_cut is None
+    cards = {u.score: card(ana.id, u.card) for u in ana.model_uses(opts)}
+    engine.check_thresholds(ana, opts, cards)  # the region table and the cards agree
+    moved = SignalRegion("BDT-GGd1", regions["BDT-GGd1"].cuts[:-1] + (dataclasses.replace(cut, threshold=0.96),),
+                         regions["BDT-GGd1"].group)
+    changed = dataclasses.replace(ana, signal_regions=tuple(moved if sr.name == "BDT-GGd1" else sr
+                                                            for sr in ana.signal_regions), regions_for=None)
+    with pytest.raises(AnalysisError, match=r"BDT-GGd1: the region cuts bdt_ggd1 at 0.96, the model card BDT-GGd1 .* "
+                                            r"states 0.97"):
+        engine.check_thresholds(changed, opts, cards)

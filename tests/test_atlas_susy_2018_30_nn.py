@@ -90,7 +90,7 @@ def _events(build):
 def _expected(variables, region: str, opt_phi: str = "0-2pi") -> np.ndarray:
     """The stand-in's score computed here from the variables, the configuration and W."""
     names, mean, std = _config()
-    is_gtt, mg, mlsp, _ = NN_POINTS[region]
+    is_gtt, mg, mlsp = NN_POINTS[region][:3]
     fixed = {"isGtt": is_gtt, "mGluino": mg, "mLSP": mlsp}
     raw = np.column_stack([np.full(len(variables["met"]), fixed[n], float) if n in fixed
                            else np.nan_to_num(variables[n], nan=0.0) for n in names])

@@ -229,3 +229,15 @@ def test_score_histograms_are_filled(higgsino_dump):
         in_sr = counts.cutflows[f"1l-NN-{n}j"][-1].n
         assert counts.histograms[name]["n"][-1] == in_sr  # the last bin is the signal region
         assert counts.histograms[name]["n"].sum() == counts.cutflows[f"1l-NN-{n}j"][-2].n  # >= 4 b, any score
+
+
+def test_the_8jet_score_histogram_follows_the_8jet_option():
+    """The NN-8j score histogram selects the events its region selects (issue 13: it cut nj20 == 8
+    whatever nn_8jet_events said)."""
+    for choice, jets in (("exactly-8", "nj20 == 8"), ("at-least-8", "nj20 >= 8")):
+        opts = ANA.resolve_options({"nn_8jet_events": choice})
+        hist = {h.name: h for h in ANA.histograms_for(opts)}["NN-8j score (1l, 8 jets, >= 4 b)"]
+        region = {sr.name: sr for sr in ANA.regions(opts)}["1l-NN-8j"]
+        assert [c.condition for c in hist.cuts] == ["is_1L", jets, "nb20 >= 4"]
+        assert [c.condition for c in hist.cuts] == [c.condition for c in region.cuts if c is not region.score_cut]
+        assert hist.edges == (0.0, 0.25, 0.5, 0.73, 1.0) and hist.variable == "nn_8j"

@@ -23,7 +23,9 @@ the model and how to feed it:
 ``outputs``
     ``score``: how the score is formed, ``node``: the output column it is read from.
 ``thresholds``
-    score cut per signal region.
+    score cut per signal region (keyed by the region's name, or by the card's id when the model
+    serves one region), as the source states it; the engine checks that the analysis' region table
+    cuts at the same value.
 ``padding``
     ``before-scaling`` (default): ``pad`` values are raw (GeV) values, scaled like real ones;
     ``after-scaling``: they are what the network itself sees for an absent object.
@@ -98,6 +100,10 @@ class ModelCard:
     fold_rule: str | None = None
     fold_source: str = ""
     path: Path | None = None
+
+    def threshold_for(self, region: str) -> float | None:
+        """The score cut the card states for ``region`` (see ``thresholds``), if any."""
+        return self.thresholds.get(region, self.thresholds.get(self.id))
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
