@@ -266,7 +266,6 @@ NN_POINTS = {  # region: (isGtt, m_gluino, m_LSP, min dphimin(4j) for Gbb, score
     "Gbb-2800-1400": (0, 2800, 1400, 0.6, 0.999), "Gbb-2300-1000": (0, 2300, 1000, 0.6, 0.9994),
     "Gbb-2100-1600": (0, 2100, 1600, 0.4, 0.9993), "Gbb-2000-1800": (0, 2000, 1800, 0.4, 0.997),
 }
-PRESELECTED = "njet >= 4, nb >= 3, met >= 200"
 
 
 def _score(region: str) -> str:
@@ -288,7 +287,7 @@ def models(opt: dict) -> tuple[ModelUse, ...]:
     uses = []
     for region, (is_gtt, mg, mlsp, _, _) in NN_POINTS.items():
         channel = "nn_gtt_channel" if is_gtt else "n_baseline == 0, dphimin4j >= 0.4"
-        uses.append(ModelUse(card="NN", score=_score(region), when=f"{PRESELECTED}, {channel}",
+        uses.append(ModelUse(card="NN", score=_score(region), when=channel,
                              fixed=(("isGtt", is_gtt), ("mGluino", mg), ("mLSP", mlsp)), node=0 if is_gtt else 1))
     return tuple(uses)
 

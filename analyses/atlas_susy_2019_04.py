@@ -246,7 +246,7 @@ def models(opt: dict) -> tuple[ModelUse, ...]:
     for n in NN_JETS:
         # scored for every preselected 1l event with this jet count and at least one b-jet (n_bcat
         # needs one): the regions cut at >= 4 b-jets
-        uses.append(ModelUse(card=f"NN-{n}j", score=f"nn_{n}j", when=f"is_1L, lead_lep_pt >= 27, {_nn_jets(n, opt)}, nb20 >= 1"))
+        uses.append(ModelUse(card=f"NN-{n}j", score=f"nn_{n}j", when=f"is_1L, {_nn_jets(n, opt)}, nb20 >= 1"))
     return tuple(uses)
 
 

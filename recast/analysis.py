@@ -179,8 +179,8 @@ class ModelUse:
     named in the model card, in the card's order, calls it once per chunk, and stores the score
     as the variable ``score`` for the cuts.
 
-    ``when`` (cut syntax) limits the events it is evaluated on (the score is NaN elsewhere, so no
-    score cut passes); ``pad`` overrides the card's padding of absent inputs and ``fold_rule`` its
+    The engine scores preselected events only; ``when`` (cut syntax) states any further condition,
+    never the preselection again (the score is NaN elsewhere, so no score cut passes); ``pad`` overrides the card's padding of absent inputs and ``fold_rule`` its
     fold rule, for options that dispute them. ``fixed`` gives inputs a constant value (the
     parameters of a parametrised network) and ``node`` reads another output than the card's.
     """
