@@ -308,7 +308,26 @@ def run(analysis: Analysis, batches: Iterable[ak.Array], options: Mapping[str, A
         dump: FeatureDump | None = None, on_batch: Callable[[int], None] | None = None) -> Counts:
     """Run ``analysis`` over ``batches``. Models are loaded here unless given; pass ``counts``
     (built with :meth:`Counts.for_analysis`) to keep what was accumulated if the source fails
-    part-way."""
+    part-way.
+
+    A toy analysis over two events of one neutrino each (the truth MET is its pT):
+
+    >>> import numpy as np
+    >>> from recast.analysis import Analysis, Cut, SignalRegion
+    >>> from recast.events.record import GenRecord, to_batch
+    >>> from recast.objects import ObjectConfig
+    >>> events = to_batch(GenRecord(
+    ...     event_offsets=np.array([0, 1, 2]), pid=np.array([12, 12], np.int32), final=np.ones(2, bool),
+    ...     beam=np.zeros(2, bool), p4=np.array([[300.0, 0, 0, 300], [100.0, 0, 0, 100]]),
+    ...     parent_offsets=np.zeros(3, np.int64), parents=np.zeros(0, np.int64),
+    ...     weight=np.ones(2), event_number=np.array([1, 2])))
+    >>> toy = Analysis(id="TOY", title="MET", arxiv="-", sqrt_s_tev=13.0, luminosity_ifb=139.0,
+    ...     preselection=(), signal_regions=(SignalRegion("SR", (Cut("MET > 200", "met > 200"),)),),
+    ...     variables=lambda obj, opt: {"met": np.asarray(obj.met.pt)}, object_config=lambda opt: ObjectConfig())
+    >>> counts = run(toy, [events])
+    >>> [(step.step, step.n) for step in counts.cutflows["SR"]]
+    [('all events', 2), ('MET > 200', 1)]
+    """
     options = analysis.resolve_options(options)
     if models is None:
         models, prepared = prepare(analysis, options)
