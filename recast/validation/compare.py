@@ -221,7 +221,8 @@ def read_status(analysis_id: str) -> dict[str, Any] | None:
         return None
 
 
-def provenance(spec: Spec, points: Sequence[Benchmark], runs: Mapping[str, dict[str, Any]], args=None) -> dict[str, Any]:
+def provenance(spec: Spec, points: Sequence[Benchmark], runs: Mapping[str, dict[str, Any]],
+               args=None) -> dict[str, Any]:
     """What a reader needs to reproduce the report: software, options, artifact hashes, seeds."""
     import datetime as _dt
 

@@ -120,7 +120,8 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
                 for p in pts for r in compared[p.name]["acc_eff"]]
         b.append(("h2", f"A×ε map: {g['name']}"))
         b.append(("p", f"{g['model']} over m_parent {g['m_parent']} × m_lsp {g['m_lsp']}, "
-                       f"{pts[0].nevents if pts else '–'} events per point; reference: `{g['acc_eff_map']['file']}`."))
+                       f"{pts[0].nevents if pts else '–'} events per point; "
+                       f"reference: `{g['acc_eff_map']['file']}`."))
         if f"map_{g['name']}" in figures:
             b.append(("img", figures[f"map_{g['name']}"], f"A×ε ratio map {g['name']}"))
         b.append(_table(["m_parent", "m_lsp", "region", "ATLAS", "recast ± MC", "recast/ATLAS", "pull", "verdict"],
@@ -161,8 +162,8 @@ def _point_text(p: Benchmark, run: dict[str, Any]) -> str:
 def _model_text(p: Benchmark, run: dict[str, Any]) -> str:
     res = run.get("result") or {}
     xs = res.get("cross_section") or {}
-    model = (f"{p.slha['simplified']} m_parent = {p.m_parent:g} GeV, m_LSP = {p.m_lsp:g} GeV" if p.slha.get("simplified")
-             else f"SLHA {p.slha.get('path') or p.slha.get('artifact')}")
+    model = (f"{p.slha['simplified']} m_parent = {p.m_parent:g} GeV, m_LSP = {p.m_lsp:g} GeV"
+             if p.slha.get("simplified") else f"SLHA {p.slha.get('path') or p.slha.get('artifact')}")
     text = (f"{model}; process {p.process}; {p.nevents} Pythia 8 events, seed {p.seed}; cross section "
             f"{number(xs.get('value_fb'))} fb ({p.cross_section_source or xs.get('source', '')}).")
     if p.options:

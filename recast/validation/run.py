@@ -106,7 +106,8 @@ def run_points(spec: Spec, points: Sequence[Benchmark], *, workers: int | None =
 
     tasks = {p.name: {"analysis": spec.analysis.id, "point": p} for p in points}
     out = {}
-    for name, outcome in map_on_dask(run_one, tasks, workers=workers, scheduler=scheduler, key_prefix="recast-validate"):
+    outcomes = map_on_dask(run_one, tasks, workers=workers, scheduler=scheduler, key_prefix="recast-validate")
+    for name, outcome in outcomes:
         if isinstance(outcome, BaseException):
             outcome = {"name": name, "result": None, "seconds": None,
                        "error": f"the worker running this point failed: {type(outcome).__name__}: {outcome}"}
