@@ -24,6 +24,6 @@ def committed_reports(path: Path | str) -> Path | None:
     for root in target.parents:
         reports = root / "validation" / "reports"
         if target.is_relative_to(reports) and (root / "pyproject.toml").is_file() \
-                and (root / "recast" / "validate.py").is_file():
+                and (root / "recast" / "validation" / "__init__.py").is_file():
             return reports
     return None
