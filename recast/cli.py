@@ -314,7 +314,8 @@ def _limits(doc: dict, ana, source: str, source_kind: str, likelihood: str, xsec
 
 
 def cmd_limit(args: argparse.Namespace) -> int:
-    from . import output, report, stats, yields
+    from . import output, report, stats
+    from .stats import yields
 
     if args.out:
         output.prepare_file(args.out, "limits file")
