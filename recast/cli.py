@@ -480,7 +480,7 @@ def cmd_data_add(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- recast scan: many points on Dask (recast/scan.py) -------------------------------------------
+# -- recast scan: many points on Dask (recast/scan/) ---------------------------------------------
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

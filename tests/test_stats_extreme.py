@@ -296,7 +296,7 @@ def test_the_scan_does_not_fail_at_a_strongly_excluded_point(excluded_result, mo
     grid = scan.load_grid(grid_file)
     settings = scan.resolve_settings(["ANA-SUSY-2018-30"])
     point = grid.points[0]
-    task = scan._task(point, settings, scan.settings_hash(point, settings), tmp_path)
+    task = scan.run.point_task(point, settings, scan.settings_hash(point, settings), tmp_path)
     doc = scan.run_task(task)
     assert doc["status"] == "ok", doc["error"]
     assert doc["combined"]["excluded"] and doc["combined"]["cls_obs"] < 1e-6
