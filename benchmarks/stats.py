@@ -4,7 +4,7 @@
 
 Three likelihoods of ATLAS-SUSY-2018-22, each timed for one CLs computation
 (``pyhf.infer.hypotest`` at mu = 1, q~_mu, asymptotic, with the expected band) and one 95 % CL upper
-limit on mu (``recast.stats._upper_limit``: TOMS 748 root finding, observed and expected band):
+limit on mu (``recast.stats.hypotest.upper_limit``: TOMS 748 root finding, observed and expected band):
 
 * single-bin: the simplified likelihood of BDT-GGd1 as recast builds it (published observed count
   and background with a Poisson-constrained uncertainty, a signal of 12 events with a 10 % MC error);
@@ -49,24 +49,26 @@ def timed(fn, repeat: int):
 
 
 def simplified_single():
-    from recast import analysis, stats
+    from recast import analysis
+    from recast.stats.simplified_likelihood import model_and_data, workspace_spec
 
     p = analysis.load("ANA-SUSY-2018-22").published["BDT-GGd1"]
-    spec = stats._simplified_spec([SIGNAL], [SIGNAL_REL_ERR * SIGNAL], [p.background], [p.background_err], None)
-    return (*stats._model_and_data(spec, [p.observed]), "BDT-GGd1, 1 bin")
+    spec = workspace_spec([SIGNAL], [SIGNAL_REL_ERR * SIGNAL], [p.background], [p.background_err], None)
+    return (*model_and_data(spec, [p.observed]), "BDT-GGd1, 1 bin")
 
 
 def simplified_multibin():
-    from recast import analysis, stats
+    from recast import analysis
+    from recast.stats.simplified_likelihood import model_and_data, workspace_spec
 
     ana = analysis.load("ANA-SUSY-2018-22")
     bins = ana.combinations["MB-GGd"]
     pubs = [ana.published[b] for b in bins]
     # a signal at high meff: bins ordered meff 1000 ... 4000, three MET/sqrt(HT) bins each
     signal = [0.5 * (1 + k // 3) if k // 3 < 4 else 3.0 - 0.5 * (k // 3 - 4) for k in range(len(bins))]
-    spec = stats._simplified_spec(signal, [SIGNAL_REL_ERR * s for s in signal], [p.background for p in pubs],
-                                  [p.background_err for p in pubs], None)
-    return (*stats._model_and_data(spec, [p.observed for p in pubs]), f"MB-GGd, {len(bins)} bins")
+    spec = workspace_spec(signal, [SIGNAL_REL_ERR * s for s in signal], [p.background for p in pubs],
+                          [p.background_err for p in pubs], None)
+    return (*model_and_data(spec, [p.observed for p in pubs]), f"MB-GGd, {len(bins)} bins")
 
 
 def full_workspace():
@@ -83,7 +85,7 @@ def full_workspace():
         {"name": "signal_mcstat", "type": "shapesys", "data": [SIGNAL_REL_ERR * SIGNAL]}]})
     for m in ws["measurements"]:
         params = [q for q in m["config"]["parameters"] if q["name"] != "mu_SIG"]
-        m["config"]["parameters"] = params + [{"name": "mu_SIG", "bounds": [[0.0, stats.MU_MAX]], "inits": [1.0]}]
+        m["config"]["parameters"] = params + [{"name": "mu_SIG", "bounds": [[0.0, stats.fits.MU_MAX]], "inits": [1.0]}]
     workspace = pyhf.Workspace(ws)
     model = workspace.model()
     channels = ", ".join(c["name"] for c in ws["channels"])
@@ -107,7 +109,7 @@ def main() -> None:
     args = ap.parse_args()
     from recast import results, stats
 
-    stats._pyhf()  # numpy backend, imports done before timing
+    stats.fits.pyhf_numpy()  # numpy backend, imports done before timing
     cases: dict[str, dict] = {}
     for name, build in (("simplified single-bin", simplified_single), ("simplified multi-bin", simplified_multibin),
                         ("full likelihood", full_workspace)):
@@ -116,7 +118,7 @@ def main() -> None:
         t_build = time.perf_counter() - t
         hypotest(model, data)  # warm-up: first-call costs are not timed
         (cls_obs, cls_exp), t_cls = timed(lambda: hypotest(model, data), args.repeat)
-        (mu_obs, mu_exp), t_ul = timed(lambda: stats._upper_limit(model, data, 1.0), max(2, args.repeat // 4))
+        (mu_obs, mu_exp), t_ul = timed(lambda: stats.hypotest.upper_limit(model, data, 1.0), max(2, args.repeat // 4))
         cases[name] = {"what": what, "bins": int(model.config.nmaindata),
                        "parameters": len(model.config.suggested_init()), "build_seconds": t_build,
                        "cls_seconds": t_cls, "cls_median": statistics.median(t_cls), "cls_min": min(t_cls),

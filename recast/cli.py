@@ -314,7 +314,8 @@ def _limits(doc: dict, ana, source: str, source_kind: str, likelihood: str, xsec
 
 
 def cmd_limit(args: argparse.Namespace) -> int:
-    from . import output, report, stats, yields
+    from . import output, report, stats
+    from .stats import yields
 
     if args.out:
         output.prepare_file(args.out, "limits file")
@@ -479,7 +480,7 @@ def cmd_data_add(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- recast scan: many points on Dask (recast/scan.py) -------------------------------------------
+# -- recast scan: many points on Dask (recast/scan/) ---------------------------------------------
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

@@ -125,14 +125,14 @@ def test_zero_observed_toy_limit_is_minus_ln_cls_level():
 
 
 def test_toys_are_those_of_pyhf_toy_calculator():
-    """_toy_teststats draws the toys of pyhf's ToyCalculator (same seed, same toys) and evaluates
+    """toys.teststats draws the toys of pyhf's ToyCalculator (same seed, same toys) and evaluates
     pyhf's q~_mu on them, once per distinct toy."""
     import pyhf
 
-    spec = stats._simplified_spec([3.0], [0.0], [1.4], [0.4], None)
+    spec = stats.simplified_likelihood.workspace_spec([3.0], [0.0], [1.4], [0.4], None)
     spec["channels"][0]["samples"][0]["modifiers"] = [{"name": "mu", "type": "normfactor", "data": None}]
-    model, data = stats._model_and_data(spec, [0])
-    q_obs, q_sb, q_b = stats._toy_teststats(model, data, 1.2, 40, seed=7)
+    model, data = stats.simplified_likelihood.model_and_data(spec, [0])
+    q_obs, q_sb, q_b = stats.toys.teststats(model, data, 1.2, 40, seed=7)
     np.random.seed(7)
     calc = pyhf.infer.calculators.ToyCalculator(data, model, test_stat="qtilde", ntoys=40, track_progress=False)
     sb, bonly = calc.distributions(1.2)
@@ -140,5 +140,5 @@ def test_toys_are_those_of_pyhf_toy_calculator():
     assert q_b == pytest.approx(np.asarray(bonly.samples), abs=1e-5)
     assert q_obs == pytest.approx(float(calc.teststatistic(1.2)), abs=1e-6)
     # ties: every 0-event toy has q = q_obs up to the fit noise, and counts as "at least as extreme"
-    cls_obs, _ = stats._toy_cls_from(q_obs, q_sb, q_b)
+    cls_obs, _ = stats.toys.cls_from_teststats(q_obs, q_sb, q_b)
     assert cls_obs == pytest.approx(np.mean(q_sb >= q_obs - 1e-4) / np.mean(q_b >= q_obs - 1e-4))

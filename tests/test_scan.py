@@ -150,14 +150,14 @@ def test_options_for_several_analyses():
 
 
 def test_settings_hash_tracks_what_changes_the_events():
-    point = scan.Point(name="p", process="gluino-pair", seed=3, nevents=100, slha_text="x")
+    point = scan.GridPoint(name="p", process="gluino-pair", seed=3, nevents=100, slha_text="x")
     base = scan.Settings(analyses=(ANA,), options={ANA: {"a": 1}})
     h = scan.settings_hash(point, base)
     assert h == scan.settings_hash(point, scan.Settings(analyses=(ANA,), options={ANA: {"a": 1}}))
     changed = [
-        scan.Point(name="p", process="gluino-pair", seed=4, nevents=100, slha_text="x"),
-        scan.Point(name="p", process="gluino-pair", seed=3, nevents=101, slha_text="x"),
-        scan.Point(name="p", process="gluino-pair", seed=3, nevents=100, slha_text="y"),
+        scan.GridPoint(name="p", process="gluino-pair", seed=4, nevents=100, slha_text="x"),
+        scan.GridPoint(name="p", process="gluino-pair", seed=3, nevents=101, slha_text="x"),
+        scan.GridPoint(name="p", process="gluino-pair", seed=3, nevents=100, slha_text="y"),
     ]
     assert all(scan.settings_hash(p, base) != h for p in changed)
     for other in (scan.Settings(analyses=(ANA,), options={ANA: {"a": 2}}),
@@ -287,8 +287,8 @@ def test_unreachable_scheduler(tmp_path):
 
 
 def _hand_written_summary(directory: Path, cls: dict[tuple[float, float], float | None]) -> None:
-    points = [scan.Point(name=scan.point_name("gqq", mp, ml), process="gluino-pair", seed=1, nevents=100,
-                         slha_text=None, model="gqq", m_parent=mp, m_lsp=ml) for mp, ml in cls]
+    points = [scan.GridPoint(name=scan.point_name("gqq", mp, ml), process="gluino-pair", seed=1, nevents=100,
+                             slha_text=None, model="gqq", m_parent=mp, m_lsp=ml) for mp, ml in cls]
     grid = scan.Grid(source="hand", kind="template", model="gqq", process="gluino-pair", nevents=100, seed=1,
                      points=points)
     settings = scan.Settings(analyses=(ANA,), options={ANA: {}})

@@ -51,11 +51,11 @@ def _cls_closed_form(n: int, s: float, b: float) -> float:
 
 @pytest.mark.parametrize("n, s, b", [(34, 12.0, 30.0), (4, 6.0, 5.7), (0, 3.0, 0.8), (126, 40.0, 145.0)])
 def test_cls_agrees_with_the_closed_form(n, s, b):
-    spec = stats._simplified_spec([s], [0.0], [b], [0.0], None)
+    spec = stats.simplified_likelihood.workspace_spec([s], [0.0], [b], [0.0], None)
     for sample in spec["channels"][0]["samples"]:  # a pure counting experiment: no constraint terms
         sample["modifiers"] = [m for m in sample["modifiers"] if m["type"] == "normfactor"]
-    model, data = stats._model_and_data(spec, [n])
-    obs, _ = stats._hypotest(model, data)
+    model, data = stats.simplified_likelihood.model_and_data(spec, [n])
+    obs, _ = stats.hypotest.hypotest(model, data)
     assert obs == pytest.approx(_cls_closed_form(n, s, b), rel=2e-3)
 
 

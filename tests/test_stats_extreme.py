@@ -150,7 +150,7 @@ def test_the_issues_point_gives_cls_and_upper_limits_for_every_region():
     (55, 0.0247, 0.0012, 65.0, 4.0),  # a tiny signal: CLs just below 1 (pyhf: 0/0)
 ])
 def test_cls_agrees_with_the_independent_profile(n, s, ds, b, db):
-    lh = stats._simplified_likelihood([s], [ds], [b], [db], None, [n])
+    lh = stats.simplified_likelihood.build_likelihood([s], [ds], [b], [db], None, [n])
     got_obs, got_exp = lh.log_cls(lh.mu_signal)
     ref_obs, ref_exp = reference_log_cls(n, s, ds, b, db)
     assert got_obs == pytest.approx(ref_obs, rel=1e-4, abs=1e-6)
@@ -159,11 +159,11 @@ def test_cls_agrees_with_the_independent_profile(n, s, ds, b, db):
 
 @pytest.mark.parametrize("s", [30.0, 60.0, 200.0, 1e4])
 def test_zero_observed_without_uncertainties_against_the_closed_form(s):
-    spec = stats._simplified_spec([s], [0.0], [0.5], [0.0], None)
+    spec = stats.simplified_likelihood.workspace_spec([s], [0.0], [0.5], [0.0], None)
     for sample in spec["channels"][0]["samples"]:
         sample["modifiers"] = [m for m in sample["modifiers"] if m["type"] == "normfactor"]
-    model, data = stats._model_and_data(spec, [0])
-    lh = stats._Likelihood(model, data)
+    model, data = stats.simplified_likelihood.model_and_data(spec, [0])
+    lh = stats.hypotest.Likelihood(model, data)
     got, _ = lh.log_cls(1.0)
     assert got == pytest.approx(closed_form_log_cls(0, s, 0.5), rel=1e-5)
     result = lh.hypotest()
@@ -176,13 +176,13 @@ def test_cls_is_pyhf_hypotest_where_that_works():
     import pyhf
 
     for n, s, ds, b, db in [(34, 12.0, 1.2, 30.0, 5.0), (3, 6.0, 3.0, 0.81, 0.32), (126, 40.0, 8.0, 145.0, 12.0)]:
-        spec = stats._simplified_spec([s], [ds], [b], [db], None)
-        model, data = stats._model_and_data(spec, [n])
-        obs, exp = stats._hypotest(model, data)
+        spec = stats.simplified_likelihood.workspace_spec([s], [ds], [b], [db], None)
+        model, data = stats.simplified_likelihood.model_and_data(spec, [n])
+        obs, exp = stats.hypotest.hypotest(model, data)
         ref_obs, ref_exp = pyhf.infer.hypotest(1.0, data, model, test_stat="qtilde", return_expected_set=True)
         assert obs == pytest.approx(float(ref_obs), rel=1e-4)
         assert exp == pytest.approx([float(x) for x in ref_exp], rel=1e-4)
-        ul_obs, ul_exp = stats._upper_limit(model, data, 1.0)
+        ul_obs, ul_exp = stats.hypotest.upper_limit(model, data, 1.0)
         ref_ul, ref_ul_exp = pyhf.infer.intervals.upper_limits.toms748_scan(data, model, 0.25, 4.0,
                                                                             test_stat="qtilde")
         assert ul_obs == pytest.approx(float(ref_ul), rel=1e-3)
@@ -200,14 +200,14 @@ def test_a_combination_far_beyond_its_exclusion():
     signal = [GTT_1000_100[n][0] for n in names]
     err = [GTT_1000_100[n][1] for n in names]
     args = ([p.background for p in pubs], [p.background_err for p in pubs], None, [p.observed for p in pubs])
-    lh = stats._simplified_likelihood(signal, err, *args)
+    lh = stats.simplified_likelihood.build_likelihood(signal, err, *args)
     result = lh.hypotest()
     assert result.obs_bound and result.cls_obs == stats.CLS_FLOOR
     mu95, band = lh.upper_limit(1.0 / lh.mu_signal)
     # rescaled by 1/20: CLs there is defined without flooring, so pyhf can be compared directly
-    scaled = stats._simplified_likelihood([x / 20 for x in signal], [x / 20 for x in err], *args)
-    spec = stats._simplified_spec([x / 20 for x in signal], [x / 20 for x in err], *args[:3])
-    model, data = stats._model_and_data(spec, args[3])
+    scaled = stats.simplified_likelihood.build_likelihood([x / 20 for x in signal], [x / 20 for x in err], *args)
+    spec = stats.simplified_likelihood.workspace_spec([x / 20 for x in signal], [x / 20 for x in err], *args[:3])
+    model, data = stats.simplified_likelihood.model_and_data(spec, args[3])
     ref_obs, ref_exp = pyhf.infer.hypotest(1.0, data, model, test_stat="qtilde", return_expected_set=True)
     got = scaled.hypotest()
     assert got.cls_obs == pytest.approx(float(ref_obs), rel=1e-3)
@@ -223,21 +223,21 @@ def _failing_above(monkeypatch, poi_limit: float) -> None:
     """Fits at a POI above ``poi_limit`` (in the likelihood's units) raise FailedMinimization."""
     import pyhf
 
-    minimize_ = stats._Likelihood._minimize
+    minimize_ = stats.hypotest.Likelihood._minimize
 
     def fake(self, which, init, mu):
         if mu is not None and mu > poi_limit:
             raise pyhf.exceptions.FailedMinimization(type("R", (), {"message": "forced", "success": False})())
         return minimize_(self, which, init, mu)
 
-    monkeypatch.setattr(stats._Likelihood, "_minimize", fake)
+    monkeypatch.setattr(stats.hypotest.Likelihood, "_minimize", fake)
 
 
 def test_beyond_the_fit_range_the_bound_is_reported(monkeypatch):
-    lh = stats._simplified_likelihood([749.21], [198.83], [3.0], [1.3], None, [5])
+    lh = stats.simplified_likelihood.build_likelihood([749.21], [198.83], [3.0], [1.3], None, [5])
     log_at_3, _ = lh.log_cls(3.0)  # fits up to a POI of 3 (of ~100) converge
     _failing_above(monkeypatch, 3.0)
-    lh = stats._simplified_likelihood([749.21], [198.83], [3.0], [1.3], None, [5])
+    lh = stats.simplified_likelihood.build_likelihood([749.21], [198.83], [3.0], [1.3], None, [5])
     result = lh.hypotest()
     assert result.obs_bound and all(result.exp_bound)
     assert "excluded beyond the fit range" in result.note
@@ -255,7 +255,7 @@ def test_beyond_the_fit_range_the_bound_is_reported(monkeypatch):
 
 def test_no_bound_that_excludes_is_an_error_not_a_guess(monkeypatch):
     _failing_above(monkeypatch, 0.01)
-    lh = stats._simplified_likelihood([749.21], [198.83], [3.0], [1.3], None, [5])
+    lh = stats.simplified_likelihood.build_likelihood([749.21], [198.83], [3.0], [1.3], None, [5])
     with pytest.raises(RecastError, match="CLs is undefined: the fit to the .* data at mu = 1 does not converge"):
         lh.hypotest()
 
@@ -296,7 +296,7 @@ def test_the_scan_does_not_fail_at_a_strongly_excluded_point(excluded_result, mo
     grid = scan.load_grid(grid_file)
     settings = scan.resolve_settings(["ANA-SUSY-2018-30"])
     point = grid.points[0]
-    task = scan._task(point, settings, scan.settings_hash(point, settings), tmp_path)
+    task = scan.run.point_task(point, settings, scan.settings_hash(point, settings), tmp_path)
     doc = scan.run_task(task)
     assert doc["status"] == "ok", doc["error"]
     assert doc["combined"]["excluded"] and doc["combined"]["cls_obs"] < 1e-6

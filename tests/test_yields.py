@@ -9,7 +9,8 @@ import json
 import pytest
 
 from recast import analysis as ana_mod
-from recast import stats, yields
+from recast import stats
+from recast.stats import yields
 from recast.cli import main
 from recast.errors import RecastError
 

@@ -31,7 +31,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .errors import RecastError
+from ..errors import RecastError
 
 YIELDS_SCHEMA = "recast-yields"
 YIELDS_VERSION = 1
@@ -47,8 +47,8 @@ def load(path: Path | str, analysis_id: str | None = None) -> tuple[dict[str, An
     kind is ``"result"`` (a recast result JSON) or ``"yields"`` (a CSV or JSON yields table).
     ``analysis_id`` (``--analysis``) names the analysis where a yields table does not, and must
     agree with the file where it does."""
-    from . import analysis as ana_mod
-    from . import results
+    from .. import analysis as ana_mod
+    from .. import results
 
     path = Path(path)
     text = _text(path)
@@ -137,7 +137,7 @@ def _agree(path: Path, in_file: str | None, given: str | None, how: str) -> str:
     if in_file is None and given is None:
         raise YieldsError(f"{path}: which analysis are these yields of? Give --analysis ANA or {how}")
     if in_file is not None and given is not None:
-        from . import analysis as ana_mod
+        from .. import analysis as ana_mod
 
         if ana_mod.load(in_file).id != ana_mod.load(given).id:
             raise YieldsError(f"{path}: the file's analysis is {in_file}, but --analysis says {given}")
@@ -149,7 +149,7 @@ def _agree(path: Path, in_file: str | None, given: str | None, how: str) -> str:
 
 def _read_json(path: Path, doc: dict[str, Any], text: str,
                given: str | None) -> tuple[list[dict[str, Any]], str, dict | None]:
-    from . import schemas
+    from .. import schemas
 
     lines = _region_lines(text)
     try:
@@ -186,7 +186,7 @@ def _region_lines(text: str) -> dict[int, int]:
 
 
 def _load_analysis(path: Path, name: str):
-    from . import analysis as ana_mod
+    from .. import analysis as ana_mod
 
     try:
         return ana_mod.load(name)
