@@ -18,7 +18,7 @@ import onnx
 import onnxruntime as ort
 
 from ..errors import ModelError
-from ..objects import rng
+from .. import rng
 from .card import ModelCard
 
 FOLD_RULES = ("event-number-parity", "random")
