@@ -1,4 +1,5 @@
-"""Every module of recast imports on its own, and the package's import graph has no cycle.
+"""Every module of recast imports on its own, the package's import graph has no cycle, and the
+dependencies pyproject.toml declares are exactly the ones recast imports.
 
 A module that only imports after some other module has been imported (an import cycle hidden by
 the order in which the rest of the program happens to import things) fails the first test; the
@@ -9,9 +10,11 @@ import works only until someone moves that import to the top of its module.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.metadata import packages_distributions, requires
 from pathlib import Path
 
 import pytest
@@ -192,3 +195,62 @@ def test_the_import_graph_has_no_cycle():
 def test_each_module_imports_in_a_fresh_interpreter(module):
     done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr.strip().splitlines()[-1:]
+
+
+NOT_IMPORTED = {"pyarrow": "awkward's to_parquet needs it (--dump-features FILE.parquet)"}
+"""Declared dependencies that no module imports, and why they are declared all the same."""
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def declared_dependencies() -> set[str]:
+    """The distributions pyproject.toml's ``dependencies`` name, with those of the extras they ask
+    for (``dask[distributed]`` brings ``distributed``)."""
+    tomllib = pytest.importorskip("tomllib")
+    names = set()
+    for spec in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
+        name, extras = re.fullmatch(r"\s*([A-Za-z0-9._-]+)\s*(?:\[([^]]*)\])?.*", spec, re.DOTALL).groups()
+        names.add(_canonical(name))
+        for extra in (extras or "").split(","):
+            marker = re.compile(rf"extra\s*==\s*[\"']{re.escape(extra.strip())}[\"']")
+            names |= {_canonical(re.match(r"[A-Za-z0-9._-]+", r).group()) for r in requires(name) or []
+                      if extra.strip() and marker.search(r)}
+    return names
+
+
+def imported_distributions() -> dict[str, set[str]]:
+    """Distribution -> the recast modules that import it (standard library left out)."""
+    owners = packages_distributions()
+    found: dict[str, set[str]] = {}
+    for module, path in MODULES.items():
+        for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                continue
+            for name in ([a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]):
+                top = name.partition(".")[0]
+                if top in sys.stdlib_module_names or top in ("__future__", "recast"):
+                    continue
+                assert top in owners, f"{module} imports {top}, which no installed distribution provides"
+                for dist in owners[top]:
+                    found.setdefault(_canonical(dist), set()).add(module)
+    return found
+
+
+def test_declared_dependencies_are_the_imported_ones():
+    declared, imported = declared_dependencies(), imported_distributions()
+    unused = declared - set(imported) - set(NOT_IMPORTED)
+    assert not unused, f"declared in pyproject.toml, imported nowhere: {sorted(unused)}"
+    undeclared = {dist: sorted(modules) for dist, modules in imported.items() if dist not in declared}
+    assert not undeclared, f"imported without being declared in pyproject.toml: {undeclared}"
+    assert set(NOT_IMPORTED) <= declared - set(imported)  # each exception still needed
+
+
+def test_every_package_is_listed_for_the_wheel():
+    """setuptools installs only the packages pyproject.toml lists: an editable install finds the
+    others, a wheel leaves them out."""
+    tomllib = pytest.importorskip("tomllib")
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    packages = {name for name in MODULES if _is_package(name)}
+    assert packages - listed == set(), "add them to [tool.setuptools] packages"
