@@ -45,7 +45,7 @@ import awkward as ak
 import numpy as np
 
 from recast.analysis import Analysis, Cut, ModelUse, Option, ScoreCut, SignalRegion
-from recast.objects import ObjectConfig, Objects, delta_phi, leading_slots, remove_overlap
+from recast.objects import ObjectConfig, Objects, aplanarity, delta_phi, leading_slots, max_of, min_of, remove_overlap
 
 ID = "ANA-SUSY-2018-22"
 
@@ -79,18 +79,6 @@ def _overlap_removal(jets, electrons, muons, scheme: str):
     return jets, electrons, muons
 
 
-def aplanarity(jets: ak.Array) -> np.ndarray:
-    """1.5 x the smallest eigenvalue of S_ab = sum p_a p_b / sum |p|^2 over the jets (0 without jets)."""
-    comps = (jets.px, jets.py, jets.pz)
-    norm = ak.to_numpy(ak.sum(jets.px**2 + jets.py**2 + jets.pz**2, axis=1))
-    tensor = np.empty((len(norm), 3, 3))
-    for a in range(3):
-        for b in range(a, 3):
-            tensor[:, a, b] = tensor[:, b, a] = ak.to_numpy(ak.sum(comps[a] * comps[b], axis=1))
-    tensor /= np.where(norm > 0, norm, 1.0)[:, None, None]
-    return 1.5 * np.clip(np.linalg.eigvalsh(tensor)[:, 0], 0.0, None)
-
-
 def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
     jets = obj.jets[(obj.jets.pt > 20) & (np.abs(obj.jets.eta) < 2.8)]
     el = obj.electrons[(obj.electrons.pt > 7) & (np.abs(obj.electrons.eta) < 2.47)]
@@ -108,15 +96,15 @@ def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
         "meff": met + ht,
         "metsig": met / np.sqrt(np.where(ht > 0, ht, np.inf)),
         "Ap": aplanarity(jets),
-        "dphi123": ak.to_numpy(ak.fill_none(ak.min(dphi[:, :3], axis=1), 0.0)),
-        "dphi_rest": ak.to_numpy(ak.fill_none(ak.min(dphi[:, 3:], axis=1), np.inf)),
+        "dphi123": min_of(dphi, 0.0, stop=3),
+        "dphi_rest": min_of(dphi, np.inf, start=3),
     }
     pts, etas = leading_slots(jets.pt, 6), leading_slots(jets.eta, 6)  # BDT inputs: NaN where absent
     for k in range(6):
         v[f"jetPt{k}"], v[f"jetEta{k}"] = pts[:, k], etas[:, k]
         v[f"pt{k + 1}"] = np.nan_to_num(pts[:, k], nan=0.0)
     for n in (2, 4, 5, 6):
-        v[f"maxeta{n}"] = ak.to_numpy(ak.fill_none(ak.max(np.abs(jets.eta[:, :n]), axis=1), 0.0))
+        v[f"maxeta{n}"] = max_of(np.abs(jets.eta), 0.0, stop=n)
         meff_n = met + ak.to_numpy(ak.sum(jets.pt[:, :n], axis=1))
         v[f"met_meff{n}"] = met / meff_n
     return v

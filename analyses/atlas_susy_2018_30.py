@@ -53,9 +53,8 @@ import awkward as ak
 import numpy as np
 
 from recast.analysis import Analysis, Cut, ModelUse, Option, ScoreCut, SignalRegion
-from recast.objects import (BTagWorkingPoint, binned, leading_slots, ObjectConfig, Objects, apply_efficiency, delta_phi, recluster,
-                            remove_overlap)
-from recast.objects.kinematics import transverse_mass
+from recast.objects import (BTagWorkingPoint, ObjectConfig, Objects, apply_efficiency, binned, delta_phi, leading_slots,
+                            min_of, recluster, remove_overlap, transverse_mass)
 
 # -- b-tagging: MV2c10 at 77 %, efficiencies from ATL-PHYS-PUB-2016-012 as used by [RV][GB] -------
 MISTAG_RATES = {  # (c, tau, light)
@@ -116,11 +115,6 @@ def _overlap_removal(jets, electrons, muons, scheme: str):
     return jets, electrons, muons
 
 
-def _leading(values: ak.Array, n: int, fill: float) -> np.ndarray:
-    """Minimum of ``values`` over the first ``n`` entries per event (``fill`` if none)."""
-    return ak.to_numpy(ak.fill_none(ak.min(values[:, :n], axis=1), fill))
-
-
 def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
     jets = obj.jets[(obj.jets.pt > 20) & (np.abs(obj.jets.eta) < 2.8)]
     el = obj.electrons[(obj.electrons.pt > 20) & (np.abs(obj.electrons.eta) < 2.47)]
@@ -151,7 +145,7 @@ def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
     jet_pts = ak.pad_none(jets.pt, 4, axis=1)
 
     vetoed = n_baseline if opt["zero_lepton_veto"] == "baseline" else n_signal
-    dphimin4j = _leading(delta_phi(jets.phi, met_phi), 4, 0.0)
+    dphimin4j = min_of(delta_phi(jets.phi, met_phi), 0.0, stop=4)
     nn = _network_inputs(jets, large_r, sig_leptons, met, met_phi, opt)
     nn["n_baseline"] = n_baseline
     nn["nn_gtt_channel"] = (n_signal >= 1) | ((n_baseline == 0) & (dphimin4j >= 0.4))
@@ -160,7 +154,7 @@ def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
         "nb": ak.to_numpy(ak.num(bjets)),
         "met": met,
         "meff": met + ak.to_numpy(ak.sum(jets.pt, axis=1) + ak.sum(sig_leptons.pt, axis=1)),
-        "mtbmin": _leading(transverse_mass(bjets.pt, bjets.phi, met, met_phi), 3, 0.0),
+        "mtbmin": min_of(transverse_mass(bjets.pt, bjets.phi, met, met_phi), 0.0, stop=3),
         "dphimin4j": dphimin4j,
         "mt": ak.to_numpy(ak.fill_none(transverse_mass(lead_lep.pt, lead_lep.phi, met, met_phi), 0.0)),
         "mjsum": ak.to_numpy(ak.sum(masses, axis=1)),
@@ -266,7 +260,6 @@ NN_POINTS = {  # region: (isGtt, m_gluino, m_LSP, min dphimin(4j) for Gbb, score
     "Gbb-2800-1400": (0, 2800, 1400, 0.6, 0.999), "Gbb-2300-1000": (0, 2300, 1000, 0.6, 0.9994),
     "Gbb-2100-1600": (0, 2100, 1600, 0.4, 0.9993), "Gbb-2000-1800": (0, 2000, 1800, 0.4, 0.997),
 }
-PRESELECTED = "njet >= 4, nb >= 3, met >= 200"
 
 
 def _score(region: str) -> str:
@@ -288,7 +281,7 @@ def models(opt: dict) -> tuple[ModelUse, ...]:
     uses = []
     for region, (is_gtt, mg, mlsp, _, _) in NN_POINTS.items():
         channel = "nn_gtt_channel" if is_gtt else "n_baseline == 0, dphimin4j >= 0.4"
-        uses.append(ModelUse(card="NN", score=_score(region), when=f"{PRESELECTED}, {channel}",
+        uses.append(ModelUse(card="NN", score=_score(region), when=channel,
                              fixed=(("isGtt", is_gtt), ("mGluino", mg), ("mLSP", mlsp)), node=0 if is_gtt else 1))
     return tuple(uses)
 

@@ -55,7 +55,8 @@ import awkward as ak
 import numpy as np
 
 from recast.analysis import Analysis, Cut, Histogram, ModelUse, Option, ScoreCut, SignalRegion
-from recast.objects import BTagWorkingPoint, ObjectConfig, Objects, leading_slots, remove_overlap, wrap_phi
+from recast.objects import (BTagWorkingPoint, ObjectConfig, Objects, leading_slots, overlapping, pair_mass, remove_overlap,
+                            wrap_phi)
 from recast.objects.combinatorics import (min_delta_r_lepton_jet, min_max_lepton_jet_mass, minmax_mass,
                                           three_jet_lep_met_mass, three_jet_maxpt_mass)
 
@@ -104,12 +105,11 @@ def _overlap_removal(jets, electrons, muons, opt):
 
 
 def _remove_jets_near_muons(jets, muons):
-    """Non-b jets within 0.4 of a muon, when the jet has < 3 tracks or pT(mu) > 0.5 pT(jet)."""
-    pairs = ak.cartesian({"j": jets, "m": muons}, nested=True)
-    dphi = np.abs((pairs.j.phi - pairs.m.phi + np.pi) % (2 * np.pi) - np.pi)
-    close = (pairs.j.eta - pairs.m.eta) ** 2 + dphi**2 < 0.16
-    removable = ~pairs.j.btag & ((pairs.j.ntrk < 3) | (pairs.m.pt > 0.5 * pairs.j.pt))
-    return jets[~ak.any(close & removable, axis=-1)]
+    """Non-b jets within 0.4 of a muon, when the jet has < 3 tracks or the muon carries more than
+    half of its pT."""
+    near = overlapping(jets, muons, 0.4)
+    near_hard = overlapping(jets, muons, 0.4, b_pt_above=0.5)
+    return jets[~(~jets.btag & ((near & (jets.ntrk < 3)) | near_hard))]
 
 
 def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
@@ -132,7 +132,7 @@ def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
     two = ak.pad_none(leptons, 2, axis=1)
     same_sign = ak.to_numpy(ak.fill_none(two.charge[:, 0] * two.charge[:, 1] > 0, False))
     ee = ak.to_numpy(ak.fill_none((np.abs(two.pid[:, 0]) == 11) & (np.abs(two.pid[:, 1]) == 11), False))
-    m_ll = _pair_mass(two[:, 0], two[:, 1])
+    m_ll = pair_mass(two[:, 0], two[:, 1])
     z_like = ee & (np.abs(m_ll - 91.2) < 10.0) if opt["ee_z_veto"] == "on" else np.zeros(len(n_lep), bool)
     is_2lss = (n_lep == 2) & same_sign & ~z_like
 
@@ -177,16 +177,6 @@ def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
         for k in range(10):
             v[f"jet_{name}_{k}"] = grid[:, k]
     return v
-
-
-def _pair_mass(a, b) -> np.ndarray:
-    """Invariant mass of two (optional) four-vectors per event; NaN where either is absent."""
-    def comp(x, f):
-        return ak.to_numpy(ak.fill_none(x[f], np.nan)).astype(np.float64)
-
-    e = comp(a, "E") + comp(b, "E")
-    px, py, pz = (comp(a, f) + comp(b, f) for f in ("px", "py", "pz"))
-    return np.sqrt(np.maximum(e * e - px * px - py * py - pz * pz, 0.0))
 
 
 # -- preselection and signal regions (FACTS sections 2 and 3) -----------------------------------
@@ -246,7 +236,7 @@ def models(opt: dict) -> tuple[ModelUse, ...]:
     for n in NN_JETS:
         # scored for every preselected 1l event with this jet count and at least one b-jet (n_bcat
         # needs one): the regions cut at >= 4 b-jets
-        uses.append(ModelUse(card=f"NN-{n}j", score=f"nn_{n}j", when=f"is_1L, lead_lep_pt >= 27, {_nn_jets(n, opt)}, nb20 >= 1"))
+        uses.append(ModelUse(card=f"NN-{n}j", score=f"nn_{n}j", when=f"is_1L, {_nn_jets(n, opt)}, nb20 >= 1"))
     return tuple(uses)
 
 

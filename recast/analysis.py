@@ -90,7 +90,15 @@ class _Term:
 
 @dataclass(frozen=True)
 class Cut:
-    """One cutflow step: a label (as in the paper's cutflow table) and a condition."""
+    """One cutflow step: a label (as in the paper's cutflow table) and a condition.
+
+    >>> import numpy as np
+    >>> cut = Cut("N_jet, MET", "njet >= 4, met > 600")
+    >>> sorted(cut.variables)
+    ['met', 'njet']
+    >>> cut.evaluate({"njet": np.array([4, 6, 3]), "met": np.array([650.0, 500.0, 900.0])}).tolist()
+    [True, False, False]
+    """
 
     step: str
     condition: str
@@ -179,8 +187,8 @@ class ModelUse:
     named in the model card, in the card's order, calls it once per chunk, and stores the score
     as the variable ``score`` for the cuts.
 
-    ``when`` (cut syntax) limits the events it is evaluated on (the score is NaN elsewhere, so no
-    score cut passes); ``pad`` overrides the card's padding of absent inputs and ``fold_rule`` its
+    The engine scores preselected events only; ``when`` (cut syntax) states any further condition,
+    never the preselection again (the score is NaN elsewhere, so no score cut passes); ``pad`` overrides the card's padding of absent inputs and ``fold_rule`` its
     fold rule, for options that dispute them. ``fixed`` gives inputs a constant value (the
     parameters of a parametrised network) and ``node`` reads another output than the card's.
     """
@@ -217,7 +225,24 @@ class Published:
 
 @dataclass(frozen=True)
 class Analysis:
-    """An analysis definition (see the module docstring)."""
+    """An analysis definition (see the module docstring).
+
+    >>> import numpy as np
+    >>> from recast.objects import ObjectConfig
+    >>> toy = Analysis(id="TOY", title="jets and MET", arxiv="-", sqrt_s_tev=13.0, luminosity_ifb=139.0,
+    ...     preselection=(Cut("MET > 200", "met > 200"),),
+    ...     signal_regions=(SignalRegion("SR-4j", (Cut(">= 4 jets", "njet >= 4"), Cut("MET", "met > 600"))),),
+    ...     variables=lambda obj, opt: {}, object_config=lambda opt: ObjectConfig(),
+    ...     options=(Option("jet_pt", 30.0, "signal-jet pT threshold (GeV)", bounds=(20.0, 60.0)),))
+    >>> sorted(toy.needed_variables())
+    ['met', 'njet']
+    >>> toy.resolve_options({"jet_pt": "25"})
+    {'jet_pt': 25.0}
+    >>> toy.resolve_options({"jet_pts": 25})
+    Traceback (most recent call last):
+    ...
+    recast.errors.AnalysisError: TOY has no option 'jet_pts'; did you mean 'jet_pt'?
+    """
 
     id: str
     title: str

@@ -64,7 +64,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from . import analysis as ana_mod
     from . import report
 
-    from .validate import read_status
+    from .validation import read_status
 
     table = Table(show_edge=False)
     for col in ("analysis", "arXiv", "sqrt(s)", "lumi [fb^-1]", "signal regions", "validation", "title"):
@@ -88,7 +88,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     from . import analysis as ana_mod
     from . import report
-    from .validate import read_status
+    from .validation import read_status
 
     a = ana_mod.load(args.analysis)
     con = report.console()
@@ -554,11 +554,12 @@ VALIDATION_OUT = "recast-validation"  # cmd_validate's default report directory:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from . import analysis as ana_mod
-    from . import output, parallel, paths, validate, validation_report
+    from . import output, parallel, paths, validation
+    from .validation import report as validation_report
     from .errors import RecastError
 
     ana = ana_mod.load(args.analysis)
-    spec = validate.load_spec(Path(args.spec) if args.spec else validate.spec_path(ana.id), ana)
+    spec = validation.load_spec(Path(args.spec) if args.spec else validation.spec_path(ana.id), ana)
     points = spec.points
     if args.points:
         known = {p.name for p in points}
@@ -583,7 +584,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if len(points) < len(spec.points) or fewer:
             raise RecastError(f"--store-status: the stored status needs every point of {spec.path} with at least "
                               f"its number of events; --points or -n ask for fewer")
-        stored = output.prepare_file(paths.analysis_data_dir(ana.id) / validate.STATUS_FILE, "stored validation status")
+        stored = output.prepare_file(paths.analysis_data_dir(ana.id) / validation.STATUS_FILE, "stored validation status")
     output.prepare_dir(out, "report directory")
     output.prepare_dir(out / "figures", "report's figures directory")
     # where the status says its report is: relative to the checkout for a committed report
@@ -609,16 +610,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 if not args.quiet:
                     _say(line)
 
-            runs = validate.run(spec, points, workers=args.workers, scheduler=args.scheduler, on_done=on_done)
-    compared = {p.name: validate.compare_point(spec, p, runs[p.name]["result"])
+            runs = validation.run_points(spec, points, workers=args.workers, scheduler=args.scheduler,
+                                         on_done=on_done)
+    compared = {p.name: validation.compare_point(spec, p, runs[p.name]["result"])
                 for p in points if runs[p.name].get("result")}
-    status = validate.status(spec, compared)
-    provenance = validate.provenance(spec, points, runs, args)
-    status_doc = validate.status_document(ana.id, status, provenance, report_at)
+    status = validation.status(spec, compared)
+    provenance = validation.provenance(spec, points, runs, args)
+    status_doc = validation.status_document(ana.id, status, provenance, report_at)
     files = validation_report.save(out, validation_report.render(spec, runs, compared, status, provenance, status_doc))
     failed = [n for n, r in runs.items() if r.get("error")]
     if stored is not None and not failed:
-        validate.write_status(stored, status_doc)
+        validation.write_status(stored, status_doc)
         _say(f"stored the status in {stored}")
     elif stored is not None:
         _say(f"note: the stored status in {stored} is unchanged: {len(failed)} point(s) failed")

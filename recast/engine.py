@@ -45,7 +45,11 @@ class Step:
 @dataclass
 class Counts:
     """What an analysis run accumulates: totals, and one cutflow per evaluated signal region (each
-    starting with "all events" and the preselection); ``skipped`` maps the others to the reason."""
+    starting with "all events" and the preselection); ``skipped`` maps the others to the reason.
+
+    Counts add up like coffea's accumulators: ``a + b`` (or ``a += b``) are the counts of both sets
+    of events, so chunks, files or Dask partials of one sample can be counted apart and merged. Both
+    must count the same regions and histograms (the same analysis and options)."""
 
     analysis_id: str
     n_events: int = 0
@@ -70,6 +74,33 @@ class Counts:
         hists = {h.name: {k: np.zeros(len(h.edges) - 1) for k in ("n", "sumw", "sumw2")} for h in definitions}
         return cls(analysis.id, cutflows=flows, groups={sr.name: sr.group for sr in regions},
                    skipped=skipped, regions=regions, histograms=hists, histogram_definitions=definitions)
+
+    def __iadd__(self, other: Counts) -> Counts:
+        if (other.analysis_id, list(other.cutflows), [[s.condition for s in f] for f in other.cutflows.values()],
+                list(other.histograms)) != (self.analysis_id, list(self.cutflows),
+                                            [[s.condition for s in f] for f in self.cutflows.values()],
+                                            list(self.histograms)):
+            raise ValueError(f"cannot add the counts of {other.analysis_id} to those of {self.analysis_id}: "
+                             f"other regions, cuts or histograms (other options?)")
+        self.n_events += other.n_events
+        self.sumw += other.sumw
+        self.sumw2 += other.sumw2
+        for name, flow in self.cutflows.items():
+            for mine, theirs in zip(flow, other.cutflows[name]):
+                mine.n += theirs.n
+                mine.sumw += theirs.sumw
+                mine.sumw2 += theirs.sumw2
+        for name, bins in self.histograms.items():
+            for key in bins:
+                bins[key] = bins[key] + other.histograms[name][key]
+        return self
+
+    def __add__(self, other: Counts) -> Counts:
+        import copy
+
+        total = copy.deepcopy(self)
+        total += other
+        return total
 
     def efficiency(self, step: Step) -> tuple[float, float]:
         """(A x eff, its MC-statistical error) of a step relative to all events."""
@@ -103,6 +134,10 @@ def prepare_models(analysis: Analysis, options: Mapping[str, Any], threads: int 
 
     out = Models()
     uses = analysis.model_uses(options)
+    scored = {u.score for u in uses} & set().union(*(c.variables for c in analysis.preselection))
+    if scored:  # models are scored on preselected events only
+        raise AnalysisError(f"{analysis.id}: the preselection cuts on model scores ({', '.join(sorted(scored))}); "
+                            f"score cuts belong in the signal regions")
     check_thresholds(analysis, options, {u.score: get_card(analysis.id, u.card) for u in uses})
     for use in uses:
         model_card = get_card(analysis.id, use.card)
@@ -173,14 +208,16 @@ class FeatureDump:
 
 
 def _evaluate_models(models: Models, variables: dict[str, np.ndarray], objects: Objects,
-                     dump: FeatureDump | None) -> None:
+                     dump: FeatureDump | None, preselected: np.ndarray) -> None:
+    """Score every loaded model on the ``preselected`` events that meet its extra condition
+    (``ModelUse.when``), one call per fold; the score is NaN for every other event."""
     from .models.runtime import assign_folds
 
     n = len(objects)
     columns: dict[str, np.ndarray] = {"event_number": objects.event_number} if dump is not None else {}
     for use, model in models.loaded:
         card = model.card
-        mask = use.condition.evaluate(variables) if use.condition is not None else np.ones(n, bool)
+        mask = preselected & use.condition.evaluate(variables) if use.condition is not None else preselected
         fixed = dict(use.fixed)
         raw = np.column_stack([np.full(n, fixed[name], dtype=np.float64) if name in fixed
                                else np.asarray(variables[name], dtype=np.float64)
@@ -234,7 +271,9 @@ def select(analysis: Analysis, objects: Objects, options: Mapping[str, Any], cou
     returns the variables, scores included."""
     models = models or Models()
     variables = analysis.compute_variables(objects, options)
-    _evaluate_models(models, variables, objects, dump)
+    everything = np.ones(len(objects), bool)
+    pre_masks = [everything] + _cumulative(analysis.preselection, everything, variables)
+    _evaluate_models(models, variables, objects, dump, pre_masks[-1])  # the preselection first
     missing = {u.score for u in analysis.model_uses(options)} - set(variables)
     if missing:
         raise RecastError(f"{analysis.id}: model scores {', '.join(sorted(missing))} were not computed: "
@@ -244,8 +283,6 @@ def select(analysis: Analysis, objects: Objects, options: Mapping[str, Any], cou
     counts.n_events += len(w)
     counts.sumw += float(w.sum())
     counts.sumw2 += float(w2.sum())
-    everything = np.ones(len(w), bool)
-    pre_masks = [everything] + _cumulative(analysis.preselection, everything, variables)
     for sr in counts.regions:
         masks = pre_masks + _cumulative(sr.cuts, pre_masks[-1], variables)
         _accumulate(counts.cutflows[sr.name], masks, w, w2)
@@ -271,7 +308,26 @@ def run(analysis: Analysis, batches: Iterable[ak.Array], options: Mapping[str, A
         dump: FeatureDump | None = None, on_batch: Callable[[int], None] | None = None) -> Counts:
     """Run ``analysis`` over ``batches``. Models are loaded here unless given; pass ``counts``
     (built with :meth:`Counts.for_analysis`) to keep what was accumulated if the source fails
-    part-way."""
+    part-way.
+
+    A toy analysis over two events of one neutrino each (the truth MET is its pT):
+
+    >>> import numpy as np
+    >>> from recast.analysis import Analysis, Cut, SignalRegion
+    >>> from recast.events.record import GenRecord, to_batch
+    >>> from recast.objects import ObjectConfig
+    >>> events = to_batch(GenRecord(
+    ...     event_offsets=np.array([0, 1, 2]), pid=np.array([12, 12], np.int32), final=np.ones(2, bool),
+    ...     beam=np.zeros(2, bool), p4=np.array([[300.0, 0, 0, 300], [100.0, 0, 0, 100]]),
+    ...     parent_offsets=np.zeros(3, np.int64), parents=np.zeros(0, np.int64),
+    ...     weight=np.ones(2), event_number=np.array([1, 2])))
+    >>> toy = Analysis(id="TOY", title="MET", arxiv="-", sqrt_s_tev=13.0, luminosity_ifb=139.0,
+    ...     preselection=(), signal_regions=(SignalRegion("SR", (Cut("MET > 200", "met > 200"),)),),
+    ...     variables=lambda obj, opt: {"met": np.asarray(obj.met.pt)}, object_config=lambda opt: ObjectConfig())
+    >>> counts = run(toy, [events])
+    >>> [(step.step, step.n) for step in counts.cutflows["SR"]]
+    [('all events', 2), ('MET > 200', 1)]
+    """
     options = analysis.resolve_options(options)
     if models is None:
         models, prepared = prepare(analysis, options)

@@ -19,24 +19,6 @@ ANA = ana_mod.load("ANA-SUSY-2018-22")
 MIRROR = Path(__file__).resolve().parents[2] / "shared" / "hepdata"
 
 
-def test_aplanarity_by_hand(build):
-    from recast.analyses.atlas_susy_2018_22 import aplanarity
-
-    # three equal jets along x, y and z: S = 1/3 * identity, Ap = 1.5 / 3
-    along_axes = [build.jet(100, 0.0, 0.0, m=0.0), build.jet(100, 0.0, math.pi / 2, m=0.0),
-                  build.jet(100 / math.sinh(5.0), 5.0, 0.0, m=0.0)]
-    planar = [build.jet(300, 0.0, 0.3), build.jet(200, 0.0, 2.0), build.jet(150, 0.0, -2.5)]  # all with pz = 0
-    objs = build.objects([{"jets": along_axes, "met": 0, "met_phi": 0}, {"jets": planar, "met": 0, "met_phi": 0},
-                          {"jets": [], "met": 0, "met_phi": 0}])
-    ap = aplanarity(objs.jets)
-    # the "z" jet is not exactly along z (eta = 5): compute S by hand for it
-    p = np.array([[100, 0, 0], [0, 100, 0], [100 / math.sinh(5.0), 0, 100]])
-    s = p.T @ p / (p**2).sum()
-    assert ap[0] == pytest.approx(1.5 * np.linalg.eigvalsh(s)[0], rel=1e-9)
-    assert ap[0] == pytest.approx(0.5, abs=0.01)
-    assert ap[1] == pytest.approx(0.0, abs=1e-12) and ap[2] == 0.0
-
-
 def test_event_variables_by_hand(build):
     jets = [build.jet(900, 0.5, 0.0), build.jet(400, -1.0, 2.0), build.jet(300, 2.1, -2.0),
             build.jet(120, 0.2, 1.0), build.jet(60, -0.3, -0.5), build.jet(45, 0.0, 3.0)]  # the 45 GeV jet is no signal jet

@@ -139,3 +139,27 @@ def test_cross_section_table_interpolates_in_log():
     assert mid == pytest.approx(math.sqrt(lo * hi))
     with pytest.raises(RecastError, match="outside the cross-section table"):
         tab(4000.0)
+
+
+def test_counts_of_parts_add_up_to_the_counts_of_the_whole(gtt_sample):
+    """Counts merge like accumulators: two halves of a sample, counted apart (as two workers would),
+    add up to the counts of the whole, step by step and bin by bin."""
+    from recast import analysis as ana_mod
+
+    ana = ana_mod.load("ANA-SUSY-2019-04")
+    batch = gtt_sample[0]
+    whole = engine.run(ana, [batch], seed=4)
+    first, second = engine.run(ana, [batch[:50]], seed=4), engine.run(ana, [batch[50:]], seed=4)
+    merged = first + second
+    assert merged.n_events == whole.n_events == 120 and first.n_events == 50
+    assert merged.sumw == whole.sumw
+    for name, flow in whole.cutflows.items():
+        assert [(s.n, s.sumw, s.sumw2) for s in merged.cutflows[name]] == [(s.n, s.sumw, s.sumw2) for s in flow]
+    assert any(s.n for flow in whole.cutflows.values() for s in flow[3:])  # the test sees selected events
+    for name, bins in whole.histograms.items():
+        for key in ("n", "sumw", "sumw2"):
+            assert list(merged.histograms[name][key]) == list(bins[key])
+    assert first.n_events == 50  # a + b leaves a alone
+    other = engine.run(ana, [batch[:10]], ana.resolve_options({"nn_8jet_events": "at-least-8"}), seed=4)
+    with pytest.raises(ValueError, match="other regions, cuts or histograms"):
+        first + other

@@ -127,6 +127,9 @@ def _offsets(*counts):
     return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
+NO_PT = (np.ones(3), np.ones(3), -1.0)  # pT of A and B, no pT-fraction condition
+
+
 def test_any_within_cones_and_event_boundaries():
     # event 0: A at (0, 3.1); B at (0, -3.1) is 2pi - 6.2 = 0.083 away (across the phi wrap)
     # event 1: A at (0, 0); B at (0.25, 0) and a masked-out B at (0.05, 0)
@@ -136,11 +139,11 @@ def test_any_within_cones_and_event_boundaries():
     b_eta, b_phi = np.array([0.0, 0.25, 0.05]), np.array([-3.1, 0.0, 0.0])
     mask = np.array([True, True, False])
     zero_a, zero_b = np.zeros(3), np.zeros(3)
-    got = any_within(a_off, a_eta, a_phi, np.full(3, 0.1), b_off, b_eta, b_phi, zero_b, mask)
+    got = any_within(a_off, a_eta, a_phi, np.full(3, 0.1), b_off, b_eta, b_phi, zero_b, mask, *NO_PT)
     assert got.tolist() == [True, False, False]
-    got = any_within(a_off, a_eta, a_phi, zero_a, b_off, b_eta, b_phi, np.array([0.05, 0.3, 0.3]), mask)
+    got = any_within(a_off, a_eta, a_phi, zero_a, b_off, b_eta, b_phi, np.array([0.05, 0.3, 0.3]), mask, *NO_PT)
     assert got.tolist() == [False, True, False]  # the cone comes from the B side here
-    got = any_within(a_off, a_eta, a_phi, np.full(3, 0.25), b_off, b_eta, b_phi, zero_b, mask)
+    got = any_within(a_off, a_eta, a_phi, np.full(3, 0.25), b_off, b_eta, b_phi, zero_b, mask, *NO_PT)
     assert got.tolist() == [True, False, False]  # Delta R < cone is strict
 
 
@@ -205,3 +208,51 @@ def test_rng_uniform_is_a_function_of_its_keys():
     # broadcasting: one event number against an index array
     np.testing.assert_array_equal(rng.uniform(7, "btag", 5, np.arange(3)),
                                   rng.uniform(7, "btag", np.array([5, 5, 5]), np.arange(3)))
+
+
+def test_aplanarity_by_hand(build):
+    from recast.objects import aplanarity
+
+    # three equal jets along x, y and z: S = 1/3 * identity, Ap = 1.5 / 3
+    along_axes = [build.jet(100, 0.0, 0.0, m=0.0), build.jet(100, 0.0, math.pi / 2, m=0.0),
+                  build.jet(100 / math.sinh(5.0), 5.0, 0.0, m=0.0)]
+    planar = [build.jet(300, 0.0, 0.3), build.jet(200, 0.0, 2.0), build.jet(150, 0.0, -2.5)]  # all with pz = 0
+    objs = build.objects([{"jets": along_axes, "met": 0, "met_phi": 0}, {"jets": planar, "met": 0, "met_phi": 0},
+                          {"jets": [], "met": 0, "met_phi": 0}])
+    ap = aplanarity(objs.jets)
+    # the "z" jet is not exactly along z (eta = 5): compute S by hand for it
+    p = np.array([[100, 0, 0], [0, 100, 0], [100 / math.sinh(5.0), 0, 100]])
+    s = p.T @ p / (p**2).sum()
+    assert ap[0] == pytest.approx(1.5 * np.linalg.eigvalsh(s)[0], rel=1e-9)
+    assert ap[0] == pytest.approx(0.5, abs=0.01)
+    assert ap[1] == pytest.approx(0.0, abs=1e-12) and ap[2] == 0.0
+
+
+def test_pair_mass_min_of_and_max_of_by_hand(build):
+    from recast.objects import max_of, min_of, pair_mass
+
+    # two back-to-back 45 GeV massless leptons: m = 90 GeV; a lone lepton has no pair: NaN
+    objs = build.objects([{"electrons": [build.lepton(11, 45, 0.0, 0.0), build.lepton(-11, 45, 0.0, math.pi)],
+                           "met": 0, "met_phi": 0},
+                          {"electrons": [build.lepton(11, 45, 0.0, 0.0)], "met": 0, "met_phi": 0}])
+    two = ak.pad_none(objs.electrons, 2, axis=1)
+    m = pair_mass(two[:, 0], two[:, 1])
+    assert m[0] == pytest.approx(90.0, abs=1e-3) and math.isnan(m[1])
+    values = ak.Array([[3.0, 1.0, 2.0, 0.5, 7.0], [4.0], []])
+    assert min_of(values, -1.0, stop=3).tolist() == [1.0, 4.0, -1.0]
+    assert min_of(values, 99.0, start=3).tolist() == [0.5, 99.0, 99.0]
+    assert max_of(values, 0.0, stop=2).tolist() == [3.0, 4.0, 0.0]
+
+
+def test_overlapping_with_the_muon_pt_fraction(build):
+    """ATLAS' muon-jet rule: a jet is near a 'hard' muon when the muon, within the cone, carries
+    more than the given fraction of the jet's pT."""
+    from recast.objects import overlapping
+
+    jets = [build.jet(100, 0.0, 0.0), build.jet(40, 1.0, 1.0), build.jet(50, -1.0, 2.5)]
+    muons = [build.lepton(13, 30, 0.1, 0.0), build.lepton(13, 25, 1.0, 1.2), build.lepton(13, 60, 2.0, 2.5)]
+    objs = build.objects([{"jets": jets, "muons": muons, "met": 0, "met_phi": 0}])
+    # jet 0: muon 0 at dR 0.1, 30 < 0.5 x 100; jet 1: muon 1 at dR 0.2, 25 > 0.5 x 40; jet 2: muon 2 at dR 3
+    assert overlapping(objs.jets, objs.muons, 0.4).tolist() == [[True, True, False]]
+    assert overlapping(objs.jets, objs.muons, 0.4, b_pt_above=0.5).tolist() == [[False, True, False]]
+    assert overlapping(objs.jets, objs.muons, 0.15, b_pt_above=0.2).tolist() == [[True, False, False]]

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from recast import analysis as ana_mod
-from recast import engine, validate
-from recast import validation_report as vr
+from recast import engine, validation
+from recast.validation import report as vr
 from recast.cli import main
 from recast.errors import RecastError
 from recast.objects import build_objects
@@ -71,17 +71,17 @@ def test_bad_references_name_the_row_and_the_step(tmp_path, mutate, message):
     rows = _rows()
     mutate(rows)
     with pytest.raises(RecastError, match="spec.yaml: point p1, cutflow SR4j-1000: ") as exc:
-        validate.load_spec(_spec(tmp_path, rows))
+        validation.load_spec(_spec(tmp_path, rows))
     assert message in str(exc.value)
 
 
 def test_bad_points(tmp_path, capfd):
     with pytest.raises(RecastError, match="SLHA card nope.slha not found"):
-        validate.load_spec(_spec(tmp_path, model=None, slha={"path": "nope.slha"}))
+        validation.load_spec(_spec(tmp_path, model=None, slha={"path": "nope.slha"}))
     with pytest.raises(RecastError, match="acc_eff: ANA-SUSY-2018-22 has no signal region 'BDT-GGd9'"):
-        validate.load_spec(_spec(tmp_path, acc_eff={"BDT-GGd9": {"atlas": 0.1}}))
+        validation.load_spec(_spec(tmp_path, acc_eff={"BDT-GGd9": {"atlas": 0.1}}))
     with pytest.raises(RecastError, match="unknown reference"):
-        validate.load_spec(_spec(tmp_path, acc_eff={"BDT-GGd1": {"rivet": 0.1}}))
+        validation.load_spec(_spec(tmp_path, acc_eff={"BDT-GGd1": {"rivet": 0.1}}))
     bad = tmp_path / "bad.yaml"
     bad.write_text("points: [")
     assert main(["validate", "ANA-SUSY-2018-22", "--spec", str(bad)]) == 2
@@ -100,12 +100,12 @@ def _region(sumws: list[float], xsec_lumi: float, total: float) -> dict:
 
 
 def test_cutflow_arithmetic_by_hand(tmp_path):
-    spec = validate.load_spec(_spec(tmp_path))
+    spec = validation.load_spec(_spec(tmp_path))
     point = spec.points[0]
     # counts in the reference's order: presel 5 steps, then N_jet, dphi x2, pT(j1), pT(j4), the rest x4
     counts = [4000, 3000, 2500, 2200, 2000, 1600, 1300, 1200, 1200, 600, 550, 400, 300, 25]
     region = _region([float(c) for c in counts], xsec_lumi=2.0 * 139, total=5000.0)
-    cf = validate._compare_cutflow(spec, point.cutflows["SR4j-1000"], region, 2.0, 139.0)
+    cf = validation.compare_cutflow(spec, point.cutflows["SR4j-1000"], region, 2.0, 139.0)
     rows = cf["rows"]
     # preselection row: 2000 of 5000 events at 278 events -> 111.2 against 1000
     assert rows[0]["recast"] == pytest.approx(2000 / 5000 * 278)
@@ -125,10 +125,10 @@ def test_normalised_cutflow_and_empty_rows(tmp_path):
     doc = yaml.safe_load(spec_path.read_text())
     doc["points"][0]["cutflows"]["SR4j-1000"].update(normalise_to=0, atlas_mc_events=10000)
     spec_path.write_text(yaml.safe_dump(doc))
-    spec = validate.load_spec(spec_path)
+    spec = validation.load_spec(spec_path)
     counts = [4000, 3000, 2500, 2200, 2000, 1600, 1300, 1200, 1200, 600, 550, 400, 300, 0]
-    cf = validate._compare_cutflow(spec, spec.points[0].cutflows["SR4j-1000"],
-                                   _region([float(c) for c in counts], 278.0, 5000.0), 2.0, 139.0)
+    cf = validation.compare_cutflow(spec, spec.points[0].cutflows["SR4j-1000"],
+                                    _region([float(c) for c in counts], 278.0, 5000.0), 2.0, 139.0)
     rows = cf["rows"]
     assert rows[0]["recast"] == pytest.approx(1000.0) and rows[0]["recast_err"] == pytest.approx(0.0)
     assert rows[0]["references"]["checkmate"] == pytest.approx(1000.0)  # peers scaled the same way
@@ -148,25 +148,25 @@ def test_normalised_cutflow_and_empty_rows(tmp_path):
 def test_an_empty_count_is_never_validated(tmp_path):
     """Issue 12: '0.00 +- 25' passed by the 2 sigma clause. An empty row whose one-event bound is
     coarse is inconclusive; an empty A x eff has the same bound (it had none: 0 +- 0 looked exact)."""
-    spec = validate.load_spec(_spec(tmp_path, acc_eff={"BDT-GGd3": {"atlas": 0.001}}))
+    spec = validation.load_spec(_spec(tmp_path, acc_eff={"BDT-GGd3": {"atlas": 0.001}}))
     counts = [40, 30, 25, 22, 20, 16, 13, 12, 12, 6, 5, 4, 3, 0]  # 50 MC events, at 278 events in all
     region = _region([float(c) for c in counts], 278.0, 50.0)
-    cf = validate._compare_cutflow(spec, spec.points[0].cutflows["SR4j-1000"], region, 2.0, 139.0)
+    cf = validation.compare_cutflow(spec, spec.points[0].cutflows["SR4j-1000"], region, 2.0, 139.0)
     last = cf["rows"][-1]
     assert last["recast"] == 0 and last["ratio_err"] == pytest.approx(1.1479 * 278 / 50 / 10, rel=1e-4)  # 0.64
     assert last["status"] == cf["final_status"] == "inconclusive"
     empty = dict(region, name="BDT-GGd3", n=0, acc_eff=0.0, acc_eff_err=0.0)
-    comp = validate.compare_point(spec, spec.points[0], {"signal_regions": [region, empty],
+    comp = validation.compare_point(spec, spec.points[0], {"signal_regions": [region, empty],
                                                          "cross_section": {"value_fb": 2.0}})
     acc = comp["acc_eff"][0]
     assert acc["recast_err"] == pytest.approx(1.1479 / 50, rel=1e-4)  # one of 50 events, not 0
     assert acc["ratio_err"] == pytest.approx(1.1479 / 50 / 0.001, rel=1e-4) and acc["status"] == "inconclusive"
     # however lenient a specification's rule, a zero does not validate
-    assert validate.Rule(tolerance=1.5).verdict(0.0, 0.1) == "inconclusive"
+    assert validation.Rule(tolerance=1.5).verdict(0.0, 0.1) == "inconclusive"
 
 
 def test_status_rule():
-    rule = validate.Rule()
+    rule = validation.Rule()
     assert rule.verdict(1.19, 0.01) == "validated"
     assert rule.verdict(1.3, 0.18) == "validated"  # beyond 20 % but within 2 sigma of a precise check
     assert rule.verdict(0.5, 0.2) == "disagrees"
@@ -178,7 +178,7 @@ def test_status_rule():
     assert rule.verdict(float("nan"), 0.1) is None and rule.verdict(1.0, None) == "inconclusive"
     # ... but a significant deviation beyond the tolerance disagrees, however coarse (200k events, 1l-NN-5j)
     assert rule.verdict(3.13, 0.255) == "disagrees"
-    spec = validate.Spec(path=Path("x"), analysis=ANA22, rule=rule, references={"atlas": {}}, points=[], grids=[])
+    spec = validation.Spec(path=Path("x"), analysis=ANA22, rule=rule, references={"atlas": {}}, points=[], grids=[])
 
     def acc(region, ratio, err, judged=True):
         return {"region": region, "ratio": ratio, "ratio_err": err, "judged": judged}
@@ -190,7 +190,7 @@ def test_status_rule():
                                   acc("BDT-GGd3", 9.0, 0.1, False), acc("BDT-GGd4", 1.0, 0.5)],
                       "cutflows": {"SR4j-1000": flow(1.0, 0.5), "SR2j-1600": flow(0.9, 0.1)}},
                 "b": {"acc_eff": [acc("BDT-GGd1", 1.0, 0.6), acc("BDT-GGd4", 1.4, 0.3)], "cutflows": {}}}
-    st = validate.status(spec, compared)
+    st = validation.status(spec, compared)
     r = st["regions"]
     assert r["BDT-GGd1"] == {"status": "validated", "checks": 2, "failed": [], "inconclusive": ["b (A x eff)"]}
     assert r["BDT-GGd2"] == {"status": "disagrees", "checks": 1, "failed": ["a (A x eff)"], "inconclusive": []}
@@ -200,21 +200,21 @@ def test_status_rule():
     assert (st["status"], st["regions_compared"], st["regions_validated"], st["regions_inconclusive"]) == \
         ("partly validated", 5, 2, 2)
     assert st["label"] == "partly validated (2 of 5 compared regions; 2 inconclusive)"
-    only_unsure = validate.status(spec, {"a": {"acc_eff": [acc("BDT-GGd1", 0.0, 25.0)], "cutflows": {}}})
+    only_unsure = validation.status(spec, {"a": {"acc_eff": [acc("BDT-GGd1", 0.0, 25.0)], "cutflows": {}}})
     assert only_unsure["status"] == "inconclusive"
     assert only_unsure["label"] == "inconclusive (MC errors above the 20% tolerance in all 1 compared regions)"
     # a version-1 summary (final_ok, no judged) reads the same: the verdicts come from the numbers
     v1 = {"a": {"acc_eff": [], "cutflows": {"SR4j-1000": {"final_ok": True, "rows": flow(1.0, 0.5)["rows"]},
                                               "SR2j-1600": {"final_ok": None, "rows": flow(0.5, 0.01)["rows"]}}}}
-    st1 = validate.status(spec, v1)["regions"]
+    st1 = validation.status(spec, v1)["regions"]
     assert st1["SR4j-1000"]["status"] == "inconclusive" and st1["SR2j-1600"]["status"] == "not validated"
 
 
 def test_reordered_cutflow_keeps_the_final_yields(gtt_sample):
     batch = gtt_sample[0]
-    cf = validate.CutflowRef(region="SR4j-1000", table="", unit="events", rows=[
+    cf = validation.CutflowRef(region="SR4j-1000", table="", unit="events", rows=[
         {"label": r["label"], "ours": r["ours"], "values": {}, "note": ""} for r in _rows()])
-    variant = validate.ordered_analysis(ANA22, {"SR4j-1000": cf})
+    variant = validation.ordered_analysis(ANA22, {"SR4j-1000": cf})
     assert [c.step for c in next(r for r in variant.signal_regions if r.name == "SR4j-1000").cuts] == SR4J
     opts = ANA22.resolve_options({})
     counts = []
@@ -243,7 +243,7 @@ def test_validate_command_end_to_end(tmp_path, capfd, monkeypatch):
                           "cross_section_fb": 2.93, "nevents": 100, "seed": 1})
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(doc))
-    status_file = ROOT / "data" / "ANA-SUSY-2018-22" / validate.STATUS_FILE
+    status_file = ROOT / "data" / "ANA-SUSY-2018-22" / validation.STATUS_FILE
     before = status_file.read_bytes() if status_file.exists() else None
     out = tmp_path / "report"
     code = main(["validate", "ANA-SUSY-2018-22", "--spec", str(spec), "-n", "150", "--workers", "2", "--out", str(out),
@@ -265,7 +265,7 @@ def test_validate_command_end_to_end(tmp_path, capfd, monkeypatch):
     assert html.count("data:image/png;base64,") == md.count("![") and "<table>" in html
     assert summary["provenance"]["points"][0]["seed"] == 5
     assert summary["provenance"]["model_artifacts_sha256"]["ZeroLepton2018-SRBDT-GGd1_weight1.xml"]
-    own = json.loads((out / validate.STATUS_FILE).read_text())  # the run's status stays in its directory
+    own = json.loads((out / validation.STATUS_FILE).read_text())  # the run's status stays in its directory
     assert own["schema_version"] == 2 and own["label"] == summary["status"]["label"] and own["report"] == str(out)
 
 
@@ -278,9 +278,9 @@ def tiny_run(tmp_path_factory):
     doc["points"][0].update(nevents=150, acc_eff={"BDT-GGd3": {"atlas": 0.176, "checkmate": 0.152}})
     path = tmp / "spec.yaml"
     path.write_text(yaml.safe_dump(doc))
-    spec = validate.load_spec(path)
+    spec = validation.load_spec(path)
     with mock.patch.dict(os.environ):  # run_one limits the worker's threads through the environment
-        runs = {p.name: validate.run_one({"analysis": spec.analysis.id, "point": p}) for p in spec.points}
+        runs = {p.name: validation.run_one({"analysis": spec.analysis.id, "point": p}) for p in spec.points}
     assert runs["p1"]["error"] is None, runs["p1"]["error"]
     return path, runs
 
@@ -291,7 +291,7 @@ def _no_run(*args, **kwargs):
 
 def test_output_locations_are_checked_before_any_point_runs(tiny_run, tmp_path, monkeypatch, capfd):
     spec = str(tiny_run[0])
-    monkeypatch.setattr(validate, "run", _no_run)
+    monkeypatch.setattr(validation, "run_points", _no_run)
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     committed = ROOT / "validation" / "reports" / "ANA-SUSY-2018-22"
@@ -315,7 +315,7 @@ def test_a_write_failure_after_the_points_ran_loses_nothing(tiny_run, tmp_path, 
     """The report directory fills up after the points ran: every file goes to a fallback file and
     one line says where the numbers (summary.json) and the page are."""
     spec, runs = tiny_run
-    monkeypatch.setattr(validate, "run", lambda *args, **kwargs: runs)
+    monkeypatch.setattr(validation, "run_points", lambda *args, **kwargs: runs)
     monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "report"
     replace = os.replace
@@ -395,10 +395,10 @@ def test_report_page_renders_in_headless_chromium(tiny_run, tmp_path):
     """The generated page of a real run, in Chromium: every figure decodes, the tables and the
     verdict colours are there; and the same check sees a broken figure."""
     spec_path, runs = tiny_run
-    spec = validate.load_spec(spec_path)
-    compared = {n: validate.compare_point(spec, p, runs[n]["result"]) for p in spec.points for n in [p.name]}
-    status = validate.status(spec, compared)
-    provenance = validate.provenance(spec, spec.points, runs)
+    spec = validation.load_spec(spec_path)
+    compared = {n: validation.compare_point(spec, p, runs[n]["result"]) for p in spec.points for n in [p.name]}
+    status = validation.status(spec, compared)
+    provenance = validation.provenance(spec, spec.points, runs)
     files = vr.save(tmp_path / "report", vr.render(spec, runs, compared, status, provenance))
     page = files["report.html"].read_text()
     figures = sorted(p.name for p in (tmp_path / "report" / "figures").iterdir())
@@ -442,7 +442,7 @@ def test_the_installed_command_finds_its_specification_anywhere_and_few_events_a
     command, from an empty directory: the specification shipped with recast, the report in
     ./recast-validation/<ANA>, every region inconclusive, the committed report untouched."""
     committed = [ROOT / "validation" / "reports" / "ANA-SUSY-2019-04" / "summary.json",
-                 ROOT / "data" / "ANA-SUSY-2019-04" / validate.STATUS_FILE]
+                 ROOT / "data" / "ANA-SUSY-2019-04" / validation.STATUS_FILE]
     before = [p.read_bytes() for p in committed]
     command = Path(sys.executable).with_name("recast")
     proc = subprocess.run([str(command), "validate", "ANA-SUSY-2019-04", "-n", "500", "--points", "higgsino_250",
@@ -470,11 +470,11 @@ def test_committed_status_matches_its_report_and_is_shown(aid, capsys):
     """The status recast list/info show is the current rule applied to the numbers of the committed
     report (summary.json version 1, written under the rule before issue 12: the statuses came out
     the same), region by region."""
-    stored = validate.read_status(aid)
-    spec = validate.load_spec(validate.spec_path(aid))
+    stored = validation.read_status(aid)
+    spec = validation.load_spec(validation.spec_path(aid))
     summary = json.loads((ROOT / "validation" / "reports" / aid / "summary.json").read_text())
-    validate.check_schema(summary, "validation", "summary.json")
-    now = validate.status(spec, summary["points"])
+    validation.check_schema(summary, "validation", "summary.json")
+    now = validation.status(spec, summary["points"])
     assert stored is not None and stored["label"] == now["label"] == summary["status"]["label"]
     assert stored["regions"] == {sr: v["status"] for sr, v in now["regions"].items()}
     assert stored["rule"] == spec.rule.text()
@@ -489,7 +489,7 @@ def test_committed_status_matches_its_report_and_is_shown(aid, capsys):
 
 
 def test_an_analysis_without_references_says_why(capsys):
-    stored = validate.read_status("ANA-SUSY-2018-30")
+    stored = validation.read_status("ANA-SUSY-2018-30")
     assert stored["label"] == "not validated (no published reference)" and "HEPData" in stored["no_reference"]
     assert main(["info", "ANA-SUSY-2018-30"]) == 0
     assert "validation: not validated (no published reference)" in " ".join(capsys.readouterr().out.split())
@@ -499,18 +499,18 @@ def test_a_broken_status_file_reads_as_no_report(tmp_path, monkeypatch):
     import recast.paths
 
     (tmp_path / "ANA-SUSY-2018-22").mkdir()
-    (tmp_path / "ANA-SUSY-2018-22" / validate.STATUS_FILE).write_text(json.dumps({"schema": "recast-validation-status",
-                                                                                 "schema_version": 1, "status": "great"}))
+    (tmp_path / "ANA-SUSY-2018-22" / validation.STATUS_FILE).write_text(
+        json.dumps({"schema": "recast-validation-status", "schema_version": 1, "status": "great"}))
     monkeypatch.setattr(recast.paths, "analysis_data_dir", lambda aid: tmp_path / aid)
-    assert validate.read_status("ANA-SUSY-2018-22") is None
+    assert validation.read_status("ANA-SUSY-2018-22") is None
     with pytest.raises(RecastError, match="x: validation-status schema version 3 is not supported"):
-        validate.check_schema({"schema": "recast-validation-status", "schema_version": 3}, "validation-status", "x")
+        validation.check_schema({"schema": "recast-validation-status", "schema_version": 3}, "validation-status", "x")
     with pytest.raises(RecastError, match="x: not a recast validation-status file"):
-        validate.check_schema({"schema_version": 2}, "validation-status", "x")
+        validation.check_schema({"schema_version": 2}, "validation-status", "x")
     with pytest.raises(RecastError, match="invalid validation-status file at status"):
-        validate.check_schema({"schema": "recast-validation-status", "schema_version": 1, "analysis": "A",
-                               "created": "t", "report": "r", "status": "great", "label": "", "rule": "",
-                               "regions": {}}, "validation-status", "x")
+        validation.check_schema({"schema": "recast-validation-status", "schema_version": 1, "analysis": "A",
+                                 "created": "t", "report": "r", "status": "great", "label": "", "rule": "",
+                                 "regions": {}}, "validation-status", "x")
 
 
 def test_map_points_off_atlas_grid_are_shown_not_judged(tmp_path):
@@ -519,7 +519,7 @@ def test_map_points_off_atlas_grid_are_shown_not_judged(tmp_path):
         "acc_eff_map": {"file": str(ROOT / "data" / "ANA-SUSY-2018-22" / "acc_eff_T1.json")}}]}
     path = tmp_path / "grid.yaml"
     path.write_text(yaml.safe_dump(doc))
-    points = {p.name: p for p in validate.load_spec(path).points}
+    points = {p.name: p for p in validation.load_spec(path).points}
     assert set(points) == {"g_1400_600", "g_1800_600", "g_1800_100"}  # (1400, 100) lies outside ATLAS' maps
     assert points["g_1800_600"].interpolated == set()
     assert points["g_1800_600"].acc_eff["BDT-GGd1"]["atlas"] == pytest.approx(0.1058869)
@@ -528,11 +528,11 @@ def test_map_points_off_atlas_grid_are_shown_not_judged(tmp_path):
 
 
 def test_a_study_point_is_shown_not_judged(tmp_path):
-    spec = validate.load_spec(_spec(tmp_path, judge=False, acc_eff={"BDT-GGd3": {"atlas": 0.1}}))
+    spec = validation.load_spec(_spec(tmp_path, judge=False, acc_eff={"BDT-GGd3": {"atlas": 0.1}}))
     counts = [4000, 3000, 2500, 2200, 2000, 1600, 1300, 1200, 1200, 600, 550, 400, 300, 25]
     region = _region([float(c) for c in counts], 278.0, 5000.0)
     result = {"signal_regions": [region, dict(region, name="BDT-GGd3")], "cross_section": {"value_fb": 2.0}}
-    comp = validate.compare_point(spec, spec.points[0], result)
+    comp = validation.compare_point(spec, spec.points[0], result)
     assert comp["cutflows"]["SR4j-1000"]["final_status"] is None and comp["cutflows"]["SR4j-1000"]["rows"][-1]["ratio"]
     assert comp["acc_eff"][0]["judged"] is False and comp["acc_eff"][0]["ratio"] == pytest.approx(0.005 / 0.1)
-    assert validate.status(spec, {"p1": comp})["status"] == "not validated"
+    assert validation.status(spec, {"p1": comp})["status"] == "not validated"

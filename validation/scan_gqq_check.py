@@ -31,7 +31,7 @@ MAPS = ROOT / "data" / ANALYSIS / "acc_eff_T1.json"
 
 def atlas_acc_eff(m_gluino: float, m_lsp: float) -> dict[str, float | None]:
     """ATLAS' A x eff of each BDT-GGd region at a mass point (None outside ATLAS' grid)."""
-    from recast.validate import acc_eff_from_map
+    from recast.validation import acc_eff_from_map
 
     doc = json.loads(MAPS.read_text())
     return {sr: acc_eff_from_map(doc["maps"][sr], m_gluino, m_lsp) for sr in REGIONS}

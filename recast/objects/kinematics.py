@@ -54,6 +54,28 @@ def transverse_mass(pt1, phi1, pt2, phi2):
     return np.sqrt(np.maximum(2.0 * pt1 * pt2 * (1.0 - np.cos(phi1 - phi2)), 0.0))
 
 
+def pair_mass(a: ak.Array, b: ak.Array) -> np.ndarray:
+    """Invariant mass of two optional objects (``px, py, pz, E``) per event; NaN where either is
+    absent."""
+    def component(x, f):
+        return ak.to_numpy(ak.fill_none(x[f], np.nan)).astype(np.float64)
+
+    e = component(a, "E") + component(b, "E")
+    px, py, pz = (component(a, f) + component(b, f) for f in ("px", "py", "pz"))
+    return np.sqrt(np.maximum(e * e - px * px - py * py - pz * pz, 0.0))
+
+
+def min_of(values: ak.Array, fill: float, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Per event, the smallest of ``values[start:stop]`` (``fill`` where there is none), e.g. the
+    smallest Delta phi(jet, MET) of the four leading jets."""
+    return ak.to_numpy(ak.fill_none(ak.min(values[:, start:stop], axis=1), fill))
+
+
+def max_of(values: ak.Array, fill: float, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Per event, the largest of ``values[start:stop]`` (``fill`` where there is none)."""
+    return ak.to_numpy(ak.fill_none(ak.max(values[:, start:stop], axis=1), fill))
+
+
 def flat(collection: ak.Array, *fields: str):
     """(offsets, field arrays...) of a jagged collection, as contiguous numpy arrays."""
     counts = ak.to_numpy(ak.num(collection, axis=1)).astype(np.int64)
@@ -94,8 +116,9 @@ def _dr2(eta1, phi1, eta2, phi2):
 
 
 @numba.njit(cache=True)
-def any_within(a_off, a_eta, a_phi, a_cone, b_off, b_eta, b_phi, b_cone, b_mask):
-    """For every object of collection A: is any object of B (with ``b_mask``) within Delta R?
+def any_within(a_off, a_eta, a_phi, a_cone, b_off, b_eta, b_phi, b_cone, b_mask, a_pt, b_pt, pt_fraction):
+    """For every object of collection A: is any object of B (with ``b_mask``, and with a pT above
+    ``pt_fraction`` times the A object's; pass -1 for no such condition) within Delta R?
 
     The cone for a pair is ``a_cone[i] + b_cone[j]``: pass the radius on the side that defines
     it (e.g. a lepton-pT-dependent cone) and zeros on the other.
@@ -104,7 +127,7 @@ def any_within(a_off, a_eta, a_phi, a_cone, b_off, b_eta, b_phi, b_cone, b_mask)
     for e in range(len(a_off) - 1):
         for i in range(a_off[e], a_off[e + 1]):
             for j in range(b_off[e], b_off[e + 1]):
-                if not b_mask[j]:
+                if not b_mask[j] or (pt_fraction >= 0.0 and b_pt[j] <= pt_fraction * a_pt[i]):
                     continue
                 r = a_cone[i] + b_cone[j]
                 if _dr2(a_eta[i], a_phi[i], b_eta[j], b_phi[j]) < r * r:

@@ -21,19 +21,21 @@ def boosted_cone(pt):
     return np.minimum(0.4, 0.04 + 10.0 / pt)
 
 
-def remove_overlap(
+def overlapping(
     a: ak.Array,
     b: ak.Array,
     cone: float | Literal["boosted-a", "boosted-b"],
     *,
-    a_removable: ak.Array | None = None,
     b_active: ak.Array | None = None,
+    b_pt_above: float | None = None,
 ) -> ak.Array:
-    """Collection ``a`` without the objects lying within Delta R < ``cone`` of any object of ``b``.
+    """For each object of ``a`` (jagged bool like ``a``): does an object of ``b`` lie within
+    Delta R < ``cone`` of it?
 
     ``cone`` is a fixed radius, or ``"boosted-a"``/``"boosted-b"`` for the boosted-lepton cone
-    computed from the pT of the A or B object. ``a_removable`` (jagged bool like ``a``) protects
-    A objects where False (e.g. b-tagged jets); ``b_active`` limits which B objects count.
+    computed from the pT of the A or B object. ``b_active`` limits which B objects count;
+    ``b_pt_above`` = f counts only B objects with pT > f x pT(A) (ATLAS' muon-jet rule: a muon
+    carrying more than half of a jet's pT).
     """
     a_off, a_eta, a_phi, a_pt = flat(a, "eta", "phi", "pt")
     b_off, b_eta, b_phi, b_pt = flat(b, "eta", "phi", "pt")
@@ -49,7 +51,23 @@ def remove_overlap(
         raise ValueError(f"cone must be a radius, 'boosted-a' or 'boosted-b', not {cone!r}")
     b_mask = (np.ones(len(b_eta), bool) if b_active is None
               else np.ascontiguousarray(ak.to_numpy(ak.flatten(b_active)), dtype=bool))
-    overlaps = any_within(a_off, a_eta, a_phi, a_cone, b_off, b_eta, b_phi, b_cone, b_mask)
+    found = any_within(a_off, a_eta, a_phi, a_cone, b_off, b_eta, b_phi, b_cone, b_mask, a_pt, b_pt,
+                       -1.0 if b_pt_above is None else float(b_pt_above))
+    return ak.unflatten(found, np.diff(a_off))
+
+
+def remove_overlap(
+    a: ak.Array,
+    b: ak.Array,
+    cone: float | Literal["boosted-a", "boosted-b"],
+    *,
+    a_removable: ak.Array | None = None,
+    b_active: ak.Array | None = None,
+) -> ak.Array:
+    """Collection ``a`` without the objects lying within Delta R < ``cone`` of any object of ``b``
+    (see :func:`overlapping`). ``a_removable`` (jagged bool like ``a``) protects A objects where
+    False (e.g. b-tagged jets)."""
+    overlaps = overlapping(a, b, cone, b_active=b_active)
     if a_removable is not None:
-        overlaps &= ak.to_numpy(ak.flatten(a_removable)).astype(bool)
-    return a[ak.unflatten(~overlaps, np.diff(a_off))]
+        overlaps = overlaps & a_removable
+    return a[~overlaps]

@@ -1,0 +1,117 @@
+"""Running a validation: every benchmark generated with Pythia 8 (one Dask task per point, through
+:mod:`recast.parallel`, as ``recast scan`` does) and run through the analysis with each referenced
+region's cuts in its reference's order, plus a histogram of each region's model score."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import RecastError
+from .spec import Benchmark, CutflowRef, Spec
+
+SCORE_BINS = 25
+
+
+def ordered_analysis(ana, cutflows: Mapping[str, CutflowRef], options: Mapping[str, Any] | None = None):
+    """The analysis for ``options`` with each referenced region's cuts in its reference's row order
+    (its regions fixed to those of the options: an option may change a region's cuts)."""
+    regions = []
+    for sr in ana.regions(ana.resolve_options(dict(options or {}))):
+        cf = cutflows.get(sr.name)
+        if cf is None:
+            regions.append(sr)
+            continue
+        by_step = {c.step: c for c in sr.cuts}
+        regions.append(dataclasses.replace(sr, cuts=tuple(by_step[s] for s in cf.steps() if s in by_step)))
+    return dataclasses.replace(ana, signal_regions=tuple(regions), regions_for=None)
+
+
+def score_histograms(ana, options: Mapping[str, Any]):
+    """One histogram per region that cuts on a model score: the score after every other cut."""
+    from ..analysis import Histogram
+    from ..models.card import card
+
+    uses = {u.score: u for u in ana.model_uses(options)}
+    out = []
+    for sr in ana.regions(options):
+        cut = sr.score_cut
+        if cut is not None and cut.score in uses:
+            lo = -1.0 if "tmva" in card(ana.id, uses[cut.score].card).format.lower() else 0.0
+            edges = tuple(lo + (1.0 - lo) * k / SCORE_BINS for k in range(SCORE_BINS + 1))
+            out.append(Histogram(f"score {sr.name}", cut.score, edges, tuple(x for x in sr.cuts if x is not cut)))
+    return tuple(out)
+
+
+def score_cuts(ana) -> dict[str, tuple[str, float]]:
+    """Region -> (score variable, threshold) for the regions that cut on a model score."""
+    return {sr.name: (sr.score_cut.score, sr.score_cut.threshold) for sr in ana.signal_regions if sr.score_cut}
+
+
+def slha_text(point: Benchmark, analysis_id: str) -> str:
+    """The point's SLHA card: a simplified model, a file, or an edited card of the analysis' registry."""
+    from .. import artifacts
+    from ..slha import edited, simplified_model
+
+    s = point.slha
+    if s.get("simplified"):
+        return simplified_model(s["simplified"], s["m_parent"], s["m_lsp"])
+    if "path" in s:
+        return Path(s["path"]).read_text()
+    text = artifacts.fetch(artifacts.get(analysis_id, s["artifact"]), progress=False).read_text()
+    if "MODSEL" not in text.upper():  # some published cards omit it; Pythia's SLHA reader wants one
+        text = "BLOCK MODSEL\n    1   0\n" + text
+    return edited(text, {int(k): v for k, v in (s.get("masses") or {}).items()}, s.get("blocks"))
+
+
+def run_one(task: dict[str, Any]) -> dict[str, Any]:
+    """One point on a worker: generate, run the (reordered) analysis, return the result document
+    or the error. Never raises for a bad point."""
+    from .. import analysis as ana_mod
+    from .. import pipeline
+    from ..parallel import limit_threads
+
+    limit_threads()
+    point: Benchmark = task["point"]
+    t0 = time.perf_counter()
+    try:
+        ana = ana_mod.load(task["analysis"])
+        options = ana.resolve_options(point.options)
+        variant = ordered_analysis(ana, point.cutflows, options)
+        variant = dataclasses.replace(variant, histograms=variant.histograms_for(options)
+                                      + score_histograms(variant, options))
+        with tempfile.TemporaryDirectory(prefix="recast-validate-") as tmp:
+            card = Path(tmp) / f"{point.name}.slha"
+            card.write_text(slha_text(point, ana.id))
+            spec = pipeline.PointSpec(slha=card, analyses=[variant], nevents=point.nevents, seed=point.seed,
+                                      process=point.process, options={ana.id: point.options},
+                                      chunk_size=2000, xsec_fb=point.cross_section_fb)
+            result = pipeline.run_point(spec)[ana.id]
+        return {"name": point.name, "result": result, "error": None, "seconds": time.perf_counter() - t0}
+    except Exception as exc:  # a point that fails is reported in the page; the others run on
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split()) if not isinstance(exc, RecastError) else \
+            " ".join(str(exc).split())
+        return {"name": point.name, "result": None, "error": msg[:400], "seconds": time.perf_counter() - t0}
+
+
+def run_points(spec: Spec, points: Sequence[Benchmark], *, workers: int | None = None, scheduler: str | None = None,
+               on_done: Callable[[dict[str, Any]], None] | None = None) -> dict[str, dict[str, Any]]:
+    """Run ``points`` on Dask (:func:`run_one` each); outcome (result or error) by point name.
+    ``on_done`` is called with each outcome as it arrives."""
+    from ..parallel import map_on_dask
+
+    tasks = {p.name: {"analysis": spec.analysis.id, "point": p} for p in points}
+    out = {}
+    outcomes = map_on_dask(run_one, tasks, workers=workers, scheduler=scheduler, key_prefix="recast-validate")
+    for name, outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            outcome = {"name": name, "result": None, "seconds": None,
+                       "error": f"the worker running this point failed: {type(outcome).__name__}: {outcome}"}
+        out[name] = outcome
+        if on_done:
+            on_done(outcome)
+    return out
