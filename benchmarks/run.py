@@ -48,7 +48,7 @@ import pyhepmc
 
 from recast import analysis, engine, results
 from recast.events import HepMCSource, PythiaConfig, PythiaSource
-from recast.events.hepmc import decompressor, open_binary
+from recast.events.compression import decompressor, open_binary
 from recast.objects import build_objects
 from recast.slha import simplified_model
 

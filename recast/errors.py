@@ -7,6 +7,8 @@ command line prints that line and exits non-zero, never a traceback.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class RecastError(Exception):
     """An input problem the user can fix; ``str(err)`` is a complete one-line message."""
@@ -43,3 +45,42 @@ class ArtifactUnavailable(ArtifactError):
 class ModelError(RecastError):
     """A model file or card that cannot be used: corrupt, wrong signature, golden outputs not
     reproduced, or invalid features."""
+
+
+# -- reading a file the user named ----------------------------------------------------------------
+
+
+def read_bytes(path: Path | str, error: type[RecastError] = RecastError, what: str = "file") -> bytes:
+    """The bytes of ``path``; a missing file, a directory or a failed read raise ``error`` with one
+    line naming the file and the cause (``what`` the file should have been, for the directory case).
+
+    >>> try:
+    ...     read_bytes("no/such.xml", ModelError, "TMVA XML file")
+    ... except ModelError as exc:
+    ...     print(exc)
+    no/such.xml: no such file
+    """
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise _read_error(path, exc, error, what) from None
+
+
+def read_text(path: Path | str, error: type[RecastError] = RecastError, what: str = "file") -> str:
+    """The text of ``path`` (UTF-8, newlines as Python's text mode reads them); the errors of
+    :func:`read_bytes`, and bytes that are not UTF-8 text, raise ``error`` in one line."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _read_error(path, exc, error, what) from None
+
+
+def _read_error(path: Path | str, exc: OSError | UnicodeDecodeError, error: type[RecastError],
+                what: str) -> RecastError:
+    if isinstance(exc, FileNotFoundError):
+        return error(f"{path}: no such file")
+    if isinstance(exc, IsADirectoryError):
+        return error(f"{path}: is a directory, not a {what}")
+    if isinstance(exc, UnicodeDecodeError):
+        return error(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})")
+    return error(f"{path}: cannot read: {exc.strerror or exc}")

@@ -421,3 +421,37 @@ def test_argparse_errors_are_one_line_too(capfd):
 def test_make_slha_parent_mass(args, fragment, capfd):
     code, err, out = run_cli(capfd, "make-slha", *args, "--m-lsp", "100")
     assert_one_error(code, err, out, fragment)
+
+
+# -- files the user names: one mapping of read errors (recast.errors.read_bytes / read_text) ---------
+
+def test_read_errors_are_one_line_naming_the_file(tmp_path):
+    from recast.errors import ModelError, RecastError, read_bytes, read_text
+
+    text = tmp_path / "table.csv"
+    text.write_bytes(b"a,b\r\n1,2\r\n")
+    assert read_bytes(text) == b"a,b\r\n1,2\r\n" and read_text(text) == "a,b\n1,2\n"  # text mode: CRLF read as LF
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(b"m\xe9ff\n")
+    missing = tmp_path / "nope.xml"
+    cases = [
+        (lambda: read_bytes(missing, ModelError, "TMVA XML file"), f"{missing}: no such file"),
+        (lambda: read_bytes(tmp_path, ModelError, "TMVA XML file"), f"{tmp_path}: is a directory, not a TMVA XML file"),
+        (lambda: read_text(text / "x", ModelError), f"{text / 'x'}: cannot read: Not a directory"),
+        (lambda: read_text(latin1, ModelError), f"{latin1}: not UTF-8 text (byte 0xe9 at offset 1)"),
+    ]
+    for read, message in cases:
+        with pytest.raises(ModelError) as exc:
+            read()
+        assert str(exc.value) == message and exc.value.__cause__ is None and exc.value.__suppress_context__
+    with pytest.raises(RecastError, match="no such file"):  # the default error type
+        read_text(tmp_path / "nope.csv")
+
+
+def test_tmva_reader_maps_read_errors_the_same_way(tmp_path):
+    from recast.errors import ModelError
+    from recast.models import tmva
+
+    with pytest.raises(ModelError) as exc:
+        tmva.read_xml(tmp_path)
+    assert str(exc.value) == f"{tmp_path}: is a directory, not a TMVA XML file"

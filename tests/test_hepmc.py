@@ -20,7 +20,7 @@ from particle import PDGID
 
 from recast.errors import EventFileError
 from recast.events import FROM_BSM, FROM_HADRON, FROM_TAU, HepMCSource
-from recast.events import hepmc as hepmc_mod
+from recast.events import compression, hepmc_lines
 
 DATA = Path(__file__).parent / "data"
 HAND3 = DATA / "handmade.hepmc3"
@@ -183,10 +183,10 @@ def test_compressed_copies_give_the_same_batches(small_plain, file_batch, tmp_pa
     plain = read(small_plain, chunk_size=5)
     assert len(plain) == 12
     assert_same_batches(plain, file_batch[:12])
-    assert hepmc_mod.compression_of(small_plain) is None
+    assert compression.compression_of(small_plain) is None
     for kind, (path, blob) in copies.items():
         path.write_bytes(blob)
-        assert hepmc_mod.compression_of(path) == kind.strip()
+        assert compression.compression_of(path) == kind.strip()
         src = HepMCSource(path, chunk_size=5)
         assert kind.strip() in src.description
         assert_same_batches(ak.concatenate(list(src)), plain)
@@ -297,7 +297,7 @@ def test_file_without_footer_keeps_its_last_event(tmp_path, assert_same_batches)
 
 
 def test_scan_accepts_number_forms_and_rejects_garbage():
-    scan = hepmc_mod._first_bad_record
+    scan = hepmc_lines.first_bad_record
 
     def bad_line(text: str) -> int:
         return scan(np.frombuffer(text.encode(), np.uint8), True, 0)[2]
@@ -324,25 +324,25 @@ def test_checked_stream_across_buffer_boundaries():
     """Lines split between reads are checked once whole: no false alarms, right line numbers."""
     text = HAND3.read_bytes()
     for size in (1, 7, 64, 4096):
-        stream = hepmc_mod._CheckedStream(io.BytesIO(text))
+        stream = hepmc_lines.CheckedStream(io.BytesIO(text))
         assert _pump(stream, size) == text
         assert stream.problem is None
     corrupt = text.replace(b"P 14 5 -16 -5.0", b"P 14 5 -16 -5.x")
     line = b"P 14 5 -16 -5.x 10.0 20.0 22.9 0.0 1"
     lineno = corrupt.splitlines().index(line) + 1
     for size in (1, 7, 64, 4096):
-        stream = hepmc_mod._CheckedStream(io.BytesIO(corrupt))
+        stream = hepmc_lines.CheckedStream(io.BytesIO(corrupt))
         assert _pump(stream, size) == corrupt  # the bytes still pass unchanged
         assert stream.problem == (2, lineno, line.decode(), False)
     # a bad last line without its newline is found at the end of the stream
-    stream = hepmc_mod._CheckedStream(io.BytesIO(b"E 1 1 1\nP 1 0 22 1 2 3 4x 0 1"))
+    stream = hepmc_lines.CheckedStream(io.BytesIO(b"E 1 1 1\nP 1 0 22 1 2 3 4x 0 1"))
     _pump(stream, 5)
     assert stream.problem == (1, 2, "P 1 0 22 1 2 3 4x 0 1", False)
     # fields HepMC3 3.2 would misread: two spaces, a tab (trailing blanks and CR are fine)
     for line, spacing in ((b"P 1 0 22  1 2 3 4 0 1", True), (b"P 1 0 22 1\t2 3 4 0 1", True),
                           (b"P  1 0 22 1 2 3 4 0 1", True), (b"V -1 0 [1, 2] @ 0 0 0 0", None),
                           (b"P 1 0 22 1 2 3 4 0 1 \r", None)):
-        stream = hepmc_mod._CheckedStream(io.BytesIO(b"E 1 1 1\n" + line + b"\n"))
+        stream = hepmc_lines.CheckedStream(io.BytesIO(b"E 1 1 1\n" + line + b"\n"))
         _pump(stream, 64)
         assert (stream.problem is None if spacing is None
                 else stream.problem == (1, 2, line.decode().rstrip(), spacing)), line

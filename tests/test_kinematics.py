@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from recast.objects import binned, delta_phi, transverse_mass, wrap_phi
-from recast.objects import rng
+from recast import rng
 from recast.objects.kinematics import (any_within, cone_sums, flat, gather, nearest_within, pt_eta_phi_m,
                                        unflat)
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import awkward as ak
-import numba
-import numpy as np
 
 from ..errors import EventFileError, RecastError, SLHAError
 from .. import slha as slha_mod
 from ._capture import captured_stdout
-from .record import GenRecord, check_momenta, to_batch
+from .compression import compression_of, open_binary
+from .pythia_record import record_from_pythia
+from .record import check_momenta, to_batch
 
 MB_TO_FB = 1.0e12
 
@@ -117,8 +117,6 @@ class PythiaConfig:
 
 def check_lhe(path: Path) -> None:
     """Refuse what Pythia would not read as a Les Houches Event file, in one line naming it."""
-    from .hepmc import compression_of, open_binary
-
     path = Path(path)
     if not path.is_file():
         raise EventFileError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
@@ -133,74 +131,6 @@ def check_lhe(path: Path) -> None:
     kind = compression_of(path)
     if kind not in (None, "gzip"):
         raise EventFileError(f"{path}: a {kind}-compressed LHE file: Pythia reads plain or gzip LHE only")
-
-
-@numba.njit(cache=True)
-def _mother_lists(offsets, status, mother1, mother2):
-    """Pythia's ``Particle::motherList`` for every particle, as a CSR table of global indices.
-
-    Index 0 of each event is Pythia's "system" entry; links to it are dropped.
-    """
-    n = len(status)
-    poff = np.zeros(n + 1, np.int64)
-    parents = np.empty(0, np.int64)
-    for sweep in range(2):  # first count, then fill
-        if sweep == 1:
-            for i in range(n):
-                poff[i + 1] += poff[i]
-            parents = np.empty(poff[n], np.int64)
-        for e in range(len(offsets) - 1):
-            base = offsets[e]
-            for i in range(offsets[e], offsets[e + 1]):
-                s = abs(status[i])
-                a = mother1[i]
-                b = mother2[i]
-                if s == 11 or s == 12:
-                    continue  # beams and the system entry have no mothers
-                if b == 0 or b == a:
-                    lo, hi, step = a, a, 1
-                elif (80 < s < 90) or (100 < s < 107):
-                    lo, hi, step = a, b, 1  # hadrons from a string: every parton in the range
-                else:
-                    lo, hi, step = min(a, b), max(a, b), max(a, b) - min(a, b)
-                k = poff[i]
-                m = lo
-                while m <= hi:
-                    if m > 0:
-                        if sweep == 0:
-                            poff[i + 1] += 1
-                        else:
-                            parents[k] = base + m
-                            k += 1
-                    m += step
-    return poff, parents
-
-
-def _record_from_pythia(events: ak.Array, first_number: int) -> GenRecord:
-    prt = events.prt
-    counts = ak.to_numpy(ak.num(prt)).astype(np.int64)
-    offsets = np.zeros(len(counts) + 1, np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    flat = ak.flatten(prt)
-    status = ak.to_numpy(flat.status).astype(np.int32)
-    m1 = ak.to_numpy(flat.mother1).astype(np.int64)
-    m2 = ak.to_numpy(flat.mother2).astype(np.int64)
-    p = flat.p
-    p4 = np.stack([ak.to_numpy(p.px), ak.to_numpy(p.py), ak.to_numpy(p.pz), ak.to_numpy(p.e)], axis=1)
-    poff, parents = _mother_lists(offsets, status, m1, m2)
-    weights = events.info.weights
-    w = ak.to_numpy(ak.fill_none(ak.firsts(weights), 1.0)).astype(np.float64)
-    return GenRecord(
-        event_offsets=offsets,
-        pid=ak.to_numpy(flat.id).astype(np.int32),
-        final=status > 0,
-        beam=np.abs(status) == 12,
-        p4=p4,
-        parent_offsets=poff,
-        parents=parents,
-        weight=w,
-        event_number=np.arange(first_number, first_number + len(counts), dtype=np.int64),
-    )
 
 
 def _first_problem(log: str) -> str:
@@ -272,7 +202,7 @@ class PythiaSource:
                     sqrt_s_gev=self.sqrt_s_gev, from_final_state=False, momentum_unit="GEV",
                     momentum_unit_used="GEV", n_events=0)
             if self.hepmc_out is not None:
-                from .hepmc import PythiaHepMCWriter
+                from .hepmc_writer import PythiaHepMCWriter
 
                 writer = PythiaHepMCWriter(self.hepmc_out, pythia)
             remaining = cfg.nevents
@@ -288,7 +218,7 @@ class PythiaSource:
                 if len(events):
                     if writer is not None:
                         writer.write(events, first_number=self.n_generated + 1)
-                    rec = _record_from_pythia(events, self.n_generated + 1)
+                    rec = record_from_pythia(events, self.n_generated + 1)
                     check_momenta(rec, "Pythia", self.n_generated)
                     self.n_generated += len(events)
                     if remaining is not None:

@@ -35,6 +35,9 @@ import numpy as np
 from particle.pdgid import charge as _pdg_charge
 from particle.pdgid import has_bottom, has_charm, is_hadron
 
+MEV_TO_GEV = 1.0e-3
+"""A momentum in MeV times this is the momentum in GeV."""
+
 FROM_HADRON = np.uint8(1)
 FROM_TAU = np.uint8(2)
 FROM_BSM = np.uint8(4)

@@ -17,8 +17,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from ..errors import ModelError
-from ..objects import rng
+from ..errors import ModelError, read_text
+from .. import rng
 from .card import ModelCard
 
 FOLD_RULES = ("event-number-parity", "random")
@@ -208,10 +208,11 @@ def with_normalisation(card: ModelCard) -> ModelCard:
     if spec is None:
         return card
     path = _artifact_path(card, spec["artifact"])
+    text = read_text(path, ModelError, "network configuration")
     try:
-        config = json.loads(path.read_text())
+        config = json.loads(text)
         names, mean, std = config["branches"], config["normalization"]["mean"], config["normalization"]["stddev"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"{path}: not a SimpleAnalysis network configuration ({exc})") from None
     if list(names) != card.input_names:
         first = next((i for i, (a, b) in enumerate(zip(names, card.input_names)) if a != b), min(len(names), len(card.inputs)))

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..atomic import write_bytes
 from ..cache import cache_dir
-from ..errors import ModelError, RecastError
+from ..errors import ModelError, RecastError, read_bytes
 
 #: Bumped whenever the produced ONNX graph changes: cached conversions of another version are
 #: redone.
@@ -144,14 +144,7 @@ def _one_line(text: str) -> str:
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelError(f"{path}: is a directory, not a TMVA XML file") from None
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return read_bytes(path, ModelError, "TMVA XML file")
 
 
 def read_xml(path) -> TMVAForest:

@@ -27,7 +27,7 @@ import awkward as ak
 import numpy as np
 
 from ..events.record import FROM_HADRON, FROM_TAU
-from . import rng
+from .. import rng
 from .jets import B_LABELLING, BTagWorkingPoint, btag, cluster_jets
 from .kinematics import pt_eta_phi_m
 from .leptons import dress, isolation
@@ -153,7 +153,7 @@ def build_objects(batch: ak.Array, config: ObjectConfig, seed: int = 0) -> Objec
 
 def apply_efficiency(collection: ak.Array, efficiency, objects: Objects, stream: str) -> ak.Array:
     """Keep each object with probability ``efficiency`` (jagged like ``collection``, or a
-    number), drawn from the event's own random stream ``stream`` (see :mod:`recast.objects.rng`)."""
+    number), drawn from the event's own random stream ``stream`` (see :mod:`recast.rng`)."""
     counts = ak.to_numpy(ak.num(collection, axis=1))
     eff = ak.broadcast_arrays(efficiency, collection.pt)[0]
     u = rng.uniform(objects.seed, stream, np.repeat(objects.event_number, counts),

@@ -18,7 +18,7 @@ import fastjet
 import numpy as np
 
 from ..events._capture import captured_stdout
-from . import rng
+from .. import rng
 from .binned import binned
 from .kinematics import flat, gather, nearest_within, pt_eta_phi_m
 

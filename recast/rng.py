@@ -1,8 +1,10 @@
 """Counter-based random numbers: a uniform number per (seed, stream, event number, object index).
 
-Efficiencies (b-tagging, JVT) are applied by comparing such a number with the efficiency. The
-number depends only on the event's own identity, never on the chunk size, the order of events
-or what else ran, so reruns (and reruns with other chunk sizes or other analyses) are identical.
+Efficiencies (b-tagging, JVT: :mod:`recast.objects`) are applied by comparing such a number with
+the efficiency, and the ``random`` fold rule of models (:mod:`recast.models.runtime`) draws one per
+event. The number depends only on the event's own identity, never on the chunk size, the order of
+events or what else ran, so reruns (and reruns with other chunk sizes or other analyses) are
+identical.
 """
 
 from __future__ import annotations

@@ -1,0 +1,93 @@
+"""Pythia events written as HepMC3 ASCII (``recast generate``, ``PythiaSource(hepmc_out=...)``),
+plain or compressed by the file name's suffix (:func:`~recast.events.compression.open_for_writing`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pyhepmc
+
+from .compression import open_for_writing
+from .pythia_record import flat_particles
+from .record import pid_table
+
+
+class PythiaHepMCWriter:
+    """Write Pythia events (as returned by ``nextBatch``) to a HepMC3 ASCII file.
+
+    Vertices are built the way Pythia's own HepMC3 interface builds them: a particle's production
+    vertex is the end vertex of its first mother, created on first use with all of that
+    particle's mothers as incoming particles; ``GenEvent.add_tree`` then stores the record in
+    topological order, which the HepMC3 reader requires. The file appears under its final name
+    only once complete.
+    """
+
+    def __init__(self, path: Path, pythia) -> None:
+        self.path = Path(path)
+        self._tmp = self.path.with_name(f".{self.path.name}.partial")
+        self._stream = open_for_writing(self._tmp, self.path.name)
+        self._ios = pyhepmc.io.pyiostream(self._stream)
+        self._writer = pyhepmc.io.WriterAscii(self._ios)
+        self._pythia = pythia
+
+    def write(self, events: ak.Array, first_number: int) -> None:
+        """Append ``events`` (a ``Pythia.nextBatch`` result), numbered from ``first_number``."""
+        info = self._pythia.infoPython()
+        xs_pb, xs_err_pb = float(info.sigmaGen()) * 1e9, float(info.sigmaErr()) * 1e9
+        particles = flat_particles(events)
+        offsets, poff, parents, mom = particles.offsets, particles.parent_offsets, particles.parents, particles.p4
+        counts = np.diff(offsets)
+        pid = particles.pid.astype(np.int64)
+        status = particles.status.astype(np.int64)
+        mass = ak.to_numpy(particles.flat.m)
+        _, hadron, _, _, _ = pid_table(pid)
+        hep_status = np.where(status > 0, 1, np.where(status == -12, 4, np.where(
+            (hadron | np.isin(np.abs(pid), (13, 15))) & (status < 0), 2,
+            np.where((status <= -11) & (status >= -200), -status, 0))))
+        weights = ak.to_list(events.info.weights)
+        for e in range(len(counts)):
+            lo, hi = offsets[e], offsets[e + 1]
+            evt = pyhepmc.GenEvent(pyhepmc.Units.GEV, pyhepmc.Units.MM)
+            evt.event_number = first_number + e
+            evt.weights = weights[e] or [1.0]
+            parts = [None] * (hi - lo)
+            vertices = []  # HepMC3 particles hold weak references to their vertices: keep them alive
+            for i in range(1, hi - lo):  # entry 0 is Pythia's "system" line
+                g = lo + i
+                p = pyhepmc.GenParticle(tuple(mom[g]), int(pid[g]), int(hep_status[g]))
+                p.generated_mass = float(mass[g])
+                parts[i] = p
+            for i in range(1, hi - lo):
+                moth = parents[poff[lo + i]:poff[lo + i + 1]] - lo
+                if len(moth) == 0:
+                    continue
+                vtx = parts[moth[0]].end_vertex
+                if vtx is None:
+                    vtx = pyhepmc.GenVertex()
+                    vertices.append(vtx)
+                    for j in moth:
+                        vtx.add_particle_in(parts[j])
+                vtx.add_particle_out(parts[i])
+            evt.add_tree([parts[1], parts[2]])
+            cs = pyhepmc.GenCrossSection()
+            cs.set_cross_section(xs_pb, xs_err_pb, self._pythia.infoPython().nAccepted(), -1)
+            evt.cross_section = cs
+            self._writer.write_event(evt)
+
+    def _finish(self) -> None:
+        self._writer.close()
+        self._ios.flush()  # the C++ stream buffers: flush it into the Python file before closing
+        self._stream.close()
+
+    def close(self) -> None:
+        self._finish()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            self._finish()
+        finally:
+            self._tmp.unlink(missing_ok=True)
