@@ -22,7 +22,7 @@ from typing import Any
 from .analysis import Analysis
 from .atomic import write_bytes
 from .engine import Counts
-from .errors import RecastError
+from .errors import RecastError, read_text
 from .xsec import CrossSection
 
 SCHEMA_NAME = "recast-result"
@@ -136,10 +136,8 @@ def read(path: Path) -> dict[str, Any]:
     """Read and validate a result file."""
     path = Path(path)
     try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RecastError(f"{path}: no such file") from None
-    except (OSError, json.JSONDecodeError) as exc:
+        doc = json.loads(read_text(path, RecastError, "result file"))
+    except json.JSONDecodeError as exc:
         raise RecastError(f"{path}: not readable JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise RecastError(f"{path}: not a recast result file")

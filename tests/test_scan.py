@@ -124,7 +124,7 @@ def test_bad_input_through_the_cli(tmp_path, capsys):
     cases = [
         (["scan", str(empty), "--analyses", ANA], "no SLHA files"),
         (["scan", str(tmp_path / "none" / "*.slha"), "--analyses", ANA], "no files match"),
-        (["scan", str(tmp_path / "missing.yaml"), "--analyses", ANA], "no such grid file"),
+        (["scan", str(tmp_path / "missing.yaml"), "--analyses", ANA], "missing.yaml: no such file"),
         (["scan", str(grid), "--analyses", "ANA-NOPE"], "unknown analysis 'ANA-NOPE'"),
         (["scan", str(grid), "--analyses", ANA, "-O", "no_such=1"], "has no option 'no_such'"),
         (["scan", str(grid), "--analyses", ANA, "--scheduler", "nonsense"], "not a scheduler address"),

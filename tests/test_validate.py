@@ -536,3 +536,10 @@ def test_a_study_point_is_shown_not_judged(tmp_path):
     assert comp["cutflows"]["SR4j-1000"]["final_status"] is None and comp["cutflows"]["SR4j-1000"]["rows"][-1]["ratio"]
     assert comp["acc_eff"][0]["judged"] is False and comp["acc_eff"][0]["ratio"] == pytest.approx(0.005 / 0.1)
     assert validation.status(spec, {"p1": comp})["status"] == "not validated"
+
+
+def test_a_directory_given_as_the_specification_is_one_line(tmp_path, capfd):
+    """`recast validate ANA --spec DIR` was an internal error (IsADirectoryError)."""
+    assert main(["validate", "ANA-SUSY-2018-22", "--spec", str(tmp_path), "-q"]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert err == [f"recast: error: {tmp_path}: is a directory, not a validation specification"]

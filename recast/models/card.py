@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ..errors import ModelError
+from ..errors import ModelError, read_text
 from ..paths import analysis_data_dir
 
 FORMATS = ("onnx", "tmva-xml")
@@ -204,9 +204,10 @@ def parse(doc: dict, where: str) -> ModelCard:
 
 
 def read(path: Path) -> ModelCard:
+    text = read_text(path, ModelError, "model card")
     try:
-        doc = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise ModelError(f"{path}: cannot read model card: {str(exc).splitlines()[0]}") from None
     card = parse(doc, str(path))
     return ModelCard(**{**card.__dict__, "path": Path(path)})

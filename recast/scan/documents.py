@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_bytes
-from ..errors import RecastError
+from ..errors import RecastError, read_text
 from ..stats import CLS_LEVEL
 from .combination import COMBINATION_RULE
 from .grid import Grid, GridPoint
@@ -61,10 +61,8 @@ def write_json(path: Path, doc: dict[str, Any], kind: str) -> None:
 def read_json(path: Path, kind: str) -> dict[str, Any]:
     """A point or summary file (``kind``), validated; a one-line RecastError if it is not one."""
     try:
-        doc = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise RecastError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(read_text(path, RecastError, f"{kind} file"))
+    except json.JSONDecodeError as exc:
         raise RecastError(f"{path}: not readable JSON: {exc}") from None
     validate(doc, kind, path)
     return doc

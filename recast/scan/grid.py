@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import RecastError
+from ..errors import RecastError, read_text
 
 MAX_SEED = 900_000_000  # Pythia's seeds lie in 0..900000000
 MAX_POINTS = 100_000
@@ -263,12 +263,9 @@ def _safe_name(stem: str) -> str:
 def _read_yaml(path: Path) -> Any:
     import yaml
 
+    text = read_text(path, RecastError, "grid file")
     try:
-        return yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise RecastError(f"{path}: no such grid file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecastError(f"{path}: cannot read the grid: {exc}") from None
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""

@@ -31,7 +31,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import RecastError
+from ..errors import RecastError, read_text
 
 YIELDS_SCHEMA = "recast-yields"
 YIELDS_VERSION = 1
@@ -72,14 +72,7 @@ def load(path: Path | str, analysis_id: str | None = None) -> tuple[dict[str, An
 
 
 def _text(path: Path) -> str:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        raise YieldsError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise YieldsError(f"{path}: a directory, not a file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise YieldsError(f"{path}: not readable: {getattr(exc, 'strerror', None) or exc}") from None
+    return read_text(path, YieldsError, "yields table")
 
 
 # -- CSV ------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import RecastError
+from ..errors import RecastError, read_text
 from .rule import Rule
 
 SPEC_FILE = "validation_spec.yaml"  # data/<ANA>/: the specification recast validate reads by default
@@ -114,10 +114,9 @@ def load_spec(path: str | Path, analysis=None) -> Spec:
     from .. import analysis as ana_mod
 
     path = Path(path)
+    text = read_text(path, RecastError, "validation specification")
     try:
-        doc = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise RecastError(f"{path}: no such validation specification") from None
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RecastError(f"{path}: not valid YAML ({' '.join(str(exc).split())[:200]})") from None
     if not isinstance(doc, dict) or "analysis" not in doc:
