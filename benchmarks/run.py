@@ -82,6 +82,14 @@ def timed(fn, repeat: int = 1):
     return out, best
 
 
+def _select_all(ana, opts, objs, models):
+    """The selection (variables, models, cuts) of ``ana`` over prebuilt objects, fresh counts."""
+    counts = engine.prepare(ana, opts)[1]
+    for o in objs:
+        engine.select(ana, o, opts, counts, models)
+    return counts
+
+
 def model_stages(record, batches, n_events: int, chunk: int = 1000) -> None:
     """Batched vs per-event model evaluation (see the module docstring)."""
     import numpy as np
@@ -145,12 +153,7 @@ def nn_analysis_stage(record, batches) -> None:
     models, _ = engine.prepare(ana, opts)
     n = sum(len(o) for o in objs)
 
-    def select():
-        counts = engine.prepare(ana, opts)[1]
-        for o in objs:
-            engine.select(ana, o, opts, counts, models)
-
-    _, t = timed(select, repeat=3)
+    _, t = timed(lambda: _select_all(ana, opts, objs, models), repeat=3)
     record("selection-2019-04+NN", n, t)
     jets = [o.jets[o.jets.pt > 20] for o in objs]
     _, t = timed(lambda: [minmax_mass(j) for j in jets], repeat=3)
@@ -281,12 +284,7 @@ def main() -> None:
     objs22, t = timed(lambda: [build_objects(b, config22, 1) for b in batches], repeat=2)
     record("objects-2018-22", n, t)
 
-    def select22():
-        counts = engine.prepare(ana22, opts22)[1]
-        for o in objs22:
-            engine.select(ana22, o, opts22, counts, models22)
-
-    _, t = timed(select22, repeat=3)
+    _, t = timed(lambda: _select_all(ana22, opts22, objs22, models22), repeat=3)
     record("selection-2018-22+BDT", n, t)
     _, t = timed(lambda: engine.run(ana22, HepMCSource(gz, chunk_size=args.chunk_size), opts22, seed=1))
     record("end-to-end-2018-22-gzip", n, t)

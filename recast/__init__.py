@@ -1,12 +1,39 @@
 """recast: recast LHC searches with machine-learned selections.
 
-The engine is a straight pipeline::
+The engine is a straight pipeline; data flow forward only::
 
-    source (HepMC file | Pythia) -> event batches -> physics objects -> analysis
-        -> signal-region yields -> statistics -> report
+    source (SLHA -> Pythia | HepMC | LHE -> Pythia) -> event batches -> physics objects
+        -> analysis (variables, preserved models, cuts) -> counts -> results -> statistics -> report
 
-Each stage is a module with a small public surface: :mod:`recast.events`,
-:mod:`recast.objects`, :mod:`recast.analysis`, :mod:`recast.engine`, :mod:`recast.results`.
+Every part, by its role (the first lines of each module say more):
+
+``events``       event sources: Pythia 8 in-process (SLHA or LHE input), HepMC3/HepMC2 files read
+                 by numba kernels; all give the same columnar event batches (``events.record``).
+``objects``      truth-level physics objects from a batch (jets, b-tags, leptons, taus, MET) and the
+                 helpers analyses compute with (kinematics, overlap removal, event shapes).
+``analysis``     the plugin API: an analysis is metadata, options, variables, a preselection and
+                 named lists of cuts per signal region (``analyses/`` holds the three searches).
+``models``       preserved ML models: model cards (inputs, padding, conventions, golden outputs),
+                 TMVA -> ONNX conversion, batched onnxruntime evaluation with fold rules.
+``engine``       one analysis over batches: variables, models scored on preselected events, cut
+                 masks, weighted cutflows and histograms (``Counts``, which add up).
+``pipeline``     one pass over one source through several analyses, sharing objects per chunk,
+                 ending in the result documents with their cross sections (``xsec``, ``slha``).
+``results``      the versioned result document; ``report`` prints it; ``schemas`` holds the JSON
+                 Schemas of every file recast writes and checks documents against them.
+``stats``        CLs, r and upper limits with pyhf: simplified and published full likelihoods,
+                 multi-bin combinations, toy S95, limits from a user's yields table.
+``scan``         grids of model points (templates, SLHA files, existing events) run on Dask
+                 (``parallel``), resumable, with the combination rule and the exclusion plot.
+``validation``   comparisons with ATLAS' published cutflows, A x eff and maps: specifications,
+                 runs on Dask, the status rule, Markdown/HTML reports.
+``artifacts``    ATLAS' files (models, workspaces, cards) fetched by sha256 from HEPData into the
+                 user cache (``cache``), or found in a local mirror.
+``cli``          the ``recast`` command: argument parsing, progress bars and messages only.
+``output``,      where files go: output locations checked before any work, atomic writes, a
+``atomic``       fallback file when a write fails; ``errors``: the one-line input errors.
+``rng``          the seeded per-event random streams (b-tagging, efficiencies, fold rules).
+``paths``        where the package's data live (``data/``: published numbers, cards, cross sections).
 """
 
 __version__ = "0.1.0"

@@ -254,3 +254,14 @@ def test_every_package_is_listed_for_the_wheel():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     packages = {name for name in MODULES if _is_package(name)}
     assert packages - listed == set(), "add them to [tool.setuptools] packages"
+
+
+def test_the_package_docstring_maps_every_part():
+    """``recast/__init__.py`` names every module and subpackage of recast with its role."""
+    import pkgutil
+
+    import recast
+
+    parts = {m.name for m in pkgutil.iter_modules(recast.__path__)}
+    missing = sorted(p for p in parts if f"``{p}``" not in recast.__doc__)
+    assert not missing, f"recast's docstring does not say what these are for: {', '.join(missing)}"

@@ -1,0 +1,94 @@
+"""`recast validate`: an analysis against ATLAS' published cutflows and A x eff, as a report."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+from pathlib import Path
+
+from .common import progress, say
+
+VALIDATION_OUT = "recast-validation"  # cmd_validate's default report directory: ./recast-validation/<ANA>
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .. import analysis as ana_mod
+    from .. import output, parallel, paths, validation
+    from ..errors import RecastError
+    from ..validation import report as validation_report
+
+    ana = ana_mod.load(args.analysis)
+    spec = validation.load_spec(Path(args.spec) if args.spec else validation.spec_path(ana.id), ana)
+    points = spec.points
+    if args.points:
+        known = {p.name for p in points}
+        unknown = [n for n in args.points if n not in known]
+        if unknown:
+            raise RecastError(f"--points: {', '.join(unknown)} not in {spec.path} (points: {', '.join(sorted(known))})")
+        points = [p for p in points if p.name in args.points]
+    fewer = bool(args.nevents) and any(args.nevents < p.nevents for p in points)
+    if args.nevents:
+        for p in points:
+            p.nevents = args.nevents
+    if not points and not spec.no_reference:
+        raise RecastError(f"{spec.path}: no points to run")
+    out = Path(args.out) if args.out else Path(VALIDATION_OUT) / ana.id
+    # every output location is checked before the first event is generated
+    committed = paths.committed_reports(out)
+    if committed is not None and not args.store_status:
+        raise RecastError(f"{out}: inside the repository's committed validation reports ({committed}); give another "
+                          f"--out, or add --store-status to regenerate the committed report with the stored status")
+    stored = None
+    if args.store_status:
+        if len(points) < len(spec.points) or fewer:
+            raise RecastError(f"--store-status: the stored status needs every point of {spec.path} with at least "
+                              f"its number of events; --points or -n ask for fewer")
+        stored = output.prepare_file(paths.analysis_data_dir(ana.id) / validation.STATUS_FILE, "stored validation status")
+    output.prepare_dir(out, "report directory")
+    output.prepare_dir(out / "figures", "report's figures directory")
+    # where the status says its report is: relative to the checkout for a committed report
+    report_at = out.resolve().relative_to(committed.parent.parent).as_posix() if committed else str(out.resolve())
+
+    runs: dict = {}
+    start = time.perf_counter()
+    if points:
+        where = parallel.describe(args.workers, args.scheduler)
+        say(f"validating {ana.id}: {len(points)} point(s), {sum(p.nevents for p in points)} events in all, on {where}")
+        with contextlib.ExitStack() as stack:
+            bar = None if args.quiet else stack.enter_context(progress(len(points), "validate"))
+            task = bar.add_task("validate", total=len(points), rate="") if bar else None
+
+            def on_done(outcome: dict) -> None:
+                line = (f"{outcome['name']}: FAILED: {outcome['error']}" if outcome.get("error")
+                        else f"{outcome['name']}: done in {outcome['seconds']:.0f} s")
+                if bar is not None:
+                    bar.update(task, advance=1)
+                    if not bar.disable:
+                        bar.console.print(line, markup=False, highlight=False)
+                        return
+                if not args.quiet:
+                    say(line)
+
+            runs = validation.run_points(spec, points, workers=args.workers, scheduler=args.scheduler,
+                                         on_done=on_done)
+    compared = {p.name: validation.compare_point(spec, p, runs[p.name]["result"])
+                for p in points if runs[p.name].get("result")}
+    status = validation.status(spec, compared)
+    provenance = validation.provenance(spec, points, runs, args)
+    status_doc = validation.status_document(ana.id, status, provenance, report_at)
+    files = validation_report.save(out, validation_report.render(spec, runs, compared, status, provenance, status_doc))
+    failed = [n for n, r in runs.items() if r.get("error")]
+    if stored is not None and not failed:
+        validation.write_status(stored, status_doc)
+        say(f"stored the status in {stored}")
+    elif stored is not None:
+        say(f"note: the stored status in {stored} is unchanged: {len(failed)} point(s) failed")
+    what = f": {spec.no_reference.rstrip('.')}" if not points and spec.no_reference else \
+        f" in {time.perf_counter() - start:.0f} s"
+    say(f"{ana.id}: {status['label']}{what}; wrote {files['report.html']}, {files['report.md']}, "
+         f"{files['summary.json']}")
+    if failed:
+        raise RecastError(f"{len(failed)} of {len(points)} points failed (first: {failed[0]}: "
+                          f"{runs[failed[0]]['error']}); the report shows them")
+    return 0
