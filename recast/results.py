@@ -84,7 +84,7 @@ def build(analysis: Analysis, counts: Counts, *, options: dict[str, Any], seed: 
     doc = {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": timestamp(),
         "complete": complete,
         "error": error,
         "analysis": {"id": analysis.id, "title": analysis.title, "arxiv": analysis.arxiv,
@@ -117,6 +117,11 @@ def validate(doc: dict[str, Any], path: str | Path = "result") -> None:
     from . import schemas
 
     schemas.validate(doc, "result", path, accept=(SCHEMA_VERSION,))
+
+
+def timestamp() -> str:
+    """Now, in UTC, to the second (ISO 8601): when a document was made."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def encode(doc: dict[str, Any]) -> bytes:

@@ -53,7 +53,9 @@ from ..errors import ModelError, read_text
 from ..paths import analysis_data_dir
 
 FORMATS = ("onnx", "tmva-xml")
-FOLD_RULES = ("event-number-parity",)
+# How an event picks the model of a k-fold pair: the parity of its event number (ATLAS' training
+# split), or a seeded per-event coin (an option, for when the split is disputed).
+FOLD_RULES = ("event-number-parity", "random")
 PAD_STAGES = ("before-scaling", "after-scaling")
 GOLDEN_SPACES = ("raw", "model-input")
 

@@ -19,9 +19,7 @@ import onnxruntime as ort
 
 from ..errors import ModelError, read_text
 from .. import rng
-from .card import ModelCard
-
-FOLD_RULES = ("event-number-parity", "random")
+from .card import FOLD_RULES, ModelCard
 
 
 def make_batchable(model: onnx.ModelProto) -> onnx.ModelProto:

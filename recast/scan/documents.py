@@ -6,7 +6,6 @@ against its schema, and read back validated."""
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import io
 import json
 from collections.abc import Iterable
@@ -15,6 +14,7 @@ from typing import Any
 
 from ..atomic import write_bytes
 from ..errors import RecastError, read_text
+from ..results import timestamp
 from ..stats import CLS_LEVEL
 from .combination import COMBINATION_RULE
 from .grid import Grid, GridPoint
@@ -66,11 +66,6 @@ def read_json(path: Path, kind: str) -> dict[str, Any]:
         raise RecastError(f"{path}: not readable JSON: {exc}") from None
     validate(doc, kind, path)
     return doc
-
-
-def timestamp() -> str:
-    """Now, in UTC to the second: when a point or summary file was written."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def summary_row(point: GridPoint, doc: dict[str, Any] | None, shash: str) -> dict[str, Any]:

@@ -4,12 +4,12 @@ likelihoods (:func:`compute`), as the versioned limits document (:func:`document
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 from collections.abc import Sequence
 from typing import Any
 
 from ..errors import RecastError
+from ..results import timestamp
 from . import limits
 from .full_likelihood import full
 from .hypotest import CLS_FLOOR, CLS_LEVEL
@@ -52,7 +52,7 @@ def document(analysis_id: str, source: str, limits: Sequence[Limits], source_kin
     if source_kind not in SOURCE_KINDS:
         raise ValueError(f"source_kind {source_kind!r}")
     doc = {"schema": LIMITS_SCHEMA, "schema_version": LIMITS_VERSION,
-           "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+           "created": timestamp(),
            "analysis": analysis_id, "source": source, "source_kind": source_kind, "cls_level": CLS_LEVEL,
            "cls_floor": CLS_FLOOR, "limits": {lim.likelihood: lim.to_dict() for lim in limits}}
     schemas.validate(_finite(doc), "limits", "limits", accept=(LIMITS_VERSION,))

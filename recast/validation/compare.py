@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RecastError
+from ..results import timestamp
 from .rule import DISAGREES, INCONCLUSIVE, NOT_VALIDATED, VALIDATED, ZERO_COUNT_EVENTS
 from .spec import Benchmark, CutflowRef, Spec
 
@@ -224,8 +225,6 @@ def read_status(analysis_id: str) -> dict[str, Any] | None:
 def provenance(spec: Spec, points: Sequence[Benchmark], runs: Mapping[str, dict[str, Any]],
                args=None) -> dict[str, Any]:
     """What a reader needs to reproduce the report: software, options, artifact hashes, seeds."""
-    import datetime as _dt
-
     from .. import __version__, artifacts
     from ..models.card import card
 
@@ -240,7 +239,7 @@ def provenance(spec: Spec, points: Sequence[Benchmark], runs: Mapping[str, dict[
     for use in ana.model_uses(ana.resolve_options({})):
         for fname in card(ana.id, use.card).files.values():
             used[fname] = registry.get(fname)
-    return {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    return {"created": timestamp(),
             "command": "recast validate " + " ".join(getattr(args, "argv", []) or [ana.id]),
             "specification": str(spec.path), "software": software,
             "default_options": ana.resolve_options({}), "model_artifacts_sha256": used,
