@@ -12,7 +12,8 @@ Every part, by its role (the first lines of each module say more):
 ``objects``      truth-level physics objects from a batch (jets, b-tags, leptons, taus, MET) and the
                  helpers analyses compute with (kinematics, overlap removal, event shapes).
 ``analysis``     the plugin API: an analysis is metadata, options, variables, a preselection and
-                 named lists of cuts per signal region (``analyses/`` holds the three searches).
+                 named lists of cuts per signal region.
+``analyses``     the searches (``analyses/`` in the source tree), registered as entry points.
 ``models``       preserved ML models: model cards (inputs, padding, conventions, golden outputs),
                  TMVA -> ONNX conversion, batched onnxruntime evaluation with fold rules.
 ``engine``       one analysis over batches: variables, models scored on preselected events, cut
@@ -33,7 +34,8 @@ Every part, by its role (the first lines of each module say more):
 ``output``,      where files go: output locations checked before any work, atomic writes, a
 ``atomic``       fallback file when a write fails; ``errors``: the one-line input errors.
 ``rng``          the seeded per-event random streams (b-tagging, efficiencies, fold rules).
-``paths``        where the package's data live (``data/``: published numbers, cards, cross sections).
+``paths``        where the package's ``data`` live (``data/`` in the source tree): published numbers,
+                 model cards, validation specifications, cross-section tables, the artifact registry.
 """
 
 __version__ = "0.1.0"
