@@ -234,10 +234,11 @@ def _failing_above(monkeypatch, poi_limit: float) -> None:
 
 
 def test_beyond_the_fit_range_the_bound_is_reported(monkeypatch):
-    lh = stats.simplified_likelihood.build_likelihood([749.21], [198.83], [3.0], [1.3], None, [5])
+    """The pyhf path (with a cross-section uncertainty, or forced): fits that fail above a POI."""
+    lh = stats.simplified_likelihood.build_likelihood([749.21], [198.83], [3.0], [1.3], None, [5], method="pyhf")
     log_at_3, _ = lh.log_cls(3.0)  # fits up to a POI of 3 (of ~100) converge
     _failing_above(monkeypatch, 3.0)
-    lh = stats.simplified_likelihood.build_likelihood([749.21], [198.83], [3.0], [1.3], None, [5])
+    lh = stats.simplified_likelihood.build_likelihood([749.21], [198.83], [3.0], [1.3], None, [5], method="pyhf")
     result = lh.hypotest()
     assert result.obs_bound and all(result.exp_bound)
     assert "excluded beyond the fit range" in result.note
@@ -248,14 +249,15 @@ def test_beyond_the_fit_range_the_bound_is_reported(monkeypatch):
     assert result.cls_obs == pytest.approx(math.exp(lh.log_cls(mu)[0]), rel=1e-9)
     assert result.cls_obs < stats.CLS_LEVEL
     assert math.log(result.cls_obs) >= log_at_3 - 1e-9  # a weaker bound than CLs at POI 3
-    lim = stats.simplified(_doc({"Gtt-0L-M2": (749.21, 198.83)}), ANA30, upper_limits="none")
+    lim = stats.simplified(_doc({"Gtt-0L-M2": (749.21, 198.83)}), ANA30, xsec_unc=True,
+                           upper_limits="none")
     assert lim.excluded and lim.cls_obs_bound
     assert any("Gtt-0L-M2: excluded beyond the fit range" in n for n in lim.notes)
 
 
 def test_no_bound_that_excludes_is_an_error_not_a_guess(monkeypatch):
     _failing_above(monkeypatch, 0.01)
-    lh = stats.simplified_likelihood.build_likelihood([749.21], [198.83], [3.0], [1.3], None, [5])
+    lh = stats.simplified_likelihood.build_likelihood([749.21], [198.83], [3.0], [1.3], None, [5], method="pyhf")
     with pytest.raises(RecastError, match="CLs is undefined: the fit to the .* data at mu = 1 does not converge"):
         lh.hypotest()
 

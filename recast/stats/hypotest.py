@@ -36,20 +36,17 @@ class Hypotest:
     note: str = ""
 
 
-class Likelihood(Fits):
-    """A pyhf model with its data: CLs at the tested signal and the upper limit on mu, from the
-    fits of :class:`Fits` (cached, so that CLs and an upper limit share them).
+class Asymptotics:
+    """CLs at the tested signal and the upper limit on mu from a likelihood's q~_mu (its
+    ``qtilde(which, mu)`` on ``"data"`` or ``"asimov"``), its ``mu_signal`` (the POI value at which
+    it holds the signal being tested: CLs "at mu = 1" is CLs at POI = mu_signal, and an upper limit
+    on the POI over mu_signal is the upper limit on mu) and its ``poi_max``."""
 
-    ``mu_signal`` is the POI value at which the model holds the signal being tested: CLs "at mu = 1"
-    is CLs at POI = mu_signal, and an upper limit on the POI over mu_signal is the upper limit on mu."""
+    mu_signal: float
+    poi_max: float
 
     def qtilde(self, which: str, mu: float) -> float:
-        """q~_mu on the observed (``"data"``) or Asimov data: 0 where the fitted POI is above mu."""
-        pars_hat, nll_hat = self.free(which)
-        if pars_hat[self.poi] > mu:
-            return 0.0
-        nll_mu = self.fixed(which, mu)[1]
-        return max(nll_mu - self.free(which)[1], 0.0)  # free() again: the fixed fit may have improved it
+        raise NotImplementedError
 
     def log_cls(self, mu: float, observed: bool = True) -> tuple[float | None, list[float]]:
         """ln CLs at POI = mu: observed (None unless ``observed``) and the expected band, -2..+2 sigma."""
@@ -122,6 +119,19 @@ class Likelihood(Fits):
             below = max(m for m in known if m < above and curve(m, k) >= 0)
             limits.append(toms748(curve, below, above, args=(k,), k=2, xtol=2e-12, rtol=1e-4) / self.mu_signal)
         return float(limits[0]), [float(x) for x in limits[1:]]
+
+
+class Likelihood(Asymptotics, Fits):
+    """A pyhf model with its data: CLs and upper limits (:class:`Asymptotics`) from the fits of
+    :class:`Fits` (cached, so that CLs and an upper limit share them)."""
+
+    def qtilde(self, which: str, mu: float) -> float:
+        """q~_mu on the observed (``"data"``) or Asimov data: 0 where the fitted POI is above mu."""
+        pars_hat, nll_hat = self.free(which)
+        if pars_hat[self.poi] > mu:
+            return 0.0
+        nll_mu = self.fixed(which, mu)[1]
+        return max(nll_mu - self.free(which)[1], 0.0)  # free() again: the fixed fit may have improved it
 
 
 def _bounded(log_obs: float, band: Sequence[float]) -> Hypotest:

@@ -17,19 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from . import fits, limits
-from .hypotest import Likelihood, upper_limit
+from . import counting, fits, limits
+from .hypotest import Asymptotics, Likelihood, upper_limit
 from .limits import Limits, ProgressCallback, RegionLimit, Steps
 
 
 def workspace_spec(signal, signal_err, background, background_err, xsec_rel: float | None,
                    poi_max: float = fits.MU_MAX) -> dict[str, Any]:
     """The pyhf workspace (without observations) of the bins of one region or combination."""
-    # bins without signal get a negligible yield with a 100 % error (see fits.EMPTY_SIGNAL)
-    s = np.asarray(signal, float)
-    empty = s <= 0
-    s = np.where(empty, fits.EMPTY_SIGNAL, s)
-    ds = np.where(empty, fits.EMPTY_SIGNAL, np.maximum(np.asarray(signal_err, float), fits.MC_ERR_FLOOR * s))
+    s, ds = signal_inputs(signal, signal_err)
     sig_mods = [{"name": "mu", "type": "normfactor", "data": None},
                 {"name": "signal_mcstat", "type": "shapesys", "data": ds.tolist()}]
     if xsec_rel:
@@ -58,12 +54,33 @@ def model_and_data(spec: dict[str, Any], observed: Sequence[int]):
     return model, ws.data(model)
 
 
+def signal_inputs(signal, signal_err) -> tuple[np.ndarray, np.ndarray]:
+    """The signal and its MC error as the likelihood holds them: bins without signal get a
+    negligible yield with a 100 % error, and the relative error is floored (see fits.EMPTY_SIGNAL)."""
+    s = np.asarray(signal, float)
+    empty = s <= 0
+    s = np.where(empty, fits.EMPTY_SIGNAL, s)
+    ds = np.where(empty, fits.EMPTY_SIGNAL, np.maximum(np.asarray(signal_err, float), fits.MC_ERR_FLOOR * s))
+    return s, ds
+
+
+METHODS = ("auto", "counting", "pyhf")
+
+
 def build_likelihood(signal, signal_err, background, background_err, xsec_rel: float | None,
-                     observed: Sequence[int]) -> Likelihood:
-    """The simplified likelihood of one region or combination, its signal rescaled to O(1) POI."""
+                     observed: Sequence[int], method: str = "auto") -> Asymptotics:
+    """The simplified likelihood of one region or combination, its signal rescaled to O(1) POI:
+    solved bin by bin (:class:`~recast.stats.counting.CountingLikelihood`), or with pyhf's fits when
+    a cross-section uncertainty couples the bins (or a background is not positive). ``method``
+    forces one of the two (``"counting"``, ``"pyhf"``: cross-checks)."""
+    if method not in METHODS:
+        raise ValueError(f"method {method!r}: one of {', '.join(METHODS)}")
     mu_signal = fits.signal_scale(signal, background, background_err)
-    spec = workspace_spec([s / mu_signal for s in signal], [e / mu_signal for e in signal_err], background,
-                          background_err, xsec_rel, poi_max=fits.poi_max(mu_signal))
+    s, ds = signal_inputs([x / mu_signal for x in signal], [e / mu_signal for e in signal_err])
+    if method == "counting" or (method == "auto" and counting.usable(background, background_err, xsec_rel)):
+        return counting.CountingLikelihood(s, ds, background, background_err, observed, mu_signal,
+                                           fits.poi_max(mu_signal))
+    spec = workspace_spec(s, ds, background, background_err, xsec_rel, poi_max=fits.poi_max(mu_signal))
     return Likelihood(*model_and_data(spec, observed), mu_signal=mu_signal)
 
 
@@ -126,7 +143,11 @@ def s95(observed: int, background: float, background_err: float) -> tuple[float,
 @lru_cache(maxsize=None)
 def _s95_cached(observed: int, background: float, background_err: float) -> tuple[float, list[float]]:
     reference = fits.reference_signal(background, background_err)
-    obs, exp = upper_limit(*counting_model(reference, observed, background, background_err), 1.0)
+    if counting.usable([background], [background_err], None):
+        obs, exp = counting.CountingLikelihood([reference], [0.0], [background], [background_err], [observed]
+                                               ).upper_limit(1.0)
+    else:
+        obs, exp = upper_limit(*counting_model(reference, observed, background, background_err), 1.0)
     return obs * reference, [e * reference for e in exp]
 
 
