@@ -188,7 +188,7 @@ def detector_stage(record, batches, config) -> None:
     best = {"truth": float("inf"), "card": float("inf")}
     for _ in range(3):
         for key, cfg in (("truth", truth), ("card", with_card)):
-            _, t = timed(lambda: [detector.build(b, cfg, 1) for b in batches])
+            _, t = timed(lambda cfg=cfg: [detector.build(b, cfg, 1) for b in batches])
             best[key] = min(best[key], t)
     record("objects (truth card)", n, best["truth"])
     record("objects+detector", n, best["card"], card=card.name, card_sha256=card.sha256)

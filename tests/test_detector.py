@@ -172,14 +172,16 @@ def test_jvt_and_acceptance_keep_jets_with_the_cards_efficiency(tmp_path):
 
 EFFICIENCY = {  # the test card's numbers, written out: (flavour, pT, |eta|) -> WP-85, WP-77, WP-70, WP-60
     5: lambda pt, aeta: (0.85, 0.77, 0.62 if pt < 50 else 0.70 if pt < 100 else 0.74 if pt < 200 else 0.70, 0.60),
-    4: lambda pt, aeta: (0.45, 0.25, (0.12 if pt < 100 else 0.10) if aeta < 1.5 else (0.14 if pt < 100 else 0.11), 0.04),
+    4: lambda pt, aeta: (0.45, 0.25, (0.12 if pt < 100 else 0.10) if aeta < 1.5 else (0.14 if pt < 100 else 0.11),
+                         0.04),
     15: lambda pt, aeta: (0.50, 0.20, 0.08, 0.02),
     0: lambda pt, aeta: (min(0.05 + 1e-4 * pt, 0.3), 0.01, 0.003, 0.001),
 }
 
 
 def _tag_sample(n_events: int):
-    cells = [(label, pt, aeta) for label in (5, 4, 15, 0) for pt in (30.0, 75.0, 150.0, 400.0) for aeta in (1.0, 2.0, 3.0)]
+    cells = [(label, pt, aeta) for label in (5, 4, 15, 0) for pt in (30.0, 75.0, 150.0, 400.0)
+             for aeta in (1.0, 2.0, 3.0)]
     pt = np.tile([c[1] for c in cells], n_events)
     eta = np.tile([c[2] for c in cells], n_events) * np.where(np.arange(len(pt)) % 2 == 0, -1.0, 1.0)
     label = np.tile([c[0] for c in cells], n_events)
@@ -268,7 +270,8 @@ def test_electron_efficiencies_flags_and_resolution(tmp_path):
             frac = (cell == k).sum() / n_events if name == "kept" else flags[name][cell == k].sum() / n_events
             assert within(frac, eff, np.sqrt(eff * (1 - eff) / n_events) + 1e-12), (cells[k], name, frac, eff)
     ratio = flat(reco.electrons.E) / (pt * np.cosh(eta))[ident]
-    assert within(ratio.mean(), 1.0, 0.02 / np.sqrt(len(ratio))) and within(ratio.std(), 0.02, 0.02 / np.sqrt(2 * len(ratio)))
+    assert within(ratio.mean(), 1.0, 0.02 / np.sqrt(len(ratio)))
+    assert within(ratio.std(), 0.02, 0.02 / np.sqrt(2 * len(ratio)))
     np.testing.assert_allclose(flat(reco.electrons.eta), eta[ident], rtol=0, atol=1e-12)
 
 

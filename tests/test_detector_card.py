@@ -345,3 +345,12 @@ def test_a_card_without_sections_is_truth(tmp_path):
     assert card.is_truth
     doc["jets"] = {"eta_max": 2.5}
     assert not detector.load(write(tmp_path, copy.deepcopy(doc), "other.yaml")).is_truth
+
+
+def test_the_docstring_examples_run():
+    import doctest
+
+    import recast.detector.functions
+
+    result = doctest.testmod(recast.detector.functions, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

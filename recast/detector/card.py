@@ -322,8 +322,9 @@ class _Reader:
         if len(ordered) < 2:
             return
         pt, eta, energy = _grid(eta_max, [f for _, f in ordered])
+        names = [n for n, _ in ordered]
         values = [f(pt, eta, energy) for _, f in ordered]
-        for (loose, a), (tight, b) in zip(zip((n for n, _ in ordered), values), zip((n for n, _ in ordered[1:]), values[1:])):
+        for loose, tight, a, b in zip(names, names[1:], values, values[1:]):
             wrong = np.flatnonzero(a < b - 1e-12)
             if len(wrong):
                 k = wrong[0]

@@ -191,10 +191,10 @@ def compile_formula(expression: str) -> Evaluator:
     >>> f = compile_formula("0.5 * (pt > 20) + where(abs_eta < 2.5, 0.1, 0)")
     >>> f({"pt": np.array([10.0, 30.0]), "abs_eta": np.array([1.0, 3.0])}).tolist()
     [0.1, 0.5]
-    >>> compile_formula("__import__('os')")
+    >>> compile_formula("__import__('os')")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    recast.detector.functions.FunctionError: call of __import__ not allowed (functions: sqrt, exp, log, tanh, abs, minimum, maximum, where)
+    recast.detector.functions.FunctionError: call of __import__ not allowed (functions: sqrt, exp, ...)
     """
     try:
         tree = ast.parse(expression.strip(), mode="eval")
