@@ -12,7 +12,12 @@ cached in ``benchmarks/cache/``. Each stage is timed on its own over the same ev
 * decompress-gzip: the gzip decompressor the reader uses (isal) alone, and the standard library's;
 * memory: peak RSS of a fresh process reading 1 chunk and 10 chunks of the file (chunk = n/10);
 * jets: anti-kt R=0.4 with flavour labels on batches in memory;
-* objects:  build_objects (jets, b-tags, leptons, MET) on batches already in memory;
+* objects:  ``recast.detector.build`` with the analysis' own card (truth: jets, b-tags, leptons, MET)
+  on batches already in memory;
+* detector: the same objects through a detector card with every section (``atlas-run2`` once it is
+  shipped, else tests/data/detector_full.yaml), against the truth card in the same run; the
+  analysis' b-tagging working point is renamed to one of the card's if the card lacks it, so that
+  the card's tagging runs;
 * selection: ANA-SUSY-2018-30 variables, cuts and cutflow accumulation on objects in memory;
   selection-2018-22+BDT: the same for ATLAS-SUSY-2018-22 with its eight BDTs (both folds);
 * end-to-end: ``engine.run`` from the HepMC file (read + objects + selection), for
@@ -46,10 +51,9 @@ from pathlib import Path
 
 import pyhepmc
 
-from recast import analysis, engine, results
+from recast import analysis, detector, engine, results
 from recast.events import HepMCSource, PythiaConfig, PythiaSource
 from recast.events.compression import decompressor, open_binary
-from recast.objects import build_objects
 from recast.slha import simplified_model
 
 HERE = Path(__file__).parent
@@ -102,8 +106,8 @@ def model_stages(record, batches, n_events: int, chunk: int = 1000) -> None:
 
     ana = analysis.load("ANA-SUSY-2018-22")
     opts = ana.resolve_options()
-    config = ana.object_config(opts)
-    variables = [ana.compute_variables(build_objects(b, config, 1), opts) for b in batches]
+    config = detector.object_config(ana, opts)
+    variables = [ana.compute_variables(detector.build(b, config, 1), opts) for b in batches]
     models = [runtime.load(c) for c in cards(ana.id).values()]
     inputs = []
     for m in models:
@@ -148,8 +152,8 @@ def nn_analysis_stage(record, batches) -> None:
 
     ana = analysis.load("ANA-SUSY-2019-04")
     opts = ana.resolve_options()
-    config = ana.object_config(opts)
-    objs = [build_objects(b, config, 1) for b in batches]
+    config = detector.object_config(ana, opts)
+    objs = [detector.build(b, config, 1) for b in batches]
     models, _ = engine.prepare(ana, opts)
     n = sum(len(o) for o in objs)
 
@@ -158,6 +162,36 @@ def nn_analysis_stage(record, batches) -> None:
     jets = [o.jets[o.jets.pt > 20] for o in objs]
     _, t = timed(lambda: [minmax_mass(j) for j in jets], repeat=3)
     record("minmax-kernel", n, t)
+
+
+def detector_card_for_benchmark() -> Path:
+    """A card with every section: atlas-run2 once it is shipped, the tests' card until then."""
+    shipped = detector.cards_dir() / "atlas-run2.yaml"
+    return shipped if shipped.exists() else HERE.parent / "tests" / "data" / "detector_full.yaml"
+
+
+def detector_stage(record, batches, config) -> None:
+    """Objects through a card with every section, against objects with the truth card, both timed
+    here (best of three, interleaved) on the same batches."""
+    import dataclasses
+
+    path = detector_card_for_benchmark()
+    card = detector.load(path)
+    points = card.btagging.working_points if card.btagging else {}
+    if config.btag is not None and points and config.btag.name not in points:  # MV2c10-77 -> WP-77
+        name = next((p for p in points if p[-2:] == config.btag.name[-2:]), next(iter(points)))
+        config = dataclasses.replace(config, btag=config.btag.replace(name=name))
+    truth = dataclasses.replace(config, detector=detector.TRUTH)
+    with_card = dataclasses.replace(config, detector=str(path))
+    detector.build(batches[0][:20], with_card, 1)  # first-call costs
+    n = sum(len(b) for b in batches)
+    best = {"truth": float("inf"), "card": float("inf")}
+    for _ in range(3):
+        for key, cfg in (("truth", truth), ("card", with_card)):
+            _, t = timed(lambda cfg=cfg: [detector.build(b, cfg, 1) for b in batches])
+            best[key] = min(best[key], t)
+    record("objects (truth card)", n, best["truth"])
+    record("objects+detector", n, best["card"], card=card.name, card_sha256=card.sha256)
 
 
 def peak_rss_reading(path: Path, n: int, chunk: int) -> float:
@@ -195,11 +229,11 @@ def main() -> None:
     gz = plain.with_suffix(".hepmc.gz")
     ana = analysis.load("ANA-SUSY-2018-30")
     opts = ana.resolve_options()
-    config = ana.object_config(opts)
+    config = detector.object_config(ana, opts)
 
     # warm up numba kernels and fastjet on a few events so compilation is not timed
     warm = next(iter(HepMCSource(plain, chunk_size=20, max_events=20)))
-    ana.compute_variables(build_objects(warm, config, 1), opts)
+    ana.compute_variables(detector.build(warm, config, 1), opts)
 
     stages: dict[str, dict] = {}
 
@@ -259,8 +293,9 @@ def main() -> None:
 
     _, t = timed(jets, repeat=3)
     record("jets", n, t)
-    objs, t = timed(lambda: [build_objects(b, config, 1) for b in batches], repeat=3)
+    objs, t = timed(lambda: [detector.build(b, config, 1) for b in batches], repeat=3)
     record("objects", n, t)
+    detector_stage(record, batches, config)
 
     models, _ = engine.prepare(ana, opts)
 
@@ -279,9 +314,9 @@ def main() -> None:
     # ATLAS-SUSY-2018-22 (BDTs) from the gzip file, against its objects + selection alone
     ana22 = analysis.load("ANA-SUSY-2018-22")
     opts22 = ana22.resolve_options()
-    config22 = ana22.object_config(opts22)
+    config22 = detector.object_config(ana22, opts22)
     models22, _ = engine.prepare(ana22, opts22)
-    objs22, t = timed(lambda: [build_objects(b, config22, 1) for b in batches], repeat=2)
+    objs22, t = timed(lambda: [detector.build(b, config22, 1) for b in batches], repeat=2)
     record("objects-2018-22", n, t)
 
     _, t = timed(lambda: _select_all(ana22, opts22, objs22, models22), repeat=3)
@@ -308,6 +343,7 @@ def main() -> None:
         "2018-22 end-to-end (gzip) / (objects+selection alone)":
             rate["end-to-end-2018-22-gzip"] / alone("objects-2018-22", "selection-2018-22+BDT"),
         "end-to-end / generate": rate["end-to-end"] / rate["generate"],
+        "objects+detector / objects (truth card), same run": rate["objects+detector"] / rate["objects (truth card)"],
         "end-to-end / (objects+selection alone)": rate["end-to-end"] / (1 / (1 / rate["objects"] + 1 / rate["selection"])),
         "read share of end-to-end time": (1 / rate["read"]) / (1 / rate["end-to-end"]),
         "2018-22 BDTs batched / per event": rate["bdt-2018-22 batched"] / rate["bdt-2018-22 per-event"],

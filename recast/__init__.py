@@ -3,7 +3,8 @@
 The engine is a straight pipeline; data flow forward only::
 
     source (SLHA -> Pythia | HepMC | LHE -> Pythia) -> event batches -> physics objects
-        -> analysis (variables, preserved models, cuts) -> counts -> results -> statistics -> report
+        -> detector response -> analysis (variables, preserved models, cuts) -> counts -> results
+        -> statistics -> report
 
 Every part, by its role (the first lines of each module say more):
 
@@ -11,6 +12,8 @@ Every part, by its role (the first lines of each module say more):
                  by numba kernels; all give the same columnar event batches (``events.record``).
 ``objects``      truth-level physics objects from a batch (jets, b-tags, leptons, taus, MET) and the
                  helpers analyses compute with (kinematics, overlap removal, event shapes).
+``detector``     the detector stage between truth objects and the analyses: smearing, acceptance,
+                 efficiencies and b-tag bins from a detector card (``data/detectors``, or a file).
 ``analysis``     the plugin API: an analysis is metadata, options, variables, a preselection and
                  named lists of cuts per signal region.
 ``analyses``     the searches (``analyses/`` in the source tree), registered as entry points.

@@ -1,6 +1,7 @@
 """Run an analysis over event batches: objects -> variables -> models -> cut masks -> weighted counts.
 
-Per chunk of events the engine builds the objects once, asks the analysis for its variables,
+Per chunk of events the engine builds the objects once (truth objects through the analysis' detector
+card, :func:`recast.detector.build`), asks the analysis for its variables,
 evaluates each preserved model on the whole chunk (one onnxruntime call per fold), adds the scores
 to the variables, evaluates every cut as a boolean mask and adds raw counts, sum of weights and sum
 of squared weights for each cumulative cutflow step. Nothing is kept per event (unless a feature
@@ -26,7 +27,8 @@ import numpy as np
 
 from .analysis import Analysis, Cut, ModelUse
 from .errors import AnalysisError, ArtifactUnavailable, RecastError
-from .objects import Objects, build_objects
+from . import detector
+from .objects import Objects
 
 ALL_EVENTS = "all events"
 
@@ -298,8 +300,9 @@ def select(analysis: Analysis, objects: Objects, options: Mapping[str, Any], cou
 def process_batch(analysis: Analysis, batch: ak.Array, options: Mapping[str, Any], seed: int,
                   counts: Counts, object_config=None, models: Models | None = None,
                   dump: FeatureDump | None = None) -> dict[str, np.ndarray]:
-    """Build the objects of one event batch and add it to ``counts``; returns the variables."""
-    objects = build_objects(batch, object_config or analysis.object_config(options), seed)
+    """Build the (reconstructed) objects of one event batch and add it to ``counts``; returns the
+    variables."""
+    objects = detector.build(batch, object_config or detector.object_config(analysis, options), seed)
     return select(analysis, objects, options, counts, models, dump)
 
 
@@ -334,7 +337,7 @@ def run(analysis: Analysis, batches: Iterable[ak.Array], options: Mapping[str, A
         counts = counts if counts is not None else prepared
     elif counts is None:
         counts = Counts.for_analysis(analysis, options, skipped_regions(analysis, options, models))
-    config = analysis.object_config(options)
+    config = detector.object_config(analysis, options)
     for batch in batches:
         process_batch(analysis, batch, options, seed, counts, config, models, dump)
         if on_batch is not None:

@@ -47,6 +47,11 @@ class ModelError(RecastError):
     reproduced, or invalid features."""
 
 
+class DetectorCardError(RecastError):
+    """A detector card (``data/detectors/*.yaml`` or a user's file) that is missing, malformed
+    or physically impossible; the message names the file and the field."""
+
+
 # -- reading a file the user named ----------------------------------------------------------------
 
 

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from . import analysis as ana_mod
-from . import engine, results, xsec
+from . import detector, engine, results, xsec
 from . import slha as slha_mod
 from .errors import RecastError
 from .events import HepMCSource, PythiaConfig, PythiaSource
-from .objects import build_objects
 
 
 def input_record(source) -> dict[str, Any]:
@@ -161,8 +160,10 @@ def prepare(analyses: Iterable[str | ana_mod.Analysis],
     runs = []
     for ana in load_analyses(analyses):
         opts = ana.resolve_options((options or {}).get(ana.id, {}))
+        config = detector.object_config(ana, opts)
+        detector.load(config.detector)  # a bad card fails here too
         models, counts = engine.prepare(ana, opts)
-        runs.append(AnalysisRun(ana, opts, models, counts, ana.object_config(opts)))
+        runs.append(AnalysisRun(ana, opts, models, counts, config))
     return runs
 
 
@@ -183,7 +184,7 @@ def analyse(source: Iterable, runs: Sequence[AnalysisRun], *, seed: int,
         objects_by_config: dict = {}
         for run in runs:
             if run.object_config not in objects_by_config:
-                objects_by_config[run.object_config] = build_objects(batch, run.object_config, seed)
+                objects_by_config[run.object_config] = detector.build(batch, run.object_config, seed)
             engine.select(run.analysis, objects_by_config[run.object_config], run.options, run.counts,
                           run.models, dump)
         if on_batch is not None:
@@ -204,8 +205,10 @@ def documents(source, runs: Sequence[AnalysisRun], *, seed: int, xsec_fb: float 
         run_notes = list(getattr(source, "notes", [])) + list(notes)
         if xs is not None and xs.kind == "generator":
             run_notes.append(f"cross section taken from {generator_name(source)}; give --xsec-fb for a better one")
+        card = detector.describe(run.object_config.detector if run.object_config is not None else detector.TRUTH)
         docs[ana.id] = results.build(ana, run.counts, options=run.options, seed=seed, source=record,
-                                     cross_section=xs, complete=complete, error=error, notes=run_notes)
+                                     cross_section=xs, complete=complete, error=error, notes=run_notes,
+                                     detector=card)
     return docs
 
 

@@ -57,8 +57,10 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 
 def build(analysis: Analysis, counts: Counts, *, options: dict[str, Any], seed: int,
           source: dict[str, Any], cross_section: CrossSection | None, complete: bool = True,
-          error: str | None = None, notes: list[str] | None = None) -> dict[str, Any]:
-    """The result document of one run (see the schema for the meaning of every field)."""
+          error: str | None = None, notes: list[str] | None = None,
+          detector: dict[str, str] | None = None) -> dict[str, Any]:
+    """The result document of one run (see the schema for the meaning of every field);
+    ``detector``: the card's name, path and sha256 (:func:`recast.detector.describe`)."""
     lumi = analysis.luminosity_ifb
     scale = cross_section.value_fb * lumi if cross_section is not None else None
     published = analysis.published
@@ -89,6 +91,7 @@ def build(analysis: Analysis, counts: Counts, *, options: dict[str, Any], seed: 
         "error": error,
         "analysis": {"id": analysis.id, "title": analysis.title, "arxiv": analysis.arxiv,
                      "sqrt_s_tev": analysis.sqrt_s_tev, "luminosity_ifb": lumi, "options": options},
+        **({"detector": dict(detector)} if detector is not None else {}),
         "input": source,
         "events": {"n": counts.n_events, "sumw": counts.sumw, "sumw2": counts.sumw2},
         "cross_section": cross_section.to_dict() if cross_section is not None else None,

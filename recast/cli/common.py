@@ -1,4 +1,5 @@
-"""What every command shares: messages on stderr, progress bars, option pairs, exit codes."""
+"""What every command shares: messages on stderr, progress bars, option pairs (and ``--detector``),
+exit codes."""
 
 from __future__ import annotations
 
@@ -26,6 +27,25 @@ def parse_options(pairs: list[str]) -> dict[str, str]:
         k, v = p.split("=", 1)
         out[k.strip()] = v.strip()
     return out
+
+
+def with_detector(pairs: dict[str, str], card: str | None, analyses) -> dict[str, str]:
+    """``-O`` pairs with ``--detector CARD`` added for every one of ``analyses`` (each must have the
+    ``detector`` option); the card is checked now, before any event, and a file named by its
+    absolute path (so that workers elsewhere find it)."""
+    from .. import detector
+    from ..errors import RecastError
+
+    if card is None:
+        return pairs
+    if pairs.get("detector", card) != card:
+        raise RecastError(f"--detector {card} and -O detector={pairs['detector']}: give the card once")
+    lacking = [a.id for a in analyses if "detector" not in {o.name for o in a.options}]
+    if lacking:
+        raise RecastError(f"--detector: {', '.join(lacking)} {'has' if len(lacking) == 1 else 'have'} no 'detector' "
+                          f"option (truth-level objects only)")
+    detector.load(card)
+    return {**pairs, "detector": detector.canonical(card)}
 
 
 def positive_int(text: str) -> int:

@@ -1,4 +1,5 @@
-"""`recast list` and `recast info`: the analyses, their regions, options, models and validation status."""
+"""`recast list` and `recast info`: the analyses, their regions, options, models, detector cards and
+validation status."""
 
 from __future__ import annotations
 
@@ -50,9 +51,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     for col in ("option", "default", "choices", "meaning"):
         opts.add_column(col)
     for o in a.options:
-        opts.add_row(o.name, str(o.default), ", ".join(map(str, o.choices)) if o.choices else "number",
-                     o.doc)
+        opts.add_row(o.name, str(o.default), _choices(o), o.doc)
     con.print(opts)
+    _print_detectors(con, a)
     pre = ", ".join(c.condition for c in a.preselection)
     con.print(f"\npreselection: {pre}")
     srs = Table(title="Signal regions (after the preselection)", title_justify="left", show_edge=False)
@@ -71,6 +72,38 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.notes:
         con.print(a.notes)
     return 0
+
+
+def _choices(option) -> str:
+    from ..detector import DetectorOption, available_cards
+
+    if option.choices:
+        return ", ".join(map(str, option.choices))
+    if isinstance(option, DetectorOption):
+        return ", ".join(available_cards()) + " or a card file"
+    return "number"
+
+
+def _print_detectors(con, a) -> None:
+    """The shipped detector cards (title, sha256) and the analysis' default one."""
+    from rich.table import Table
+
+    from .. import detector
+
+    default = next((o.default for o in a.options if o.name == "detector"), None)
+    how = "-O detector=NAME|FILE or --detector" if default is not None else "no 'detector' option: truth-level objects"
+    table = Table(title=f"Detector cards ({how}; data/detectors)", title_justify="left", show_edge=False)
+    for col in ("card", "default", "title", "sha256"):
+        table.add_column(col)
+    names = list(detector.available_cards())
+    default = default or detector.TRUTH
+    if default not in names:  # a file named by the analysis
+        names.append(default)
+    for name in names:
+        card = detector.load(name)
+        table.add_row(name, "yes" if name == default else "", card.title, card.sha256)
+    con.print(table)
+    con.print(f"default detector card: {default}", markup=False)
 
 
 def _print_models(con, a) -> None:

@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--xsec-fb", type=float, help="signal cross section in fb (overrides SLHA and tables)")
     p.add_argument("-O", "--option", action="append", metavar="[ANA:]NAME=VALUE",
                    help="set an analysis option (see 'recast info ANA'): for every analysis that has it, or ANA only")
+    p.add_argument("--detector", metavar="NAME|FILE",
+                   help="detector card for every analysis: a shipped card (see 'recast info ANA') or a YAML file "
+                        "(default: each analysis' own, its 'detector' option)")
     p.add_argument("--out", help="write the results JSON here (atomically); with several analyses a directory "
                                  "(DIR/<ANA>.json each)")
     p.add_argument("--hepmc-out", help="with --slha or --lhe: also write the generated events as HepMC3")
@@ -158,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   "data/<ANA>/validation_spec.yaml)")
     p.add_argument("--points", nargs="+", metavar="NAME", help="only these points")
     p.add_argument("-n", "--nevents", type=positive_int, help="events per point (default: each point's own)")
+    p.add_argument("--detector", metavar="NAME|FILE",
+                   help="detector card for every point, overriding the specification's: a shipped card (see "
+                        "'recast info ANA') or a YAML file (default: the analysis' own, its 'detector' option)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=positive_int, help="local worker processes (default: min(2, cores))")
     where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler instead")
@@ -191,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra Pythia setting for every point (repeatable)")
     p.add_argument("-O", "--option", action="append", metavar="[ANA:]NAME=VALUE",
                    help="analysis option: for every analysis that has it, or for ANA only")
+    p.add_argument("--detector", metavar="NAME|FILE",
+                   help="detector card for every analysis: a shipped card (see 'recast info ANA') or a YAML file "
+                        "(default: each analysis' own, its 'detector' option)")
     p.add_argument("--xsec-fb", type=float, help="one cross section in fb for every point (overrides SLHA and tables)")
     p.add_argument("--xsec-unc", action="store_true", help="include the cross-section uncertainty in the limits")
     p.add_argument("--upper-limits", choices=("none", "best", "all"), default="none",

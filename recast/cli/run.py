@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .common import parse_options, progress, say
+from .common import parse_options, progress, say, with_detector
 from .limit import limits_document
 
 
@@ -85,7 +85,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..events import PythiaSource
 
     analyses = pipeline.load_analyses([*args.analysis, *(args.analyses or [])])
-    options = pipeline.resolve_options(analyses, *pipeline.split_options(parse_options(args.option)))
+    pairs = with_detector(parse_options(args.option), args.detector, analyses)
+    options = pipeline.resolve_options(analyses, *pipeline.split_options(pairs))
     outputs = _run_outputs(args.out, analyses)
     for extra, what in ((args.dump_features, "feature dump"), (args.hepmc_out, "HepMC output")):
         if extra:

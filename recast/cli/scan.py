@@ -7,7 +7,7 @@ import contextlib
 import time
 from pathlib import Path
 
-from .common import parse_options, progress, say
+from .common import parse_options, progress, say, with_detector
 
 
 def _num(x) -> str:
@@ -29,7 +29,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.xsec_fb is not None:
         xsec.resolve(user_fb=args.xsec_fb)
     grid = scan.load_grid(args.grid, nevents=args.nevents, seed=args.seed, process=args.process)
-    common, per = pipeline.split_options(parse_options(args.option))
+    pairs = with_detector(parse_options(args.option), args.detector, pipeline.load_analyses(args.analyses))
+    common, per = pipeline.split_options(pairs)
     settings = scan.resolve_settings(args.analyses, common, per, pythia_settings=tuple(args.pythia_setting),
                                      xsec_fb=args.xsec_fb, xsec_unc=args.xsec_unc,
                                      upper_limits=args.upper_limits, chunk_size=args.chunk_size)

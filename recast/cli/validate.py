@@ -7,7 +7,7 @@ import contextlib
 import time
 from pathlib import Path
 
-from .common import progress, say
+from .common import progress, say, with_detector
 
 VALIDATION_OUT = "recast-validation"  # cmd_validate's default report directory: ./recast-validation/<ANA>
 
@@ -27,6 +27,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if unknown:
             raise RecastError(f"--points: {', '.join(unknown)} not in {spec.path} (points: {', '.join(sorted(known))})")
         points = [p for p in points if p.name in args.points]
+    if args.detector is not None:
+        card = with_detector({}, args.detector, [ana])["detector"]
+        default = next(o.default for o in ana.options if o.name == "detector")
+        if args.store_status and card != default:
+            raise RecastError(f"--store-status: the stored status is that of {ana.id}'s default detector card "
+                              f"({default}), not of --detector {args.detector}")
+        for p in points:
+            p.options = {**p.options, "detector": card}
     fewer = bool(args.nevents) and any(args.nevents < p.nevents for p in points)
     if args.nevents:
         for p in points:

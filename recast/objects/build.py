@@ -14,6 +14,9 @@ with its default and the reason for it:
 ``dressing_dr``
     0.1: photons not from hadron decays within Delta R < 0.1 are added to the nearest prompt
     lepton (ATLAS dressed truth leptons).
+``detector``
+    ``"truth"``: the detector card between these objects and the analysis (a shipped card's name
+    or a card file; :mod:`recast.detector` applies it, :func:`build_objects` does not).
 
 Invisible particles are neutrinos and neutral sparticles (|pid| >= 1000000, charge 0); the
 missing transverse momentum is their summed transverse momentum.
@@ -47,6 +50,7 @@ class ObjectConfig:
     dressing_dr: float = 0.1
     lepton_pt_min: float = 5.0
     track_pt_min: float = 1.0  # isolation tracks
+    detector: str = "truth"  # the detector card (recast.detector): a shipped card's name or a file
 
     def __post_init__(self) -> None:
         if self.jet_inputs not in JET_INPUTS:

@@ -1,7 +1,8 @@
 """What every point of a scan shares (:class:`Settings`), and what decides whether a finished
 point can be reused (:func:`settings_hash`): nevents, seed, process, analyses, resolved options,
 Pythia settings, cross-section settings and the SLHA text (and, for events grids, the events
-file's identity)."""
+file's identity; for detector cards other than truth, the card's sha256, so that an edited card
+file is never taken for the one a point ran with)."""
 
 from __future__ import annotations
 
@@ -70,9 +71,20 @@ def settings_hash(point: GridPoint, settings: Settings) -> str:
     if point.events is not None:  # only for events grids: the hashes of SLHA grids stay as they were
         payload["events"] = _file_identity(point.events)
         payload["point_xsec_fb"] = point.xsec_fb
+    cards = detector_hashes(settings.options)
+    if cards:  # only then: the hashes of truth-level scans stay as they were
+        payload["detector_sha256"] = cards
     payload["analyses"] = sorted(payload["analyses"])
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def detector_hashes(options: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Analysis id -> the sha256 of its detector card, for the analyses whose card is not truth."""
+    from .. import detector
+
+    return {aid: detector.load(opts["detector"]).sha256 for aid, opts in sorted(options.items())
+            if opts.get("detector", detector.TRUTH) != detector.TRUTH}
 
 
 def differences(prev: dict[str, Any], point: GridPoint, settings: Settings) -> list[str]:
@@ -92,5 +104,5 @@ def differences(prev: dict[str, Any], point: GridPoint, settings: Settings) -> l
 
     out = [f"{key} {show(key, then.get(key))} -> {show(key, value)}" for key, value in now.items()
            if then.get(key) != value and not (key == "analyses" and set(then.get(key) or ()) == set(value))]
-    return out or ["the events file changed (size or modification time)"]
+    return out or ["the events file (size or modification time) or a detector card's contents changed"]
 

@@ -4,8 +4,8 @@ Each kind of document has a JSON Schema per version, ``<kind>-<version>.schema.j
 directory, and says what it is in two fields: ``"schema": "recast-<kind>"`` and
 ``"schema_version": <version>``. Kinds: ``result`` (``recast run``), ``limits`` (``recast limit``),
 ``yields`` (a user's signal yields), ``scan-point`` and ``scan-summary`` (``recast scan``),
-``validation`` and ``validation-status`` (``recast validate``). Older versions stay readable
-where their files are kept here.
+``validation`` and ``validation-status`` (``recast validate``), ``detector`` (detector cards,
+read by :mod:`recast.detector`). Older versions stay readable where their files are kept here.
 """
 
 from __future__ import annotations
