@@ -78,9 +78,14 @@ def check_process(doc: pyslha.Doc, path: Path, process: Process) -> None:
             raise SLHAError(f"{path}: no MASS entry for {pid}, needed for --process {process.name}")
     decaying = [pid for pid in process.produced if pid in doc.decays and doc.decays[pid].decays]
     if not decaying:
+        from .events.pythia import PROCESSES
+
         ids = ", ".join(str(p) for p in process.produced)
+        fits = [name for name, other in PROCESSES.items()
+                if all(pid in doc.decays and doc.decays[pid].decays for pid in other.produced)]
+        hint = f"; the card has the decays for --process {' or '.join(fits)}" if fits else ""
         raise SLHAError(f"{path}: no DECAY block with decay channels for {ids}, "
-                        f"needed for --process {process.name}")
+                        f"needed for --process {process.name}{hint}")
     reached: set[int] = set()
     todo = list(decaying)
     while todo:

@@ -300,3 +300,17 @@ def test_a_template_grid_skips_closed_points_and_says_why(tmp_path):
     spec.write_text("{model: t2tt, m_gluino: 1000, m_lsp: 300}\n")
     with pytest.raises(RecastError, match="model t2tt has a stop parent: give m_stop"):
         load_grid(spec)
+
+
+def test_a_card_run_with_the_wrong_process_names_the_right_one(tmp_path):
+    """`recast run` defaults to gluino-pair; a stop or t6ww card says which process it is for."""
+    from recast.events.pythia import get_process
+
+    for kind, right in (("rpv-stop-bino", "stop-pair"), ("t6ww", "squark-pair-udsc")):
+        card = tmp_path / f"{kind}.slha"
+        card.write_text(slha.simplified_model(kind, 1000, 400))
+        with pytest.raises(SLHAError) as exc:
+            slha.check_process(slha.read(card), card, get_process("gluino-pair"))
+        assert str(exc.value) == (f"{card}: no DECAY block with decay channels for 1000021, needed for --process "
+                                  f"gluino-pair; the card has the decays for --process {right}")
+        slha.check_process(slha.read(card), card, get_process(right))
