@@ -7,7 +7,8 @@ Precedence (the first available wins, and the result always says which it was):
 3. the LHC SUSY Cross Section Working Group table for the process (NNLOapprox+NNLL, carried in
    ``data/xsec`` with its citation), interpolated in the produced sparticle's mass (gluino-pair,
    stop-pair; squark-pair: ten degenerate squarks u, d, s, c, b, L and R, gluino decoupled, and
-   only when the card's ten squark masses agree within 0.5 %);
+   only when the card's ten squark masses agree within 0.5 %; squark-pair-udsc: eight of them,
+   0.8 times that table, see :data:`DERIVED_TABLES`);
 4. the generator's own estimate (Pythia's leading-order ``sigmaGen``, or the cross section a
    HepMC file carries), with a warning: it is typically 2-3x below the higher-order value.
 """
@@ -15,7 +16,7 @@ Precedence (the first available wins, and the result always says which it was):
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -29,12 +30,22 @@ PROCESS_TABLES = {
     "gluino-pair": ((1000021, 1000021), 1000021),
     "stop-pair": ((1000006, -1000006), 1000006),
     "squark-pair": ((), 1000002),
+    "squark-pair-udsc": ((), 1000002),
 }
 
 # Tables that hold for mass-degenerate sparticles only: process -> the pids that must share a mass
 # (within 0.5 %) for the table to apply.
 DEGENERATE = {
     "squark-pair": (1000001, 1000002, 1000003, 1000004, 1000005, 2000001, 2000002, 2000003, 2000004, 2000005),
+    "squark-pair-udsc": (1000001, 1000002, 1000003, 1000004, 2000001, 2000002, 2000003, 2000004),
+}
+
+# Tables that are a carried table times a factor: process -> (carried table, factor, why). With the
+# gluino decoupled, squark-antisquark production is flavour blind (gg and s-channel gluon only), so
+# each of the ten degenerate squarks of the squark-pair table contributes a tenth at every order.
+DERIVED_TABLES = {
+    "squark-pair-udsc": ("squark-pair", 0.8, "eight of its ten degenerate squarks (u, d, s, c; sbottoms "
+                                             "decoupled), each a tenth of the sum"),
 }
 
 
@@ -74,6 +85,13 @@ class XsecTable:
 @lru_cache(maxsize=None)
 def table(process: str, sqrt_s_gev: float = 13000.0) -> XsecTable | None:
     """The carried cross-section table for a process at a collision energy, if there is one."""
+    if process in DERIVED_TABLES:
+        base_process, factor, why = DERIVED_TABLES[process]
+        base = table(base_process, sqrt_s_gev)
+        if base is None:
+            return None
+        return replace(base, process=process, xsec_fb=factor * base.xsec_fb, unc_fb=factor * base.unc_fb,
+                       citation=f"{base.citation}; x {factor:g} for {why}")
     path = data_dir() / "xsec" / f"{process}_{sqrt_s_gev / 1000:g}TeV.json"
     if not path.is_file():
         return None

@@ -117,13 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output file (.hepmc, .hepmc.gz, .bz2, .xz, .zst)")
     p.set_defaults(func=run.cmd_generate)
 
-    p = sub.add_parser("make-slha", help="write a simplified-model SLHA card (gluino or squark pairs)")
+    p = sub.add_parser("make-slha", help="write a simplified-model SLHA card (gluino, squark or stop pairs; "
+                                         "R-parity conserving and violating)")
     p.add_argument("model", choices=sorted(SIMPLIFIED_MODELS),
                    help="; ".join(f"{k}: {v}" for k, v in SIMPLIFIED_MODELS.items()).replace("%", "%%"))
-    p.add_argument("--m-gluino", type=float, help="gluino mass in GeV (gtt, gbb, gqq, gtb)")
-    p.add_argument("--m-squark", type=float, help="mass of the ten light-flavour squarks in GeV (sqq)")
+    p.add_argument("--m-gluino", type=float, help="gluino mass in GeV (models with a gluino parent)")
+    p.add_argument("--m-squark", type=float, help="mass of the degenerate light-flavour squarks in GeV (sqq, t6ww)")
+    p.add_argument("--m-stop", type=float, help="stop mass in GeV (t2tt, rpv-stop, rpv-stop-higgsino)")
     p.add_argument("--m-parent", type=float, help="the produced sparticle's mass in GeV, whichever it is")
-    p.add_argument("--m-lsp", type=float, required=True, help="neutralino-1 mass in GeV")
+    p.add_argument("--m-lsp", type=float, required=True,
+                   help="the LSP's mass in GeV: neutralino 1 (the stop in rpv-gtbs)")
+    p.add_argument("--m-chargino", type=float,
+                   help="t5ww, t6ww: chargino-1 mass in GeV (default: halfway between the parent and the LSP)")
     p.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
     p.set_defaults(func=run.cmd_make_slha)
 

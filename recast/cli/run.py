@@ -187,16 +187,15 @@ def cmd_make_slha(args: argparse.Namespace) -> int:
     from ..errors import RecastError
     from ..slha import SIMPLIFIED_PARENT, simplified_model
 
-    given = {"--m-gluino": args.m_gluino, "--m-squark": args.m_squark, "--m-parent": args.m_parent}
+    parent = SIMPLIFIED_PARENT[args.model]
+    given = {"--m-gluino": args.m_gluino, "--m-squark": args.m_squark, "--m-stop": args.m_stop,
+             "--m-parent": args.m_parent}
     given = {k: v for k, v in given.items() if v is not None}
-    wrong = "--m-squark" if SIMPLIFIED_PARENT[args.model] == "gluino" else "--m-gluino"
-    if len(given) != 1 or wrong in given:
-        right = "--m-gluino" if wrong == "--m-squark" else "--m-squark"
-        raise RecastError(f"make-slha {args.model}: give the {SIMPLIFIED_PARENT[args.model]} mass once, "
-                          f"with {right} or --m-parent")
+    if len(given) != 1 or next(iter(given)) not in (f"--m-{parent}", "--m-parent"):
+        raise RecastError(f"make-slha {args.model}: give the {parent} mass once, with --m-{parent} or --m-parent")
     if args.output != "-":
         output.prepare_file(Path(args.output), "SLHA card")
-    text = simplified_model(args.model, next(iter(given.values())), args.m_lsp)
+    text = simplified_model(args.model, next(iter(given.values())), args.m_lsp, args.m_chargino)
     if args.output == "-":
         sys.stdout.write(text)
     else:

@@ -38,6 +38,7 @@ class Process:
 
 
 _LIGHT_SQUARKS = "1000001,1000002,1000003,1000004,1000005,2000001,2000002,2000003,2000004,2000005"
+_UDSC_SQUARKS = "1000001,1000002,1000003,1000004,2000001,2000002,2000003,2000004"
 
 PROCESSES: dict[str, Process] = {
     p.name: p
@@ -54,6 +55,12 @@ PROCESSES: dict[str, Process] = {
                                 f"SUSY:idVecA = {_LIGHT_SQUARKS}", f"SUSY:idVecB = {_LIGHT_SQUARKS}"),
                 (1000001, 1000002, 1000003, 1000004, 1000005, 2000001, 2000002, 2000003, 2000004, 2000005),
                 "squark-antisquark production of the ten light-flavour squarks (u, d, s, c, b; L and R)"),
+        # The eight of them without sbottoms (the t6ww template: a sbottom has no light partner
+        # quark to decay to with a chargino); cross section 0.8 times the ten-squark table.
+        Process("squark-pair-udsc", ("SUSY:gg2squarkantisquark = on", "SUSY:qqbar2squarkantisquark = on",
+                                     f"SUSY:idVecA = {_UDSC_SQUARKS}", f"SUSY:idVecB = {_UDSC_SQUARKS}"),
+                (1000001, 1000002, 1000003, 1000004, 2000001, 2000002, 2000003, 2000004),
+                "squark-antisquark production of the eight u, d, s, c squarks (L and R)"),
         Process("electroweakino", ("SUSY:qqbar2chi0chi0 = on", "SUSY:qqbar2chi+-chi0 = on",
                                    "SUSY:qqbar2chi+chi- = on"),
                 (1000022, 1000023, 1000024), "neutralino and chargino pair production"),

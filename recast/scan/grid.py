@@ -5,10 +5,13 @@ simplified model over a mass grid::
 
     {model: gqq, m_gluino: [1800, 2200, 2600], m_lsp: [100, 600, 1200], nevents: 5000, seed: 1}
 
-Masses are a number, a list, or ``{start, stop, step}`` (``stop`` included when it falls on the
-grid); the parent's mass is ``m_gluino`` (gtt, gbb, gqq, gtb), ``m_squark`` (sqq) or ``m_parent``
-(any). ``process`` defaults to the model's (gluino-pair, or squark-pair for sqq); ``name`` (the
-prefix of the point names) to the model. Points with ``m_lsp >= m_parent`` are skipped with a note.
+``model`` is any template of :data:`recast.slha.TEMPLATES`. Masses are a number, a list, or
+``{start, stop, step}`` (``stop`` included when it falls on the grid); the parent's mass is
+``m_gluino``, ``m_squark`` or ``m_stop`` as the model's produced sparticle is (or ``m_parent`` for
+any), ``m_lsp`` the LSP's (the stop's in rpv-gtbs). ``process`` defaults to the model's (which names
+its cross-section table); ``name`` (the prefix of the point names) to the model. Points with
+``m_lsp >= m_parent``, or where one of the model's decays is closed (a top too heavy for the
+splitting), are skipped with a note saying why.
 
 An **events grid** is a directory or glob of HepMC files (an SLHA card of the same name beside a
 file gives its masses and cross section), or a YAML listing of them (:func:`load_grid`).
@@ -32,7 +35,7 @@ from ..errors import RecastError, read_text
 
 MAX_SEED = 900_000_000  # Pythia's seeds lie in 0..900000000
 MAX_POINTS = 100_000
-_TEMPLATE_KEYS = {"model", "process", "name", "m_gluino", "m_squark", "m_parent", "m_lsp", "nevents", "seed"}
+_TEMPLATE_KEYS = {"model", "process", "name", "m_gluino", "m_squark", "m_stop", "m_parent", "m_lsp", "nevents", "seed"}
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ class Grid:
 
         if self.model in SIMPLIFIED_PARENT:
             return SIMPLIFIED_PARENT[self.model]
-        return {"gluino-pair": "gluino", "squark-pair": "squark", "stop-pair": "stop"}.get(self.process, "parent")
+        return {"gluino-pair": "gluino", "squark-pair": "squark", "squark-pair-udsc": "squark",
+                "stop-pair": "stop"}.get(self.process, "parent")
 
 
 def derive_seed(base: int, *parts: Any) -> int:
@@ -274,6 +278,7 @@ def _read_yaml(path: Path) -> Any:
 
 
 def _template_grid(path: Path, raw: Any, *, nevents, seed, process) -> Grid:
+    from ..errors import SLHAError
     from ..slha import SIMPLIFIED_MODELS, SIMPLIFIED_PARENT, SIMPLIFIED_PROCESS, simplified_model
 
     if not isinstance(raw, dict):
@@ -289,13 +294,13 @@ def _template_grid(path: Path, raw: Any, *, nevents, seed, process) -> Grid:
         raise RecastError(f"{path}: unknown model {model!r}; known: {', '.join(SIMPLIFIED_MODELS)}")
     parent = SIMPLIFIED_PARENT[model]
     parent_keys = [k for k in ("m_parent", f"m_{parent}") if k in raw]
-    wrong = [k for k in ("m_gluino", "m_squark") if k in raw and k != f"m_{parent}"]
+    wrong = [k for k in ("m_gluino", "m_squark", "m_stop") if k in raw and k != f"m_{parent}"]
     if wrong:
         raise RecastError(f"{path}: model {model} has a {parent} parent: give m_{parent} (or m_parent), not {wrong[0]}")
     if len(parent_keys) != 1:
         raise RecastError(f"{path}: give the {parent} masses once, as m_{parent} (or m_parent)")
     if "m_lsp" not in raw:
-        raise RecastError(f"{path}: no 'm_lsp' (the neutralino-1 masses)")
+        raise RecastError(f"{path}: no 'm_lsp' (the LSP masses)")
     parents = _masses(raw[parent_keys[0]], path, parent_keys[0])
     lsps = _masses(raw["m_lsp"], path, "m_lsp")
     t_seed = _whole(raw.get("seed", 1), path, "seed", 0)
@@ -313,11 +318,17 @@ def _template_grid(path: Path, raw: Any, *, nevents, seed, process) -> Grid:
             if ml >= mp:
                 grid.notes.append(f"skipped {name}: m_lsp = {_fmt(ml)} GeV is not below m_{parent} = {_fmt(mp)} GeV")
                 continue
+            try:
+                text = simplified_model(model, mp, ml)
+            except SLHAError as exc:  # a decay closed at these masses
+                grid.notes.append(f"skipped {name}: {exc}")
+                continue
             grid.points.append(GridPoint(name=name, process=process, seed=derive_seed(seed, model, mp, ml),
-                                         nevents=grid.nevents, slha_text=simplified_model(model, mp, ml),
-                                         model=model, m_parent=mp, m_lsp=ml))
+                                         nevents=grid.nevents, slha_text=text, model=model, m_parent=mp, m_lsp=ml))
     if not grid.points:
-        raise RecastError(f"{path}: the grid has no point with m_lsp below m_{parent}")
+        closed = next((n.split(": ", 1)[1] for n in grid.notes if "is not below" not in n), None)
+        raise RecastError(f"{path}: the grid has no point with m_lsp below m_{parent}" if closed is None
+                          else f"{path}: the grid has no usable point (e.g. {closed})")
     return grid
 
 
