@@ -35,6 +35,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
                               f"({default}), not of --detector {args.detector}")
         for p in points:
             p.options = {**p.options, "detector": card}
+    for ref in args.compare_detector:
+        card = with_detector({}, ref, [ana])["detector"]
+        if card not in spec.detectors:
+            spec.detectors.append(card)
     fewer = bool(args.nevents) and any(args.nevents < p.nevents for p in points)
     if args.nevents:
         for p in points:
@@ -80,7 +84,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
             runs = validation.run_points(spec, points, workers=args.workers, scheduler=args.scheduler,
                                          on_done=on_done)
-    compared = {p.name: validation.compare_point(spec, p, runs[p.name]["result"])
+    compared = {p.name: validation.compare_point(spec, p, runs[p.name]["result"], runs[p.name].get("by_detector"))
                 for p in points if runs[p.name].get("result")}
     status = validation.status(spec, compared)
     provenance = validation.provenance(spec, points, runs, args)

@@ -79,6 +79,10 @@ class Spec:
     points: list[Benchmark]
     grids: list[dict[str, Any]]
     no_reference: str = ""  # why there is nothing to compare, for an analysis without published references
+    detectors: list[str] = field(default_factory=list)
+    """Detector cards shown side by side: each point is also run with each of these cards (on the
+    same events) that is not the point's own; the point's own card (the analysis' default, or
+    ``--detector``) alone decides the status."""
 
 
 def _fail(path: Path, where: str, msg: str) -> RecastError:
@@ -137,7 +141,27 @@ def load_spec(path: str | Path, analysis=None) -> Spec:
     if dupes:
         raise _fail(path, "points", f"duplicate names {', '.join(dupes)}")
     return Spec(path=path, analysis=ana, rule=rule, references=refs, points=points, grids=grids,
-                no_reference=str(doc.get("no_reference") or ""))
+                no_reference=str(doc.get("no_reference") or ""), detectors=_detectors(path, doc.get("detectors")))
+
+
+def _detectors(path: Path, raw: Any) -> list[str]:
+    """The spec's ``detectors``: a list of card names or files (relative to the specification),
+    each loaded here, so that a bad card fails before any event."""
+    from .. import detector
+
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
+        raise _fail(path, "detectors", "a list of detector card names or files")
+    cards = []
+    for ref in raw:
+        target = ref if ref in detector.available_cards() else str(_spec_file(path, ref))
+        try:
+            detector.load(target)
+        except RecastError as exc:
+            raise _fail(path, "detectors", str(exc)) from None
+        cards.append(detector.canonical(target))
+    return list(dict.fromkeys(cards))
 
 
 def _slha_of(path: Path, p: dict[str, Any], where: str) -> dict[str, Any]:
