@@ -66,6 +66,7 @@ class Benchmark:
     grid: str | None = None
     m_parent: float | None = None
     m_lsp: float | None = None
+    plane: str | None = None  # the sigma_UL plane it belongs to (recast.validation.planes)
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Spec:
     points: list[Benchmark]
     grids: list[dict[str, Any]]
     no_reference: str = ""  # why there is nothing to compare, for an analysis without published references
+    planes: list[Any] = field(default_factory=list)  # recast.validation.planes.LimitPlane, sigma_UL planes
 
 
 def _fail(path: Path, where: str, msg: str) -> RecastError:
@@ -112,6 +114,7 @@ def _spec_file(spec: Path, name: str) -> Path:
 def load_spec(path: str | Path, analysis=None) -> Spec:
     """Read and check a specification file (see ``validation/README.md``)."""
     from .. import analysis as ana_mod
+    from .planes import read_planes
 
     path = Path(path)
     text = read_text(path, RecastError, "validation specification")
@@ -132,12 +135,14 @@ def load_spec(path: str | Path, analysis=None) -> Spec:
     grids = list(doc.get("grids") or [])
     for i, g in enumerate(grids):
         points.extend(_map_benchmarks(path, ana, g, f"grids[{i}]"))
+    planes, plane_points = read_planes(path, ana, doc.get("limit_planes"))
+    points.extend(plane_points)
     names = [p.name for p in points]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise _fail(path, "points", f"duplicate names {', '.join(dupes)}")
     return Spec(path=path, analysis=ana, rule=rule, references=refs, points=points, grids=grids,
-                no_reference=str(doc.get("no_reference") or ""))
+                no_reference=str(doc.get("no_reference") or ""), planes=planes)
 
 
 def _slha_of(path: Path, p: dict[str, Any], where: str) -> dict[str, Any]:
