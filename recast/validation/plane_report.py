@@ -15,6 +15,7 @@ from .figures import _panels, _plt, _png, number
 from .limits import exclusion_contours, theory
 from .rule import INCONCLUSIVE
 
+RATIO_TICKS = (0.5, 0.7, 1.0, 1.4, 2.0)
 _PARENT_TEX = {"gluino": r"\tilde{g}", "squark": r"\tilde{q}", "stop": r"\tilde{t}_1"}
 _LSP_TEX = {"neutralino1": r"\tilde{\chi}^0_1", "stop": r"\tilde{t}_1"}
 
@@ -57,24 +58,27 @@ def ratio_figure(plane: Mapping[str, Any]) -> bytes | None:
         ratio = np.clip(np.array([r[f"ratio_{kind}"] for r in pts]), 0.5, 2.0)
         judged = np.array([r["judged"] for r in pts], bool)
         unsure = np.array([r[f"status_{kind}"] == INCONCLUSIVE for r in pts], bool)
-        sc = ax.scatter(x[judged], y[judged], c=ratio[judged], cmap="RdBu_r", norm=norm, s=300, marker="s",
+        sc = ax.scatter(x[judged], y[judged], c=ratio[judged], cmap="RdBu_r", norm=norm, s=220, marker="s",
                         edgecolors="0.3")
-        ax.scatter(x[~judged], y[~judged], s=300, marker="s", facecolors="none", edgecolors="0.5")
-        ax.scatter(x[unsure], y[unsure], s=300, marker="s", facecolors="none", edgecolors="0.2", hatch="///")
+        ax.scatter(x[~judged], y[~judged], s=220, marker="s", facecolors="none", edgecolors="0.5")
+        ax.scatter(x[unsure], y[unsure], s=220, marker="s", facecolors="none", edgecolors="0.2", hatch="///")
         for r in pts:
             value = r[f"ratio_{kind}"]
             dark = r["judged"] and abs(math.log(max(min(value, 2.0), 0.5))) > 0.35
             ax.annotate(f"{value:.2f}\n±{number(r[f'ratio_{kind}_err'], 1)}", (r["m_parent"], r["m_lsp"]),
-                        ha="center", va="center", fontsize=5.5, color="white" if dark else "black")
+                        ha="center", va="center", fontsize=5, color="white" if dark else "black")
         ax.set_title("observed" if kind == "obs" else "expected", fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.margins(0.08)
         ax.grid(alpha=0.3)
     if sc is not None:
-        fig.colorbar(sc, ax=axes, shrink=0.8).set_label(r"$\sigma_{UL}$ recast / ATLAS")
-    fig.suptitle(f"Cross-section upper limits, plane {plane['name']}: recast / ATLAS; hollow: ATLAS interpolated "
-                 f"(not judged); hatched: inconclusive", fontsize=10)
+        cbar = fig.colorbar(sc, ax=axes, shrink=0.8)
+        cbar.set_label(r"$\sigma_{UL}$ recast / ATLAS")
+        cbar.set_ticks(RATIO_TICKS, labels=[f"{t:g}" for t in RATIO_TICKS], minor=False)
+        cbar.minorticks_off()
+    fig.suptitle(f"Cross-section upper limits recast / ATLAS, plane {plane['name']}\nhollow: ATLAS' limit "
+                 f"interpolated (not judged); hatched: inconclusive", fontsize=10)
     return _png(fig)
 
 
@@ -118,7 +122,7 @@ def contour_figure(plane: Mapping[str, Any], atlas_rows: Sequence[Sequence[float
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
     limit = plane["mass_limit"]
-    ax.set_title(f"Exclusion (σ_theory = σ_UL), plane {plane['name']}; light-LSP limit at m_LSP = "
+    ax.set_title(f"Exclusion (σ_theory = σ_UL), plane {plane['name']}\nlight-LSP limit at m_LSP = "
                  f"{limit['m_lsp']:g} GeV: recast {_limit_text(limit.get('recast_obs'))}, ATLAS "
                  f"{_limit_text(limit.get('atlas_obs'))}", fontsize=9)
     return _png(fig)
@@ -174,11 +178,11 @@ def plane_blocks(spec, planes: Mapping[str, Mapping[str, Any]], status: Mapping[
                        + f"; {pl['n_judged']} judged, {n_line} between ATLAS' grid points (ATLAS' limit interpolated "
                          f"in log σ_UL: shown and used for the mass limit, not judged)"
                        + (f"; failed: {', '.join(pl['failed'])}" if pl["failed"] else "") + "."))
-        b.append(("p", f"recast's σ_UL = μ95 × σ, with μ95 the 95 % CL upper limit on the signal strength of "
-                       f"{pl['region_choice']}, and σ the NNLOapprox+NNLL cross section of {pl['process']} the yields "
-                       f"were made with. Ratio error: recast's MC statistics (the signal's relative MC error in the "
-                       f"chosen region; a counting limit scales as 1 / signal). Exclusion: σ_UL below σ_theory of "
-                       f"ATLAS' model ({pl['theory_process']} table)."))
+        b.append(("p", f"recast's σ_UL = μ95 × σ: μ95 is the 95 % CL upper limit on the signal strength in the "
+                       f"region that sets the limit, σ the NNLOapprox+NNLL cross section of {pl['process']} the yields "
+                       f"were made with. Region: {pl['region_choice']}. Ratio error: recast's MC statistics (the "
+                       f"signal's relative MC error in that region; a counting limit scales as 1 / signal). "
+                       f"Exclusion: σ_UL below σ_theory of ATLAS' model ({pl['theory_process']} table)."))
         st = pl["status"]
         b.append(("p", f"**Status: {st['status']}** ({st['checks']} checks"
                        + (f"; disagrees at {'; '.join(st['failed'])}" if st["failed"] else "")

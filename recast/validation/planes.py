@@ -17,6 +17,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -78,25 +79,30 @@ class LimitPlane:
         """ATLAS' observed and expected sigma_UL (fb) at a mass point, and whether they are
         interpolated (log sigma_UL linear in the Delaunay triangles of ATLAS' grid) rather than one
         of ATLAS' own points; None outside ATLAS' grid."""
-        from .limits import log_interpolator
-
         for r in self.rows:
             if r[0] == m_parent and r[1] == m_lsp:
                 return r[2], r[3], False
-        obs = log_interpolator([r[0] for r in self.rows], [r[1] for r in self.rows], [r[2] for r in self.rows])
-        with_exp = [r for r in self.rows if r[3] is not None]
-        exp = log_interpolator([r[0] for r in with_exp], [r[1] for r in with_exp],
-                               [r[3] for r in with_exp]) if with_exp else None
+        obs, exp = self._interpolators
         value = float(obs(m_parent, m_lsp)) if obs else math.nan
         expected = float(exp(m_parent, m_lsp)) if exp else math.nan
         return (None if math.isnan(value) else value), (None if math.isnan(expected) else expected), True
 
+    @cached_property
+    def _interpolators(self):
+        """ATLAS' observed and expected limits over the plane (:func:`~recast.validation.limits.log_interpolator`)."""
+        from .limits import log_interpolator
+
+        with_exp = [r for r in self.rows if r[3] is not None]
+        return (log_interpolator([r[0] for r in self.rows], [r[1] for r in self.rows], [r[2] for r in self.rows]),
+                log_interpolator([r[0] for r in with_exp], [r[1] for r in with_exp], [r[3] for r in with_exp])
+                if with_exp else None)
+
     def region_text(self) -> str:
         """How each point's limit picks its region, in words (the report says it)."""
         if self.regions is None:
-            return (f"the best-expected region of each point (the region or multi-bin combination with the smallest "
-                    f"expected CLs at the theory cross section, as recast scan decides); {self.region_source}")
-        return f"the best-expected among {', '.join(self.regions)}: ATLAS' choice ({self.region_source})"
+            return (f"the best-expected region or multi-bin combination of each point (the smallest expected CLs at "
+                    f"the theory cross section, as recast scan decides), since {self.region_source}")
+        return f"the best-expected among {', '.join(self.regions)}, ATLAS' choice ({self.region_source})"
 
 
 def _fail(path: Path, where: str, msg: str) -> RecastError:
@@ -211,9 +217,10 @@ def _plane(path: Path, ana, g: Any, where: str, spec_file) -> tuple[LimitPlane, 
     if regions is not None and not region_source:
         raise _fail(path, where, "regions: say where ATLAS' choice is stated (region_source)")
     plane = LimitPlane(name=str(g["name"]), model=model, process=process, theory_process=theory, file=file,
-                       what=str(doc.get("what", "")), source=dict(doc.get("source") or {}), rows=rows,
+                       what=str(doc.get("what", "")), rows=rows,
+                       source={**(doc.get("source") or {}), **({"figure": doc["figure"]} if doc.get("figure") else {})},
                        selection=selection, line=line, nevents=nevents, seed=seed, regions=regions,
-                       region_source=region_source or "ATLAS' choice is not stated in the sources (FACTS.md)",
+                       region_source=region_source or "the sources (FACTS.md) do not state ATLAS' choice",
                        note=str(g.get("note", "")))
     masses = [(r[0], r[1]) for r in plane.selected_rows()]
     if not masses:
