@@ -78,8 +78,8 @@ def _write_plane_spec(tmp_path: Path, rows: list, **plane) -> Path:
 
 
 # (m_gluino, m_lsp): signal in BEST, its relative MC error, ATLAS' sigma_UL as a factor of recast's
-CASES = {(2000.0, 0.0): (8.0, 0.05, 1 / 1.05), (2200.0, 0.0): (8.0, 0.05, 1 / 0.70), (2400.0, 0.0): (8.0, 0.30, 1 / 1.10),
-         (2200.0, 400.0): (20.0, 0.02, 1.0)}
+CASES = {(2000.0, 0.0): (8.0, 0.05, 1 / 1.05), (2200.0, 0.0): (8.0, 0.05, 1 / 0.70),
+         (2400.0, 0.0): (8.0, 0.30, 1 / 1.10), (2200.0, 400.0): (20.0, 0.02, 1.0)}
 
 
 def test_sigma_ul_against_a_hand_made_reference(tmp_path):
@@ -218,7 +218,8 @@ def _entry(**change):
     ({"select": {"min_gap": 400, "m_lsp_value": [0]}}, "limit plane P: select must be a mapping of"),
     ({"select": {"min_gap": 5000}}, "limit plane P: select picks none of the 144 points of upper_limits_T1.json"),
     ({"select": {"m_parent_range": [3000, 1000]}}, "select m_parent_range must be [low, high] in GeV"),
-    ({"line": {"m_lsp": 0, "m_parent": [2100, 2500]}}, "limit plane P: line must be {m_lsp, m_parent: [low, high], step}"),
+    ({"line": {"m_lsp": 0, "m_parent": [2100, 2500]}},
+     "limit plane P: line must be {m_lsp, m_parent: [low, high], step}"),
     ({"line": {"m_lsp": 0, "m_parent": [2100, 2500], "step": 0}}, "line step must be > 0 GeV"),
     ({"line": {"m_lsp": 0, "m_parent": [3000, 3200], "step": 100}},
      "point P_3100_0: gluino-pair: mass 3100 GeV outside the cross-section table"),

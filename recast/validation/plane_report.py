@@ -170,7 +170,8 @@ def plane_blocks(spec, planes: Mapping[str, Mapping[str, Any]], status: Mapping[
         b.append(("h2", f"Cross-section upper limits: plane {name}"))
         b.append(("p", f"ATLAS' model: {pl['what']}. Template `{pl['model']}` (process {pl['process']}). "
                        f"ATLAS' limits: `{pl['reference']}` ({src.get('file', '')}, HEPData "
-                       f"{src.get('hepdata') or '–'}, via {src.get('via', '–')}; figure {src.get('figure', '–')})."))
+                       f"{src.get('hepdata') or '–'}, via {src.get('via', '–')}; "
+                       f"figure {src.get('figure', '–')})."))
         b.append(("p", f"**{pl['n_points']} points, {', '.join(map(str, pl['events_per_point'])) or '–'} events "
                        f"each**: ATLAS' own grid points with {sel}"
                        + (f", and a line at m_LSP = {line['m_lsp']:g} GeV from {line['m_parent'][0]:g} to "
@@ -179,8 +180,8 @@ def plane_blocks(spec, planes: Mapping[str, Mapping[str, Any]], status: Mapping[
                          f"in log σ_UL: shown and used for the mass limit, not judged)"
                        + (f"; failed: {', '.join(pl['failed'])}" if pl["failed"] else "") + "."))
         b.append(("p", f"recast's σ_UL = μ95 × σ: μ95 is the 95 % CL upper limit on the signal strength in the "
-                       f"region that sets the limit, σ the NNLOapprox+NNLL cross section of {pl['process']} the yields "
-                       f"were made with. Region: {pl['region_choice']}. Ratio error: recast's MC statistics (the "
+                       f"region that sets the limit, σ the NNLOapprox+NNLL cross section of {pl['process']} the "
+                       f"yields were made with. Region: {pl['region_choice']}. Ratio error: recast's MC statistics (the "
                        f"signal's relative MC error in that region; a counting limit scales as 1 / signal). "
                        f"Exclusion: σ_UL below σ_theory of ATLAS' model ({pl['theory_process']} table)."))
         st = pl["status"]

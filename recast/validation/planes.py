@@ -168,7 +168,8 @@ def _plane(path: Path, ana, g: Any, where: str, spec_file) -> tuple[LimitPlane, 
             raise _fail(path, where, f"a limit plane needs {key}")
     unknown = set(g) - PLANE_KEYS
     if unknown:
-        raise _fail(path, where, f"unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(PLANE_KEYS))})")
+        raise _fail(path, where, f"unknown key(s) {', '.join(sorted(unknown))} "
+                                 f"(known: {', '.join(sorted(PLANE_KEYS))})")
     model = g["model"]
     if model not in TEMPLATES:
         raise _fail(path, where, f"model {model!r} is not a simplified-model template ({', '.join(TEMPLATES)})")
