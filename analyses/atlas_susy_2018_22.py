@@ -44,10 +44,14 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
+from recast import detector
 from recast.analysis import Analysis, Cut, ModelUse, Option, ScoreCut, SignalRegion
 from recast.objects import ObjectConfig, Objects, aplanarity, delta_phi, leading_slots, max_of, min_of, remove_overlap
 
 ID = "ANA-SUSY-2018-22"
+
+DETECTOR = "truth"
+DETECTOR_REASON = "detector card (placeholder until the evidence is in)"
 
 OPTIONS = (
     Option("overlap_removal", "simple", "SimpleAnalysis' three fixed-cone steps, or the paper's sliding cones",
@@ -59,6 +63,7 @@ OPTIONS = (
     Option("sr4j_dphi_rest", 0.4, "SR4j cut on dphi_min(j>3) (paper table 0.4, cutflow table 0.2)", (0.4, 0.2)),
     Option("bdt_fold", "event-number-parity", "which of the two BDT files scores an event",
            ("event-number-parity", "random")),
+    detector.option(DETECTOR, DETECTOR_REASON),
 )
 
 
@@ -81,8 +86,8 @@ def _overlap_removal(jets, electrons, muons, scheme: str):
 
 def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
     jets = obj.jets[(obj.jets.pt > 20) & (np.abs(obj.jets.eta) < 2.8)]
-    el = obj.electrons[(obj.electrons.pt > 7) & (np.abs(obj.electrons.eta) < 2.47)]
-    mu = obj.muons[(obj.muons.pt > 6) & (np.abs(obj.muons.eta) < 2.7)]
+    el = obj.electrons[(obj.electrons.pt > 7) & (np.abs(obj.electrons.eta) < 2.47) & obj.electrons.id_loose]
+    mu = obj.muons[(obj.muons.pt > 6) & (np.abs(obj.muons.eta) < 2.7) & obj.muons.id_medium]
     jets, el, mu = _overlap_removal(jets, el, mu, opt["overlap_removal"])
     jets = jets[jets.pt > 50]
 

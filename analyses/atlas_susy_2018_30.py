@@ -52,6 +52,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
+from recast import detector
 from recast.analysis import Analysis, Cut, ModelUse, Option, ScoreCut, SignalRegion
 from recast.objects import (BTagWorkingPoint, ObjectConfig, Objects, apply_efficiency, binned, delta_phi, leading_slots,
                             min_of, recluster, remove_overlap, transverse_mass)
@@ -77,6 +78,9 @@ BTAG_77 = BTagWorkingPoint(
 JVT_EDGES = np.arange(20.0, 61.0, 5.0)
 JVT_EFF = np.array([0.86, 0.90, 0.92, 0.93, 0.94, 0.95, 0.95, 0.96])
 
+DETECTOR = "truth"
+DETECTOR_REASON = "detector card (placeholder until the evidence is in)"
+
 OPTIONS = (
     Option("zero_lepton_veto", "baseline", "0L channel vetoes baseline (paper) or signal leptons",
            ("baseline", "signal")),
@@ -94,6 +98,7 @@ OPTIONS = (
     Option("gbb_b_jet", "leading", "jet that the Gbb-B pT >= 65 GeV cut applies to", ("leading", "fourth")),
     Option("met_phi_range", "0-2pi", "range of the network's MET azimuth input (training evidence: [0, 2pi))",
            ("0-2pi", "pm-pi")),
+    detector.option(DETECTOR, DETECTOR_REASON),
 )
 
 
@@ -117,10 +122,10 @@ def _overlap_removal(jets, electrons, muons, scheme: str):
 
 def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
     jets = obj.jets[(obj.jets.pt > 20) & (np.abs(obj.jets.eta) < 2.8)]
-    el = obj.electrons[(obj.electrons.pt > 20) & (np.abs(obj.electrons.eta) < 2.47)]
+    el = obj.electrons[(obj.electrons.pt > 20) & (np.abs(obj.electrons.eta) < 2.47) & obj.electrons.id_loose]
     if opt["electron_crack"] == "exclude":
         el = el[(np.abs(el.eta) < 1.37) | (np.abs(el.eta) > 1.52)]
-    mu = obj.muons[(obj.muons.pt > 20) & (np.abs(obj.muons.eta) < 2.5)]
+    mu = obj.muons[(obj.muons.pt > 20) & (np.abs(obj.muons.eta) < 2.5) & obj.muons.id_medium]
 
     jets, el, mu = _overlap_removal(jets, el, mu, opt["overlap_removal"])
 
@@ -130,10 +135,10 @@ def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
         jets = apply_efficiency(jets, ak.where(in_range, binned(jets.pt, JVT_EDGES, JVT_EFF), 1.0), obj, "jvt")
     bjets = jets[jets.btag]
 
-    iso_e = el.ptvarcone20 < 0.15 * el.pt
+    signal_e = el.id_tight & (el.ptvarcone20 < 0.15 * el.pt)
     if opt["electron_isolation"] == "FCLoose":
-        iso_e = iso_e & (el.topoetcone20 < 0.20 * el.pt)
-    sig_leptons = ak.concatenate([el[iso_e], mu[mu.ptvarcone30 < 0.06 * mu.pt]], axis=1)
+        signal_e = signal_e & (el.topoetcone20 < 0.20 * el.pt)
+    sig_leptons = ak.concatenate([el[signal_e], mu[mu.ptvarcone30 < 0.06 * mu.pt]], axis=1)
     sig_leptons = sig_leptons[ak.argsort(sig_leptons.pt, axis=1, ascending=False)]
     n_baseline = ak.to_numpy(ak.num(el) + ak.num(mu))
     n_signal = ak.to_numpy(ak.num(sig_leptons))

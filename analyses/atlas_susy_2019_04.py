@@ -54,6 +54,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
+from recast import detector
 from recast.analysis import Analysis, Cut, Histogram, ModelUse, Option, ScoreCut, SignalRegion
 from recast.objects import (BTagWorkingPoint, ObjectConfig, Objects, leading_slots, overlapping, pair_mass, remove_overlap,
                             wrap_phi)
@@ -64,6 +65,7 @@ ID = "ANA-SUSY-2019-04"
 THRESHOLDS = (20, 40, 60, 80, 100)
 NN_JETS = (4, 5, 6, 7, 8)
 NN_THRESHOLDS = {4: 0.73, 5: 0.76, 6: 0.77, 7: 0.72, 8: 0.73}  # score cuts by jet count (FACTS section 4.4)
+PSEUDO_CONTINUOUS = "pseudo-continuous"
 BTAG_ENCODINGS = {"5/1/0": (5.0, 1.0), "5/-0.5/0": (5.0, -0.5)}  # (tagged, untagged); empty slot: card pad 0
 MISTAG_RATES = {"pub-2016-012": (1 / 12, 1 / 55, 1 / 381), "none": (0.0, 0.0, 0.0)}
 BTAG_70 = BTagWorkingPoint(name="MV2c10-70", source="flat 70 % b-tagging efficiency (FACTS section 1)",
@@ -71,8 +73,12 @@ BTAG_70 = BTagWorkingPoint(name="MV2c10-70", source="flat 70 % b-tagging efficie
                            eff_c=MISTAG_RATES["pub-2016-012"][0], eff_tau=MISTAG_RATES["pub-2016-012"][1],
                            eff_light=MISTAG_RATES["pub-2016-012"][2], eta_max=2.5)
 
+DETECTOR = "truth"
+DETECTOR_REASON = "detector card (placeholder until the evidence is in)"
+
 OPTIONS = (
-    Option("btag_encoding", "5/1/0", "NN b-tag input for tagged/untagged jets (empty slots 0)", tuple(BTAG_ENCODINGS)),
+    Option("btag_encoding", PSEUDO_CONTINUOUS, "NN b-tag input: the jet's pseudo-continuous tag bin 1-5, or fixed "
+           "values for tagged/untagged jets (empty slots 0)", (PSEUDO_CONTINUOUS, *BTAG_ENCODINGS)),
     Option("min_dr_leptons", "leading", "leptons entering minDeltaRlj", ("leading", "all")),
     Option("nn_8jet_events", "exactly-8", "events the 8-jet network scores", ("exactly-8", "at-least-8")),
     Option("jets_60_1l", 11, "jets >= 60 GeV required in the 1l 60-GeV regions (CheckMATE 11, Rivet/GAMBIT 12)", (11, 12)),
@@ -82,6 +88,7 @@ OPTIONS = (
     Option("lepton_isolation", "none", "signal-lepton isolation on truth sums", ("none", "fixedcut-tight")),
     Option("ee_z_veto", "on", "2lSS ee Z veto |m_ee - 91.2| < 10 GeV", ("on", "off")),
     Option("btag_mistag", "pub-2016-012", "c/tau/light mistag rates of the 70 % working point", tuple(MISTAG_RATES)),
+    detector.option(DETECTOR, DETECTOR_REASON),
 )
 
 
@@ -112,13 +119,23 @@ def _remove_jets_near_muons(jets, muons):
     return jets[~(~jets.btag & ((near & (jets.ntrk < 3)) | near_hard))]
 
 
+def _btag_input(jets, encoding: str):
+    """The network's per-jet b-tag input: the detector's pseudo-continuous bin (1 fails the loosest
+    working point .. 5 passes the tightest; a truth-tagged jet is 5, an untagged one 1), or a fixed
+    value for tagged and untagged jets."""
+    if encoding == PSEUDO_CONTINUOUS:
+        return ak.values_astype(jets.tag_bin, np.float64)
+    tagged, untagged = BTAG_ENCODINGS[encoding]
+    return ak.where(jets.btag, tagged, untagged)
+
+
 def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
     jets = obj.jets[(obj.jets.pt > 20) & (np.abs(obj.jets.eta) < 2.5)]
-    el = obj.electrons[(obj.electrons.pt > 10) & (np.abs(obj.electrons.eta) < 2.47)]
-    mu = obj.muons[(obj.muons.pt > 10) & (np.abs(obj.muons.eta) < 2.5)]
+    el = obj.electrons[(obj.electrons.pt > 10) & (np.abs(obj.electrons.eta) < 2.47) & obj.electrons.id_medium]
+    mu = obj.muons[(obj.muons.pt > 10) & (np.abs(obj.muons.eta) < 2.5) & obj.muons.id_medium]
     jets, el, mu = _overlap_removal(jets, el, mu, opt)
 
-    el = el[el.pt > 15]
+    el = el[(el.pt > 15) & el.id_tight]
     mu = mu[mu.pt > 15]
     if opt["lepton_isolation"] == "fixedcut-tight":
         el = el[(el.ptvarcone20 < 0.06 * el.pt) & (el.topoetcone20 < 0.06 * el.pt)]
@@ -151,7 +168,6 @@ def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
     # -- network inputs (model cards NN-{4..8}j), GeV: the cards divide by 100 -------------------
     nn_jets = jets[:, :8] if opt["nn_8jet_events"] == "at-least-8" else jets
     nb = ak.to_numpy(ak.sum(nn_jets.btag, axis=1))
-    tagged, untagged = BTAG_ENCODINGS[opt["btag_encoding"]]
     met = obj.met
     v.update({
         "n_jet": ak.to_numpy(ak.num(nn_jets)).astype(np.float64),
@@ -171,7 +187,7 @@ def variables(obj: Objects, opt: dict) -> dict[str, np.ndarray]:
         "lepton_e": ak.to_numpy(ak.fill_none(lead.E, np.nan)),
     })
     slots = {"pt": nn_jets.pt, "eta": nn_jets.eta, "phi": wrap_phi(nn_jets.phi), "e": nn_jets.E,
-             "btag_bin": ak.where(nn_jets.btag, tagged, untagged)}
+             "btag_bin": _btag_input(nn_jets, opt["btag_encoding"])}
     for name, values in slots.items():
         grid = leading_slots(values, 10)
         for k in range(10):

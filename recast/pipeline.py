@@ -243,11 +243,22 @@ class PointSpec:
 def run_point(spec: PointSpec, on_batch: Callable[[int], None] | None = None) -> dict[str, dict[str, Any]]:
     """Generate ``spec`` once and run every analysis on the same events; result documents by
     analysis id."""
-    runs = prepare(spec.analyses, spec.options)
+    return run_point_with_cards(spec, (), on_batch)[None]
+
+
+def run_point_with_cards(spec: PointSpec, cards: Sequence[str],
+                         on_batch: Callable[[int], None] | None = None) -> dict[str | None, dict[str, dict[str, Any]]]:
+    """:func:`run_point`, and every analysis again with each detector card of ``cards`` on the same
+    generated events (generated once, read once): the documents of the
+    options as given under ``None``, those of each card under its name."""
+    analyses = load_analyses(spec.analyses)
+    variants: dict[str | None, list[AnalysisRun]] = {None: prepare(analyses, spec.options)}
+    for card in cards:
+        variants[card] = prepare(analyses, {a.id: {**spec.options.get(a.id, {}), "detector": card} for a in analyses})
     source = PythiaSource(PythiaConfig(slha=Path(spec.slha), process=spec.process, nevents=spec.nevents,
-                                       seed=spec.seed, sqrt_s_gev=collision_energy(runs),
+                                       seed=spec.seed, sqrt_s_gev=collision_energy(variants[None]),
                                        extra_settings=tuple(spec.pythia_settings)),
                           chunk_size=spec.chunk_size)
-    analyse(source, runs, seed=spec.seed, on_batch=on_batch)
-    return documents(source, runs, seed=spec.seed, xsec_fb=spec.xsec_fb, slha_path=Path(spec.slha),
-                     process=spec.process)
+    analyse(source, [run for runs in variants.values() for run in runs], seed=spec.seed, on_batch=on_batch)
+    return {key: documents(source, runs, seed=spec.seed, xsec_fb=spec.xsec_fb, slha_path=Path(spec.slha),
+                           process=spec.process) for key, runs in variants.items()}

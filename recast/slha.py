@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,8 +66,10 @@ def _decay_products(doc: pyslha.Doc, pid: int) -> set[int]:
     return {abs(i) for d in dec.decays if d.br > 0 for i in d.ids}
 
 
-def check_process(doc: pyslha.Doc, path: Path, process: Process) -> None:
-    """Refuse a card that lacks the MASS and DECAY entries the process needs.
+def check_process(doc: pyslha.Doc, path: Path, process: Process,
+                  alternatives: Mapping[str, Process] | None = None) -> None:
+    """Refuse a card that lacks the MASS and DECAY entries the process needs (a card without the
+    process' decays names which of ``alternatives`` it has the decays for).
 
     The produced sparticles need a mass and a DECAY block with at least one channel; every
     sparticle reached through their decays needs a mass, and a DECAY block unless it is the
@@ -78,10 +80,8 @@ def check_process(doc: pyslha.Doc, path: Path, process: Process) -> None:
             raise SLHAError(f"{path}: no MASS entry for {pid}, needed for --process {process.name}")
     decaying = [pid for pid in process.produced if pid in doc.decays and doc.decays[pid].decays]
     if not decaying:
-        from .events.pythia import PROCESSES
-
         ids = ", ".join(str(p) for p in process.produced)
-        fits = [name for name, other in PROCESSES.items()
+        fits = [name for name, other in (alternatives or {}).items()
                 if all(pid in doc.decays and doc.decays[pid].decays for pid in other.produced)]
         hint = f"; the card has the decays for --process {' or '.join(fits)}" if fits else ""
         raise SLHAError(f"{path}: no DECAY block with decay channels for {ids}, "

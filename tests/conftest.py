@@ -93,13 +93,14 @@ class ObjectBuilder:
     def jet(self, pt, eta, phi, m=10.0, btag=False, ntrk=20):
         px, py, pz, e = self.cartesian(pt, eta, phi, m)
         return dict(pt=pt, eta=eta, phi=phi, m=m, px=px, py=py, pz=pz, E=e, label=5 if btag else 0,
-                    ntrk=ntrk, btag=btag)
+                    ntrk=ntrk, btag=btag, tag_bin=5 if btag else 1)
 
     def lepton(self, pid, pt, eta, phi, iso=0.0):
         m = 0.000511 if abs(pid) == 11 else 0.10566
         px, py, pz, e = self.cartesian(pt, eta, phi, m)
         return dict(pt=pt, eta=eta, phi=phi, m=m, px=px, py=py, pz=pz, E=e, charge=-float(np.sign(pid)),
-                    pid=pid, from_tau=False, ptvarcone20=iso, ptvarcone30=iso, topoetcone20=iso, ptcone20=iso)
+                    pid=pid, from_tau=False, ptvarcone20=iso, ptvarcone30=iso, topoetcone20=iso, ptcone20=iso,
+                    id_loose=True, id_medium=True, id_tight=True)
 
     def objects(self, events: list[dict]):
         """Events as dicts with 'jets', 'electrons', 'muons' (lists) and 'met', 'met_phi'."""

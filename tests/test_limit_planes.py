@@ -342,3 +342,24 @@ def test_one_plane_end_to_end_and_resumed(tmp_path, capfd, monkeypatch):
     asked.clear()
     assert main(args(150)) == 0  # other settings: both run again
     assert asked == ["T1_2200_0", "T1_2250_0"]
+
+
+def test_what_a_kept_point_is_reused_for():
+    """A kept point's hash changes with anything that changes its results (events, seed, card,
+    options, detector cards beside it, a cutflow's order), not with its references."""
+    import dataclasses
+
+    from recast.validation import resume
+
+    spec = validation.load_spec(validation.spec_path(ANA22.id))
+    point = next(p for p in spec.points if p.name == "T1_2200_0")
+    bench = next(p for p in spec.points if p.cutflows)
+    base, base_bench = resume.settings_hash(spec, point), resume.settings_hash(spec, bench)
+    assert resume.settings_hash(spec, dataclasses.replace(point, note="x", acc_eff={"SR": {"atlas": 1.0}})) == base
+    for change in ({"nevents": 5001}, {"seed": 2}, {"options": {"sr4j_dphi_rest": 0.2}},
+                   {"options": {"detector": "atlas-run2"}},
+                   {"slha": dict(point.slha, m_lsp=1.0)}):
+        assert resume.settings_hash(spec, dataclasses.replace(point, **change)) != base, change
+    assert resume.settings_hash(dataclasses.replace(spec, detectors=["atlas-run2"]), point) != base
+    reordered = {sr: dataclasses.replace(cf, rows=cf.rows[::-1]) for sr, cf in bench.cutflows.items()}
+    assert resume.settings_hash(spec, dataclasses.replace(bench, cutflows=reordered)) != base_bench

@@ -304,13 +304,13 @@ def test_a_template_grid_skips_closed_points_and_says_why(tmp_path):
 
 def test_a_card_run_with_the_wrong_process_names_the_right_one(tmp_path):
     """`recast run` defaults to gluino-pair; a stop or t6ww card says which process it is for."""
-    from recast.events.pythia import get_process
+    from recast.events.pythia import PROCESSES, get_process
 
     for kind, right in (("rpv-stop-bino", "stop-pair"), ("t6ww", "squark-pair-udsc")):
         card = tmp_path / f"{kind}.slha"
         card.write_text(slha.simplified_model(kind, 1000, 400))
         with pytest.raises(SLHAError) as exc:
-            slha.check_process(slha.read(card), card, get_process("gluino-pair"))
+            slha.check_process(slha.read(card), card, get_process("gluino-pair"), PROCESSES)
         assert str(exc.value) == (f"{card}: no DECAY block with decay channels for 1000021, needed for --process "
                                   f"gluino-pair; the card has the decays for --process {right}")
         slha.check_process(slha.read(card), card, get_process(right))

@@ -544,3 +544,62 @@ def test_a_directory_given_as_the_specification_is_one_line(tmp_path, capfd):
     assert main(["validate", "ANA-SUSY-2018-22", "--spec", str(tmp_path), "-q"]) == 2
     err = capfd.readouterr().err.strip().splitlines()
     assert err == [f"recast: error: {tmp_path}: is a directory, not a validation specification"]
+
+
+def test_other_detector_cards_run_on_the_same_events_beside_the_points_own(tmp_path):
+    """A spec's ``detectors``: each point also runs with the other card on the same generated events.
+    The result beside equals a run with that card alone (same seed) count for count, the point's own
+    result equals a run without the other card, the comparison has a column per card, and the
+    status is the own card's."""
+    doc = yaml.safe_load(_spec(tmp_path).read_text())
+    doc["points"][0].update(nevents=120, acc_eff={"BDT-GGd3": {"atlas": 0.176}})
+    doc["detectors"] = ["truth", "atlas-run2"]
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    spec = validation.load_spec(path)
+    assert spec.detectors == ["truth", "atlas-run2"]
+    point = spec.points[0]
+    with mock.patch.dict(os.environ):
+        both = validation.run_one({"analysis": spec.analysis.id, "point": point, "detectors": spec.detectors})
+        own = validation.run_one({"analysis": spec.analysis.id, "point": point})
+        point.options = {"detector": "atlas-run2"}
+        alone = validation.run_one({"analysis": spec.analysis.id, "point": point})
+    assert both["error"] is None and set(both["by_detector"]) == {"atlas-run2"}  # truth is the point's own
+
+    def counts(doc):
+        return [(sr["name"], [(s["n"], s["sumw"]) for s in sr["cutflow"]]) for sr in doc["signal_regions"]]
+
+    beside = both["by_detector"]["atlas-run2"]
+    assert beside["detector"]["name"] == "atlas-run2" and both["result"]["detector"]["name"] == "truth"
+    assert counts(both["result"]) == counts(own["result"])
+    assert counts(beside) == counts(alone["result"])
+    assert counts(beside) != counts(both["result"])  # the card moved something
+    assert beside["signal_regions"][0]["cutflow"][0]["n"] == both["result"]["signal_regions"][0]["cutflow"][0]["n"]
+
+    point.options = {}
+    compared = {"p1": validation.compare_point(spec, point, both["result"], both["by_detector"])}
+    by = compared["p1"]["by_detector"]["atlas-run2"]
+    assert compared["p1"]["detector"] == "truth" and by["detector"] == "atlas-run2"
+    alone_cmp = validation.compare_point(spec, point, alone["result"])
+    assert by["acc_eff"][0]["ratio"] == alone_cmp["acc_eff"][0]["ratio"]
+    status = validation.status(spec, compared)
+    assert status == validation.status(spec, {"p1": validation.compare_point(spec, point, both["result"])})
+    prov = validation.provenance(spec, spec.points, {"p1": both})
+    files = vr.render(spec, {"p1": both}, compared, status, prov)
+    md = files["report.md"].decode()
+    assert "Detector card: **truth**" in md and "beside it, on the same generated events: atlas-run2" in md
+    row = next(line for line in md.splitlines() if line.startswith("| p1 | BDT-GGd3 |"))
+    assert row.split(" | ")[6].startswith(f"{by['acc_eff'][0]['ratio']:.2f} ± ")  # the column beside
+    header = next(line for line in md.splitlines() if line.startswith("| row | recast step |"))
+    assert "recast/ATLAS, atlas-run2" in header
+    summary = json.loads(files["summary.json"])
+    assert summary["points"]["p1"]["by_detector"]["atlas-run2"]["acc_eff"][0]["ratio"] == by["acc_eff"][0]["ratio"]
+
+
+def test_a_bad_detector_in_the_spec_is_one_line(tmp_path):
+    doc = yaml.safe_load(_spec(tmp_path).read_text())
+    doc["detectors"] = ["truth", "no-such-card"]
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(RecastError, match=r"spec.yaml: detectors: detector card '.*no-such-card': neither a shipped card"):
+        validation.load_spec(path)

@@ -170,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", metavar="NAME|FILE",
                    help="detector card for every point, overriding the specification's: a shipped card (see "
                         "'recast info ANA') or a YAML file (default: the analysis' own, its 'detector' option)")
+    p.add_argument("--compare-detector", action="append", default=[], metavar="NAME|FILE",
+                   help="also run every point with this detector card, on the same events, as a column beside "
+                        "(repeatable; added to the specification's 'detectors'; the status stays that of the "
+                        "point's own card)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=positive_int, help="local worker processes (default: min(2, cores))")
     where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler instead")

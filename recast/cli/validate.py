@@ -40,6 +40,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
                               f"({default}), not of --detector {args.detector}")
         for p in points:
             p.options = {**p.options, "detector": card}
+    for ref in args.compare_detector:
+        card = with_detector({}, ref, [ana])["detector"]
+        if card not in spec.detectors:
+            spec.detectors.append(card)
     fewer = bool(args.nevents) and any(args.nevents < p.nevents for p in points)
     if args.nevents:
         for p in points:
@@ -97,7 +101,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             runs.update(validation.run_points(spec, todo, workers=args.workers, scheduler=args.scheduler,
                                               on_done=on_done))
     runs = {p.name: runs[p.name] for p in points}  # in the specification's order
-    compared = {p.name: validation.compare_point(spec, p, runs[p.name]["result"])
+    compared = {p.name: validation.compare_point(spec, p, runs[p.name]["result"], runs[p.name].get("by_detector"))
                 for p in points if runs[p.name].get("result")}
     planes = limits.compare_planes(spec, runs)
     status = limits.with_planes(validation.status(spec, compared), planes, spec.rule)

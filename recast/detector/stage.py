@@ -39,11 +39,10 @@ import numpy as np
 
 from .. import rng
 from ..objects import ObjectConfig, Objects
-from ..objects.jets import LABEL_B, LABEL_C, LABEL_LIGHT, LABEL_TAU
+from ..objects.jets import LABEL_B, LABEL_C, LABEL_LIGHT, LABEL_TAU, TAGGED_BIN, UNTAGGED_BIN
 from .card import BTagging, Card, JetResponse, LeptonResponse
 from .functions import Function
 
-UNTAGGED_BIN, TAGGED_BIN = 1, 5  # tag_bin without card b-tagging: fails / passes every working point
 FLAGS = {"Loose": "id_loose", "Medium": "id_medium", "Tight": "id_tight"}
 
 
@@ -140,9 +139,8 @@ def _card_tagging(tagging: BTagging | None, config: ObjectConfig) -> BTagging | 
 def _jets(jets: ak.Array, section: JetResponse | None, tagging: BTagging | None, config: ObjectConfig, seed: int,
           numbers: np.ndarray):
     tagging = _card_tagging(tagging, config)
-    if section is None and tagging is None:
-        bins = ak.values_astype(ak.where(jets.btag, TAGGED_BIN, UNTAGGED_BIN), np.int8)
-        return ak.with_field(jets, bins, "tag_bin"), None
+    if section is None and tagging is None:  # truth jets carry their truth tag_bin
+        return jets, None
     flat = _Flat.of(jets)
     c = flat.columns
     number = numbers[flat.event]
@@ -211,10 +209,7 @@ def _tag(flat: _Flat, tagging: BTagging, working_point: str, seed: int, number: 
 
 def _leptons(leptons: ak.Array, section: LeptonResponse | None, kind: str, config: ObjectConfig, seed: int,
              numbers: np.ndarray):
-    if section is None:
-        every = ak.ones_like(leptons.pt, dtype=bool)
-        for flag in FLAGS.values():
-            leptons = ak.with_field(leptons, every, flag)
+    if section is None:  # truth objects carry identification flags that are all True
         return leptons, None
     flat = _Flat.of(leptons)
     c = flat.columns

@@ -181,7 +181,7 @@ class PythiaSource:
         elif slha_doc is None:
             raise SLHAError("a SUSY process needs an SLHA card (--slha)")
         else:
-            slha_mod.check_process(slha_doc, cfg.slha, get_process(cfg.process))
+            slha_mod.check_process(slha_doc, cfg.slha, get_process(cfg.process), PROCESSES)
         what = cfg.lhe if cfg.lhe is not None else cfg.slha
         self.path = cfg.lhe
         workdir = Path(tempfile.mkdtemp(prefix="recast-pythia-"))

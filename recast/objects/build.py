@@ -31,7 +31,7 @@ import numpy as np
 
 from ..events.record import FROM_HADRON, FROM_TAU
 from .. import rng
-from .jets import B_LABELLING, BTagWorkingPoint, btag, cluster_jets
+from .jets import B_LABELLING, TAGGED_BIN, UNTAGGED_BIN, BTagWorkingPoint, btag, cluster_jets
 from .kinematics import pt_eta_phi_m
 from .leptons import dress, isolation
 
@@ -63,9 +63,10 @@ class ObjectConfig:
 class Objects:
     """Candidate physics objects of a chunk of events.
 
-    ``jets``: pT-ordered anti-kt jets (``pt eta phi m px py pz E label ntrk btag``).
+    ``jets``: pT-ordered anti-kt jets (``pt eta phi m px py pz E label ntrk btag tag_bin``).
     ``electrons``, ``muons``: prompt dressed leptons, pT-ordered (``pt eta phi m px py pz E
-    charge pid from_tau ptvarcone20 ptvarcone30 topoetcone20 ptcone20``).
+    charge pid from_tau ptvarcone20 ptvarcone30 topoetcone20 ptcone20 id_loose id_medium id_tight``;
+    the identification flags are True for truth leptons, a detector card draws them).
     ``taus``: last taus with visible momentum (``pt eta phi charge hadronic prompt``).
     ``met``: per event ``pt phi px py``. Plus ``event_number`` and ``weight`` (numpy).
     """
@@ -124,6 +125,8 @@ def build_objects(batch: ak.Array, config: ObjectConfig, seed: int = 0) -> Objec
         "ptvarcone20": iso[:, 0], "ptvarcone30": iso[:, 1], "topoetcone20": iso[:, 2],
         "ptcone20": iso[:, 3],
     }
+    identified = np.ones(len(lpt), dtype=bool)  # truth leptons pass every identification point
+    lepton_values.update(id_loose=identified, id_medium=identified, id_tight=identified)
     keep = lpt > config.lepton_pt_min
     electrons = _split(lepton_values, is_lepton & (apid == 11) & keep, event_of, n_events)
     muons = _split(lepton_values, is_lepton & (apid == 13) & keep, event_of, n_events)
@@ -140,6 +143,7 @@ def build_objects(batch: ak.Array, config: ObjectConfig, seed: int = 0) -> Objec
     else:
         tags = ak.zeros_like(jets.pt, dtype=bool)
     jets = ak.with_field(jets, tags, "btag")
+    jets = ak.with_field(jets, ak.values_astype(ak.where(tags, TAGGED_BIN, UNTAGGED_BIN), np.int8), "tag_bin")
 
     t = batch.taus
     tpt, teta, tphi, _ = pt_eta_phi_m(t.px, t.py, t.pz, t.E)

@@ -24,6 +24,10 @@ from .kinematics import flat, gather, nearest_within, pt_eta_phi_m
 
 LABEL_B, LABEL_C, LABEL_TAU, LABEL_LIGHT = 5, 4, 15, 0
 B_LABELLING = ("cone", "ghost")
+UNTAGGED_BIN, TAGGED_BIN = 1, 5
+"""The pseudo-continuous tag bin of a truth-tagged jet (``tag_bin``): truth tagging sets every
+working point, as SimpleAnalysis does, so a tagged jet passes the tightest (bin 5) and an untagged
+one fails the loosest (bin 1). A detector card with b-tagging draws the bin (recast.detector.stage)."""
 GHOST_SCALE = 1e-18
 
 _banner_done = False

@@ -45,9 +45,12 @@ def _empty_count_error(all_events: Mapping[str, Any], key: str, scale: float = 1
     return ZERO_COUNT_EVENTS * all_events[key] * scale / n if n else float("nan")
 
 
-def compare_point(spec: Spec, point: Benchmark, result: dict[str, Any]) -> dict[str, Any]:
+def compare_point(spec: Spec, point: Benchmark, result: dict[str, Any],
+                  by_detector: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The comparisons of one finished point: A x eff per region and each cutflow row, each with
-    its verdict by the spec's rule (``status``: None where it is not judged)."""
+    its verdict by the spec's rule (``status``: None where it is not judged); ``detector``: the
+    result's card. ``by_detector``: the point's results with other detector cards (same events),
+    compared the same way under ``by_detector`` (shown beside, never part of the status)."""
     lumi = spec.analysis.luminosity_ifb
     regions = {r["name"]: r for r in result["signal_regions"]}
     acc = []
@@ -70,7 +73,15 @@ def compare_point(spec: Spec, point: Benchmark, result: dict[str, Any]) -> dict[
         cutflows[sr] = compare_cutflow(spec, cf, regions[sr], xsec, lumi)
         if not point.judge:
             cutflows[sr]["judged"], cutflows[sr]["final_status"] = False, None
-    return {"acc_eff": acc, "cutflows": cutflows}
+    out = {"detector": detector_name(result), "acc_eff": acc, "cutflows": cutflows}
+    if by_detector:
+        out["by_detector"] = {detector_name(doc): compare_point(spec, point, doc) for doc in by_detector.values()}
+    return out
+
+
+def detector_name(result: Mapping[str, Any]) -> str:
+    """The detector card a result was made with (results without a detector block are truth level)."""
+    return (result.get("detector") or {}).get("name", "truth")
 
 
 def compare_cutflow(spec: Spec, cf: CutflowRef, region: dict[str, Any], xsec: float | None,

@@ -1,6 +1,6 @@
 """The report's figures (matplotlib, PNG bytes): cutflow ratios, model scores, A x eff ratios at
-the benchmark points and over a mass plane; and :func:`number`, the number format they share with
-the report's tables."""
+the benchmark points and over a mass plane; :func:`number`, the number format they share with the
+report's tables, and :func:`table`, a table block of the report."""
 
 from __future__ import annotations
 
@@ -12,6 +12,17 @@ from typing import Any
 from .rule import INCONCLUSIVE
 
 FIG_DPI = 80  # PNGs stay small in the repository
+OTHER_CARD_COLOURS = ("tab:green", "tab:purple", "tab:brown")  # detector cards shown beside the points' own
+
+
+def card_label(card: str) -> str:
+    """A detector card in a legend or a column heading: a shipped card's name, a file's stem."""
+    return card.rsplit("/", 1)[-1].removesuffix(".yaml")
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> tuple:
+    """A table block of the report (:mod:`recast.validation.report`): its header and rows of cells."""
+    return ("table", list(header), [list(r) for r in rows])
 
 
 def number(x: float | None, digits: int = 3) -> str:
@@ -68,6 +79,10 @@ def cutflow_figure(point: str, cutflows: Mapping[str, dict[str, Any]], labels: M
         handles["ATLAS"] = ax.axhline(1.0, color="black", lw=1)
         handles["±20 %"] = ax.axhspan(0.8, 1.2, color="0.9", zorder=0)
         handles["recast / ATLAS (MC error)"] = ax.errorbar(x, r, yerr=e, fmt="o-", color="tab:blue", capsize=3, ms=5)
+        for card, colour in zip(sorted({c for row in rows for c in row.get("others", {})}), OTHER_CARD_COLOURS):
+            other = [row["others"][card][0] if row["others"].get(card, (None,))[0] is not None else float("nan")
+                     for row in rows]
+            handles[f"recast with {card_label(card)} / ATLAS"], = ax.plot(x, other, "x--", color=colour, ms=6, lw=0.8)
         peers = sorted({k for row in rows for k in row["references"] if k != "atlas"})
         for k, marker in zip(peers, "sD^v"):
             pr = [row["references"][k] / row["references"]["atlas"]
@@ -168,6 +183,10 @@ def acc_eff_figure(rows: Sequence[dict[str, Any]], labels: Mapping[str, str]) ->
     for k, marker in zip(peers, "sD^v"):
         ax.plot(x, [r["references"].get(k, float("nan")) / r["references"]["atlas"] for r in rows], marker,
                 mfc="none", color="tab:orange", label=f"{labels.get(k, k)} / ATLAS")
+    for card, colour in zip(sorted({c for r in rows for c in r.get("others", {})}), OTHER_CARD_COLOURS):
+        ratio = [r.get("others", {}).get(card, (None,))[0] for r in rows]
+        ax.plot(x, [v if v is not None else float("nan") for v in ratio], "x", color=colour, ms=7,
+                label=f"recast with {card_label(card)} / ATLAS")
     ax.set_xticks(list(x))
     ax.set_xticklabels([f"{r['point']} {r['region']}" for r in rows], rotation=70, ha="right", fontsize=7)
     ax.set_ylabel("A×ε ratio to ATLAS")

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .figures import _panels, _plt, _png, number
+from .figures import _panels, _plt, _png, number, table
 from .limits import exclusion_contours, theory
 from .rule import INCONCLUSIVE
 
@@ -154,12 +154,10 @@ def _dev(plane: Mapping[str, Any], kind: str) -> tuple[str, str]:
 def plane_blocks(spec, planes: Mapping[str, Mapping[str, Any]], status: Mapping[str, Any],
                  figures: Mapping[str, str]) -> list:
     """The report blocks of every compared plane: a status table, then a section per plane."""
-    from .report import _table
-
     if not planes:
         return []
     b: list = [("h2", "Status per cross-section upper-limit plane"),
-               _table(["plane", "status", "checks", "disagrees at", "inconclusive at"],
+               table(["plane", "status", "checks", "disagrees at", "inconclusive at"],
                       [[name, v["status"], str(v["checks"]), "; ".join(v["failed"]) or "–",
                         "; ".join(v["inconclusive"]) or "–"] for name, v in status.get("planes", {}).items()])]
     for name, pl in planes.items():
@@ -181,8 +179,8 @@ def plane_blocks(spec, planes: Mapping[str, Mapping[str, Any]], status: Mapping[
                        + (f"; failed: {', '.join(pl['failed'])}" if pl["failed"] else "") + "."))
         b.append(("p", f"recast's σ_UL = μ95 × σ: μ95 is the 95 % CL upper limit on the signal strength in the "
                        f"region that sets the limit, σ the NNLOapprox+NNLL cross section of {pl['process']} the "
-                       f"yields were made with. Region: {pl['region_choice']}. Ratio error: recast's MC statistics (the "
-                       f"signal's relative MC error in that region; a counting limit scales as 1 / signal). "
+                       f"yields were made with. Region: {pl['region_choice']}. Ratio error: recast's MC statistics "
+                       f"(the signal's relative MC error in that region; a counting limit scales as 1 / signal). "
                        f"Exclusion: σ_UL below σ_theory of ATLAS' model ({pl['theory_process']} table)."))
         st = pl["status"]
         b.append(("p", f"**Status: {st['status']}** ({st['checks']} checks"
@@ -190,7 +188,7 @@ def plane_blocks(spec, planes: Mapping[str, Mapping[str, Any]], status: Mapping[
                        + (f"; inconclusive at {'; '.join(st['inconclusive'])}" if st["inconclusive"] else "") + ")."))
         lim = pl["mass_limit"]
         kinds = ["obs"] + (["exp"] if pl["has_expected"] else [])
-        b.append(_table(["", *("observed" if k == "obs" else "expected" for k in kinds)],
+        b.append(table(["", *("observed" if k == "obs" else "expected" for k in kinds)],
                         [["median |σ_UL(recast)/σ_UL(ATLAS) − 1|", *(_dev(pl, k)[0] for k in kinds)],
                          ["worst |σ_UL(recast)/σ_UL(ATLAS) − 1| (point)", *(_dev(pl, k)[1] for k in kinds)],
                          [f"parent mass limit at m_LSP = {lim['m_lsp']:g} GeV, recast",
@@ -205,7 +203,7 @@ def plane_blocks(spec, planes: Mapping[str, Mapping[str, Any]], status: Mapping[
                   "obs ratio", "obs verdict"]
         if pl["has_expected"]:
             header += ["ATLAS exp [fb]", "recast exp [fb]", "exp ratio", "exp verdict"]
-        table = []
+        cells_by_point = []
         for r in pl["points"]:
             cells = [number(r["m_parent"], 4), number(r["m_lsp"], 4), number(r["sigma_fb"]), r["region"] or "–",
                      "–" if r["signal_mc_rel_err"] is None else f"{r['signal_mc_rel_err']:.1%}"]
@@ -215,6 +213,6 @@ def plane_blocks(spec, planes: Mapping[str, Mapping[str, Any]], status: Mapping[
                           number(r[f"recast_{k}_fb"]),
                           "–" if ratio is None else f"{ratio:.2f} ± {number(r[f'ratio_{k}_err'], 2)}",
                           r[f"status_{k}"] or ("interpolated" if r["interpolated"] else "–")]
-            table.append(cells)
-        b.append(_table(header, table))
+            cells_by_point.append(cells)
+        b.append(table(header, cells_by_point))
     return b

@@ -5,24 +5,23 @@ cross section (observed, and expected for some). A :class:`LimitPlane` names the
 reproduces ATLAS' model, the file holding ATLAS' limits (``data/<ANA>/upper_limits_*.json``, rows
 ``[m_parent, m_lsp, sigma_UL observed fb, sigma_UL expected fb | null]``), which of ATLAS' grid
 points run (a selection rule, plus optionally a line of extra points at one LSP mass), the events
-and seeds, and which signal region sets recast's limit. :func:`read_planes` checks the section and
-makes every selected point a :class:`~recast.validation.spec.Benchmark` (``plane`` names its plane)
-run like any other point; :mod:`recast.validation.limits` compares the finished points. The format
-is in ``validation/README.md``.
+and seeds, and which signal region sets recast's limit. :func:`read_planes` checks the section and lists each
+plane's points (:class:`PlanePoint`); :mod:`recast.validation.spec` makes them benchmarks (``plane``
+names their plane) run like any other point, and :mod:`recast.validation.limits` compares the
+finished points. The format is in ``validation/README.md``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import RecastError
-from .spec import Benchmark
 
 BEST_EXPECTED = "best-expected"
 SEED_STRIDE = 10_000  # a point's seed: seed + SEED_STRIDE x m_parent + m_lsp (GeV, rounded)
@@ -31,6 +30,15 @@ PLANE_KEYS = {"name", "model", "process", "theory_process", "upper_limits", "sel
               "regions", "region_source", "options", "note"}
 SELECT_KEYS = {"min_gap", "m_parent_range", "m_lsp_range", "m_lsp_values"}
 LINE_KEYS = {"m_lsp", "m_parent", "step"}
+
+
+class PlanePoint(NamedTuple):
+    """A point of a plane: its name (``<plane>_<m_parent>_<m_lsp>``), masses (GeV) and seed."""
+
+    name: str
+    m_parent: float
+    m_lsp: float
+    seed: int
 
 
 @dataclass
@@ -52,7 +60,13 @@ class LimitPlane:
     regions: list[str] | None  # None: the best-expected region (or combination) of each point
     region_source: str  # where ATLAS' choice of regions is stated (with regions), or why best-expected
     note: str = ""
-    points: list[str] = field(default_factory=list)  # the names of its benchmarks
+    options: dict[str, Any] = field(default_factory=dict)  # analysis options of its points
+    point_list: list[PlanePoint] = field(default_factory=list)
+
+    @property
+    def points(self) -> list[str]:
+        """The names of its points (benchmarks of the specification)."""
+        return [p.name for p in self.point_list]
 
     @property
     def has_expected(self) -> bool:
@@ -138,24 +152,18 @@ def _read_rows(path: Path, where: str, file: Path) -> tuple[dict[str, Any], list
     return doc, rows
 
 
-def read_planes(path: Path, ana, entries: Any) -> tuple[list[LimitPlane], list[Benchmark]]:
-    """The ``limit_planes:`` section of the specification at ``path`` for analysis ``ana``: the
-    planes and their points, each entry checked (a one-line error naming the entry and the cause)."""
-    from .spec import _spec_file
-
+def read_planes(path: Path, ana, entries: Any, resolve: Callable[[str], Path]) -> list[LimitPlane]:
+    """The ``limit_planes:`` section of the specification at ``path`` for analysis ``ana``, each
+    entry checked (a one-line error naming the entry and the cause); ``resolve`` finds a file the
+    specification names."""
     if entries is None:
-        return [], []
+        return []
     if not isinstance(entries, list):
         raise _fail(path, "limit_planes", "must be a list of planes")
-    planes, points = [], []
-    for i, entry in enumerate(entries):
-        plane, pts = _plane(path, ana, entry, f"limit_planes[{i}]", _spec_file)
-        planes.append(plane)
-        points.extend(pts)
-    return planes, points
+    return [_plane(path, ana, entry, f"limit_planes[{i}]", resolve) for i, entry in enumerate(entries)]
 
 
-def _plane(path: Path, ana, g: Any, where: str, spec_file) -> tuple[LimitPlane, list[Benchmark]]:
+def _plane(path: Path, ana, g: Any, where: str, resolve: Callable[[str], Path]) -> LimitPlane:
     from .. import xsec
     from ..slha import SIMPLIFIED_PROCESS, TEMPLATES, template_spectrum
 
@@ -180,7 +188,7 @@ def _plane(path: Path, ana, g: Any, where: str, spec_file) -> tuple[LimitPlane, 
     if xsec.table(theory) is None:
         raise _fail(path, where, f"theory_process {theory!r}: no cross-section table (tables: "
                                  f"{', '.join(xsec.PROCESS_TABLES)})")
-    file = spec_file(path, str(g["upper_limits"]))
+    file = resolve(str(g["upper_limits"]))
     if not file.is_file():
         raise _fail(path, where, f"upper_limits {g['upper_limits']} not found (looked for {file})")
     doc, rows = _read_rows(path, where, file)
@@ -222,7 +230,7 @@ def _plane(path: Path, ana, g: Any, where: str, spec_file) -> tuple[LimitPlane, 
                        source={**(doc.get("source") or {}), **({"figure": doc["figure"]} if doc.get("figure") else {})},
                        selection=selection, line=line, nevents=nevents, seed=seed, regions=regions,
                        region_source=region_source or "the sources (FACTS.md) do not state ATLAS' choice",
-                       note=str(g.get("note", "")))
+                       note=str(g.get("note", "")), options=dict(g.get("options") or {}))
     masses = [(r[0], r[1]) for r in plane.selected_rows()]
     if not masses:
         raise _fail(path, where, f"select picks none of the {len(rows)} points of {file.name}")
@@ -230,12 +238,11 @@ def _plane(path: Path, ana, g: Any, where: str, spec_file) -> tuple[LimitPlane, 
         lo, hi = line["m_parent"]
         n = int(math.floor((hi - lo) / line["step"] + 1e-9)) + 1
         masses += [(lo + k * line["step"], line["m_lsp"]) for k in range(n)]
-    options = dict(g.get("options") or {})
     try:
-        ana.resolve_options(options)
+        ana.resolve_options(dict(plane.options))
     except RecastError as exc:
         raise _fail(path, where, str(exc)) from None
-    out, seen = [], set()
+    seen = set()
     for mp, ml in masses:
         if (mp, ml) in seen:
             continue
@@ -253,12 +260,8 @@ def _plane(path: Path, ana, g: Any, where: str, spec_file) -> tuple[LimitPlane, 
         if pseed > MAX_SEED:
             raise _fail(path, where, f"point {name}: seed {pseed} above Pythia's {MAX_SEED} (seed + {SEED_STRIDE} "
                                      f"x m_parent + m_lsp); give a smaller seed")
-        out.append(Benchmark(name=name, process=process, nevents=nevents, seed=pseed,
-                             slha={"simplified": model, "m_parent": float(mp), "m_lsp": float(ml)},
-                             cross_section_source="NNLOapprox+NNLL table (recast.xsec)", options=dict(options),
-                             plane=plane.name, m_parent=float(mp), m_lsp=float(ml)))
-    plane.points = [p.name for p in out]
-    return plane, out
+        plane.point_list.append(PlanePoint(name, float(mp), float(ml), pseed))
+    return plane
 
 
 def _regions(path: Path, where: str, ana, value: Any) -> list[str] | None:
@@ -276,8 +279,8 @@ def _regions(path: Path, where: str, ana, value: Any) -> list[str] | None:
     return list(value)
 
 
-def points_named(planes: Sequence[LimitPlane], grids: Sequence[Mapping[str, Any]], points: Sequence[Benchmark],
-                 names: Sequence[str]) -> list[Benchmark] | None:
+def points_named(planes: Sequence[LimitPlane], grids: Sequence[Mapping[str, Any]], points: Sequence[Any],
+                 names: Sequence[str]) -> list[Any] | None:
     """The points ``names`` select (a point's name, or a plane's or grid's name for all its points),
     in the specification's order; None when a name is unknown."""
     groups = {pl.name: set(pl.points) for pl in planes}

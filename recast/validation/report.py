@@ -20,7 +20,8 @@ from typing import Any
 
 from .. import output
 from .compare import STATUS_FILE, check_schema
-from .figures import acc_eff_figure, cutflow_figure, map_figure, number, score_figure
+from .figures import acc_eff_figure, card_label, cutflow_figure, map_figure, number, score_figure
+from .figures import table as _table
 from .rule import DISAGREES, INCONCLUSIVE, VALIDATED
 from .run import score_cuts
 from .spec import Benchmark, Spec
@@ -39,8 +40,31 @@ def _check_cells(check: Mapping[str, Any]) -> list[str]:
             _ratio_cell(check["ratio"], check["ratio_err"]), number(check["pull"], 2)]
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> tuple:
-    return ("table", list(header), [list(r) for r in rows])
+def other_cards(compared: Mapping[str, dict[str, Any]]) -> list[str]:
+    """The detector cards shown beside the points' own, in the order they appear."""
+    return list(dict.fromkeys(c for comp in compared.values() for c in comp.get("by_detector") or {}))
+
+
+def with_other_cards(compared: Mapping[str, dict[str, Any]], point: str) -> list[dict[str, Any]]:
+    """The point's A x eff rows, each with ``others``: card -> (ratio, ratio error) with the other
+    detector cards."""
+    comp = compared[point]
+    others = {c: {r["region"]: r for r in o["acc_eff"]} for c, o in (comp.get("by_detector") or {}).items()}
+    return [dict(r, point=point, others={c: (rows[r["region"]]["ratio"], rows[r["region"]]["ratio_err"])
+                                         for c, rows in others.items()}) for r in comp["acc_eff"]]
+
+
+def cutflow_with_other_cards(comp: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """A region's cutflow comparison whose rows carry ``others``: card -> (ratio, ratio error)."""
+    cf = comp["cutflows"][region]
+    other = {c: o["cutflows"][region]["rows"] for c, o in (comp.get("by_detector") or {}).items()}
+    rows = [dict(row, others={c: (rows[i]["ratio"], rows[i]["ratio_err"]) for c, rows in other.items()})
+            for i, row in enumerate(cf["rows"])]
+    return dict(cf, rows=rows)
+
+
+def _other_cells(row: Mapping[str, Any], cards: Sequence[str]) -> list[str]:
+    return [_ratio_cell(*row.get("others", {}).get(c, (None, None))) for c in cards]
 
 
 def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mapping[str, dict[str, Any]],
@@ -61,6 +85,13 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
         b.append(("p", f"**Nothing to compare.** {spec.no_reference}"))
     for key, ref in spec.references.items():
         b.append(("p", f"*{ref.get('label', key)}*: {ref.get('source', '')}"))
+    cards = other_cards(compared)
+    own = sorted({comp.get("detector", "truth") for comp in compared.values()})
+    if own:
+        b.append(("p", f"Detector card: **{', '.join(map(card_label, own))}** (its numbers decide every verdict)"
+                       + (f"; beside it, on the same generated events: {', '.join(map(card_label, cards))} "
+                          f"(columns 'recast/ATLAS, <card>'; shown, never judged)" if cards else "") + "."))
+    heads = [f"recast/ATLAS, {card_label(c)}" for c in cards]
     srs = status["regions"]
     if any(v["checks"] for v in srs.values()):
         b.append(("h2", "Status per signal region"))
@@ -81,13 +112,13 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
         b.append(("h2", "Points that failed"))
         b.append(_table(["point", "error"], [[n, r["error"]] for n, r in failed.items()]))
     bench = [p for p in spec.points if p.grid is None and p.plane is None and p.name in compared]
-    acc_rows = [dict(r, point=p.name) for p in bench for r in compared[p.name]["acc_eff"]]
+    acc_rows = [r for p in bench for r in with_other_cards(compared, p.name)]
     if acc_rows:
         b.append(("h2", "A×ε of the final signal regions at the benchmark points"))
-        b.append(_table(["point", "region", "ATLAS", "recast ± MC", "recast/ATLAS", "pull"]
+        b.append(_table(["point", "region", "ATLAS", "recast ± MC", "recast/ATLAS", "pull"] + heads
                         + [labels[k] for k in peers] + ["verdict"],
-                        [[r["point"], r["region"], *_check_cells(r)] + [number(r["references"].get(k)) for k in peers]
-                         + [_verdict(r, floor)] for r in acc_rows]))
+                        [[r["point"], r["region"], *_check_cells(r), *_other_cells(r, cards)]
+                         + [number(r["references"].get(k)) for k in peers] + [_verdict(r, floor)] for r in acc_rows]))
         if "acc_eff" in figures:
             b.append(("img", figures["acc_eff"], "A×ε ratio to ATLAS at the benchmark points"))
     for p in bench:
@@ -96,7 +127,8 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
             continue
         b.append(("h2", f"Point {p.name}"))
         b.append(("p", _point_text(p, run)))
-        for sr, cf in comp["cutflows"].items():
+        for sr in comp["cutflows"]:
+            cf = cutflow_with_other_cards(comp, sr)
             b.append(("h3", f"{sr} cutflow"))
             extra = f"; every column scaled so that row {cf['normalise_to']} equals ATLAS" \
                 if cf["normalise_to"] is not None else ""
@@ -106,10 +138,11 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
                            + ("the last row decides the region's status." if cf["judged"] else
                               "none decides the region's status here.")))
             last = len(cf["rows"]) - 1
-            b.append(_table(["row", "recast step", "ATLAS", "recast ± MC", "recast/ATLAS", "pull", "verdict"]
+            b.append(_table(["row", "recast step", "ATLAS", "recast ± MC", "recast/ATLAS", "pull", "verdict"] + heads
                             + [labels[k] for k in peers] + ["note"],
                             [[row["label"], row["step"] if row["modelled"] else "not modelled", *_check_cells(row),
-                              _row_verdict(row, i == cf["normalise_to"], i == last and cf["judged"])]
+                              _row_verdict(row, i == cf["normalise_to"], i == last and cf["judged"]),
+                              *_other_cells(row, cards)]
                              + [number(row["references"].get(k)) for k in peers] + [row["note"] or ""]
                              for i, row in enumerate(cf["rows"])]))
         if f"cutflow_{p.name}" in figures:
@@ -120,17 +153,17 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
         if not any(p.grid == g["name"] and p.name in runs for p in spec.points):
             continue  # none of its points ran (--points chose others)
         pts = [p for p in spec.points if p.grid == g["name"] and p.name in compared]
-        rows = [dict(r, point=p.name, m_parent=p.m_parent, m_lsp=p.m_lsp)
-                for p in pts for r in compared[p.name]["acc_eff"]]
+        rows = [dict(r, m_parent=p.m_parent, m_lsp=p.m_lsp) for p in pts for r in with_other_cards(compared, p.name)]
         b.append(("h2", f"A×ε map: {g['name']}"))
         b.append(("p", f"{g['model']} over m_parent {g['m_parent']} × m_lsp {g['m_lsp']}, "
                        f"{pts[0].nevents if pts else '–'} events per point; "
                        f"reference: `{g['acc_eff_map']['file']}`."))
         if f"map_{g['name']}" in figures:
             b.append(("img", figures[f"map_{g['name']}"], f"A×ε ratio map {g['name']}"))
-        b.append(_table(["m_parent", "m_lsp", "region", "ATLAS", "recast ± MC", "recast/ATLAS", "pull", "verdict"],
+        b.append(_table(["m_parent", "m_lsp", "region", "ATLAS", "recast ± MC", "recast/ATLAS", "pull", "verdict"]
+                        + heads,
                         [[number(r["m_parent"], 4), number(r["m_lsp"], 4), r["region"], *_check_cells(r),
-                          _verdict(r, floor)]
+                          _verdict(r, floor), *_other_cells(r, cards)]
                          for r in sorted(rows, key=lambda r: (r["region"], r["m_parent"], r["m_lsp"]))]))
     b.extend(plane_blocks)
     b.append(("h2", "Provenance"))
@@ -269,12 +302,14 @@ def render(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mapping[str
             images[figures[key]] = png
 
     bench = [p for p in spec.points if p.grid is None and p.plane is None and p.name in compared]
-    acc_rows = [dict(r, point=p.name) for p in bench for r in compared[p.name]["acc_eff"] if r["ratio"] is not None]
+    acc_rows = [r for p in bench for r in with_other_cards(compared, p.name) if r["ratio"] is not None]
     if acc_rows:
         add("acc_eff", acc_eff_figure(acc_rows, labels))
     for p in bench:
-        if compared[p.name]["cutflows"]:
-            add(f"cutflow_{p.name}", cutflow_figure(p.name, compared[p.name]["cutflows"], labels))
+        comp = compared[p.name]
+        if comp["cutflows"]:
+            add(f"cutflow_{p.name}", cutflow_figure(p.name, {sr: cutflow_with_other_cards(comp, sr)
+                                                              for sr in comp["cutflows"]}, labels))
         res = runs[p.name].get("result")
         if res:
             add(f"scores_{p.name}", score_figure(p.name, res.get("histograms", []), score_cuts(spec.analysis),

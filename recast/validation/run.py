@@ -70,7 +70,8 @@ def slha_text(point: Benchmark, analysis_id: str) -> str:
 
 def run_one(task: dict[str, Any]) -> dict[str, Any]:
     """One point on a worker: generate, run the (reordered) analysis, return the result document
-    or the error. Never raises for a bad point."""
+    (and, for each card of ``task["detectors"]`` other than the point's own, the document with that
+    card, on the same events, under ``by_detector``) or the error. Never raises for a bad point."""
     from .. import analysis as ana_mod
     from .. import pipeline
     from ..parallel import limit_threads
@@ -81,6 +82,7 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     try:
         ana = ana_mod.load(task["analysis"])
         options = ana.resolve_options(point.options)
+        others = [c for c in task.get("detectors", ()) if c != options.get("detector")]
         variant = ordered_analysis(ana, point.cutflows, options)
         variant = dataclasses.replace(variant, histograms=variant.histograms_for(options)
                                       + score_histograms(variant, options))
@@ -90,8 +92,9 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
             spec = pipeline.PointSpec(slha=card, analyses=[variant], nevents=point.nevents, seed=point.seed,
                                       process=point.process, options={ana.id: point.options},
                                       chunk_size=2000, xsec_fb=point.cross_section_fb)
-            result = pipeline.run_point(spec)[ana.id]
-        return {"name": point.name, "result": result, "error": None, "seconds": time.perf_counter() - t0}
+            docs = pipeline.run_point_with_cards(spec, others)
+        return {"name": point.name, "result": docs[None][ana.id], "by_detector": {c: docs[c][ana.id] for c in others},
+                "error": None, "seconds": time.perf_counter() - t0}
     except Exception as exc:  # a point that fails is reported in the page; the others run on
         msg = " ".join(f"{type(exc).__name__}: {exc}".split()) if not isinstance(exc, RecastError) else \
             " ".join(str(exc).split())
@@ -104,7 +107,7 @@ def run_points(spec: Spec, points: Sequence[Benchmark], *, workers: int | None =
     ``on_done`` is called with each outcome as it arrives."""
     from ..parallel import map_on_dask
 
-    tasks = {p.name: {"analysis": spec.analysis.id, "point": p} for p in points}
+    tasks = {p.name: {"analysis": spec.analysis.id, "point": p, "detectors": list(spec.detectors)} for p in points}
     out = {}
     outcomes = map_on_dask(run_one, tasks, workers=workers, scheduler=scheduler, key_prefix="recast-validate")
     for name, outcome in outcomes:

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from ..errors import RecastError, read_text
+from .planes import LimitPlane, read_planes
 from .rule import Rule
 
 SPEC_FILE = "validation_spec.yaml"  # data/<ANA>/: the specification recast validate reads by default
@@ -80,7 +81,11 @@ class Spec:
     points: list[Benchmark]
     grids: list[dict[str, Any]]
     no_reference: str = ""  # why there is nothing to compare, for an analysis without published references
-    planes: list[Any] = field(default_factory=list)  # recast.validation.planes.LimitPlane, sigma_UL planes
+    detectors: list[str] = field(default_factory=list)
+    """Detector cards shown side by side: each point is also run with each of these cards (on the
+    same events) that is not the point's own; the point's own card (the analysis' default, or
+    ``--detector``) alone decides the status."""
+    planes: list[LimitPlane] = field(default_factory=list)  # cross-section upper-limit planes (limit_planes:)
 
 
 def _fail(path: Path, where: str, msg: str) -> RecastError:
@@ -114,7 +119,6 @@ def _spec_file(spec: Path, name: str) -> Path:
 def load_spec(path: str | Path, analysis=None) -> Spec:
     """Read and check a specification file (see ``validation/README.md``)."""
     from .. import analysis as ana_mod
-    from .planes import read_planes
 
     path = Path(path)
     text = read_text(path, RecastError, "validation specification")
@@ -135,14 +139,36 @@ def load_spec(path: str | Path, analysis=None) -> Spec:
     grids = list(doc.get("grids") or [])
     for i, g in enumerate(grids):
         points.extend(_map_benchmarks(path, ana, g, f"grids[{i}]"))
-    planes, plane_points = read_planes(path, ana, doc.get("limit_planes"))
-    points.extend(plane_points)
+    planes = read_planes(path, ana, doc.get("limit_planes"), lambda name: _spec_file(path, name))
+    for plane in planes:
+        points.extend(_plane_benchmarks(plane))
     names = [p.name for p in points]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise _fail(path, "points", f"duplicate names {', '.join(dupes)}")
     return Spec(path=path, analysis=ana, rule=rule, references=refs, points=points, grids=grids,
-                no_reference=str(doc.get("no_reference") or ""), planes=planes)
+                no_reference=str(doc.get("no_reference") or ""), detectors=_detectors(path, doc.get("detectors")),
+                planes=planes)
+
+
+def _detectors(path: Path, raw: Any) -> list[str]:
+    """The spec's ``detectors``: a list of card names or files (relative to the specification),
+    each loaded here, so that a bad card fails before any event."""
+    from .. import detector
+
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
+        raise _fail(path, "detectors", "a list of detector card names or files")
+    cards = []
+    for ref in raw:
+        target = ref if ref in detector.available_cards() else str(_spec_file(path, ref))
+        try:
+            detector.load(target)
+        except RecastError as exc:
+            raise _fail(path, "detectors", str(exc)) from None
+        cards.append(detector.canonical(target))
+    return list(dict.fromkeys(cards))
 
 
 def _slha_of(path: Path, p: dict[str, Any], where: str) -> dict[str, Any]:
@@ -271,6 +297,15 @@ def _map_benchmarks(path: Path, ana, g: dict[str, Any], where: str) -> list[Benc
             if point.acc_eff:  # outside the published map: nothing to compare
                 out.append(point)
     return out
+
+
+def _plane_benchmarks(plane: LimitPlane) -> list[Benchmark]:
+    """A sigma_UL plane's points as benchmarks: its template at each point's masses, the cross
+    section from the template's table."""
+    return [Benchmark(name=p.name, process=plane.process, nevents=plane.nevents, seed=p.seed,
+                      slha={"simplified": plane.model, "m_parent": p.m_parent, "m_lsp": p.m_lsp},
+                      cross_section_source="NNLOapprox+NNLL table (recast.xsec)", options=dict(plane.options),
+                      plane=plane.name, m_parent=p.m_parent, m_lsp=p.m_lsp) for p in plane.point_list]
 
 
 def acc_eff_from_map(rows: Sequence[Sequence[float]], m_parent: float, m_lsp: float) -> float | None:
