@@ -321,6 +321,8 @@ def test_one_plane_end_to_end_and_resumed(tmp_path, capfd, monkeypatch):
     assert "**2 points, 200 events each**" in md and "do not state ATLAS' choice" in md
     assert "![σ_UL ratio map, plane T1](figures/plane_ratio_T1.png)" in md
     assert "## Point T1_2200_0" not in md and "A×ε map" not in md  # plane points are not benchmark sections
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == md.count("![") >= 1
     assert sorted(p.name for p in (out / "points").iterdir()) == ["T1_2200_0.json.gz", "T1_2250_0.json.gz"]
     capfd.readouterr()
 

@@ -154,6 +154,8 @@ def _dev(plane: Mapping[str, Any], kind: str) -> tuple[str, str]:
 def plane_blocks(spec, planes: Mapping[str, Mapping[str, Any]], status: Mapping[str, Any],
                  figures: Mapping[str, str]) -> list:
     """The report blocks of every compared plane: a status table, then a section per plane."""
+    from ..slha import TEMPLATES
+
     if not planes:
         return []
     b: list = [("h2", "Status per cross-section upper-limit plane"),
@@ -166,12 +168,14 @@ def plane_blocks(spec, planes: Mapping[str, Mapping[str, Any]], status: Mapping[
         sel = ", ".join(f"{k} {v}" for k, v in pl["selection"].items())
         line = pl["line"]
         b.append(("h2", f"Cross-section upper limits: plane {name}"))
-        b.append(("p", f"ATLAS' model: {pl['what']}. Template `{pl['model']}` (process {pl['process']}). "
+        b.append(("p", f"ATLAS' model: {pl['what']}. Template `{pl['model']}` (process {pl['process']}: "
+                       f"{TEMPLATES[pl['model']].decays}). "
                        f"ATLAS' limits: `{pl['reference']}` ({src.get('file', '')}, HEPData "
                        f"{src.get('hepdata') or '–'}, via {src.get('via', '–')}; "
                        f"figure {src.get('figure', '–')})."))
-        b.append(("p", f"**{pl['n_points']} points, {', '.join(map(str, pl['events_per_point'])) or '–'} events "
-                       f"each**: ATLAS' own grid points with {sel}"
+        b.append(("p", f"**{pl['n_points']} point{'' if pl['n_points'] == 1 else 's'}, "
+                       f"{', '.join(map(str, pl['events_per_point'])) or '–'} events each**: ATLAS' own grid points "
+                       f"with {sel}"
                        + (f", and a line at m_LSP = {line['m_lsp']:g} GeV from {line['m_parent'][0]:g} to "
                           f"{line['m_parent'][1]:g} GeV in {line['step']:g} GeV steps" if line else "")
                        + f"; {pl['n_judged']} judged, {n_line} between ATLAS' grid points (ATLAS' limit interpolated "
