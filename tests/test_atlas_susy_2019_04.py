@@ -194,15 +194,19 @@ def test_network_inputs_are_plausible_on_generated_events(higgsino_dump):
             return d[f"nn_{n}j.input.{name}"][rows]
 
         assert (col("n_jet") == n).all() and set(np.unique(col("n_bcat"))) <= {0, 1, 2, 3}
+        passing_70 = np.zeros(rows.sum(), int)
         for k in range(10):
             present = k < n
             pt, eta, phi, e, btag = (col(f"jet_{f}_{k}") for f in ("pt", "eta", "phi", "e", "btag_bin"))
             if present:  # 100 GeV units: a jet of 20 GeV to 3 TeV
                 assert ((pt > 0.2) & (pt < 30) & (e >= pt) & (np.abs(eta) < 2.5)).all()
-                assert ((phi > -math.pi) & (phi <= math.pi)).all() and set(np.unique(btag)) <= {1.0, 5.0}
+                assert ((phi > -math.pi) & (phi <= math.pi)).all() and set(np.unique(btag)) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+                passing_70 += btag >= 4
             else:  # padding, and only padding, where there is no jet
                 assert (pt == np.float32(1e-7)).all() and (eta == -5).all() and (phi == -5).all() and (btag == 0).all()
         assert ((col("lepton_pt") > 0.27) & (col("lepton_pt") < 30)).all()
+        # the b-jets the analysis counts (70 %) are exactly the jets in bins 4 and 5
+        np.testing.assert_array_equal(col("n_bcat"), np.minimum(passing_70 - 1, 3))
         assert ((col("met") > 0) & (col("met") < 50)).all() and ((col("ht_jet") >= col("jet_pt_0"))).all()
         assert ((col("minmax_mass") > 0) & (col("minmax_mass") < col("ht_jet") * 2)).all()
         assert ((col("minDeltaRlj") > 0) & (col("minDeltaRlj") < 7)).all()

@@ -37,21 +37,6 @@ def toy(with_option: bool = True) -> Analysis:
                     options=(detector.option("truth", "the toy's card"),) if with_option else ())
 
 
-@pytest.fixture
-def detector_option(monkeypatch):
-    """Every analysis loaded by name has the ``detector`` option (default truth), whether or not
-    its module declares it yet."""
-    original = ana_mod.load
-
-    def load(name):
-        ana = original(name)
-        if any(o.name == "detector" for o in ana.options):
-            return ana
-        return dataclasses.replace(ana, options=ana.options + (detector.option(),))
-
-    monkeypatch.setattr(ana_mod, "load", load)
-
-
 def test_the_option_checks_the_card_and_names_files_absolutely(tmp_path, monkeypatch):
     ana = toy()
     assert ana.resolve_options() == {"detector": "truth"}
@@ -122,14 +107,15 @@ def test_with_detector_sets_the_card_for_every_analysis(monkeypatch):
     assert str(info.value) == f"--detector {FULL.name} and -O detector=truth: give the card once"
 
 
-def test_run_with_detector_file_names_the_card_in_the_result(detector_option, gtt_sample, tmp_path, capsys):
+def test_run_with_detector_file_names_the_card_in_the_result(gtt_sample, tmp_path, capsys):
     events = str(gtt_sample[1])
     docs = {}
-    for name, extra in (("truth", []), ("card", ["--detector", str(FULL)])):
+    for name, extra in (("default", []), ("truth", ["--detector", "truth"]), ("card", ["--detector", str(FULL)])):
         out = tmp_path / f"{name}.json"
         assert main(["run", A22, "--events", events, "--xsec-fb", "1", "--seed", "7", "-q", "--out", str(out),
                      *extra]) == 0
         docs[name] = results.read(out)
+    assert docs["default"]["detector"] == detector.load("atlas-run2").describe()  # the analysis' default card
     assert docs["truth"]["detector"] == detector.load("truth").describe()
     assert docs["card"]["detector"] == detector.load(FULL).describe()
     assert docs["card"]["analysis"]["options"]["detector"] == str(FULL.resolve())
@@ -141,7 +127,7 @@ def test_run_with_detector_file_names_the_card_in_the_result(detector_option, gt
     assert steps(docs["truth"])[0] == steps(docs["card"])[0] == ("all events", 120)
 
 
-def test_run_refuses_a_bad_card_in_one_line(detector_option, gtt_sample, tmp_path, capsys):
+def test_run_refuses_a_bad_card_in_one_line(gtt_sample, tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text(FULL.read_text().replace("value: 0.25, source", "value: 1.25, source"))
     assert main(["run", A22, "--events", str(gtt_sample[1]), "-q", "--detector", str(bad)]) == 2
@@ -176,7 +162,7 @@ def test_scan_reuse_check_sees_an_edited_card(tmp_path):
     assert detector_hashes({"TOY-DET": {"detector": "truth"}, "OTHER": {}}) == {}
 
 
-def test_validate_gives_every_point_the_card(detector_option, monkeypatch, tmp_path, capsys):
+def test_validate_gives_every_point_the_card(monkeypatch, tmp_path, capsys):
     from recast import validation
 
     seen = {}

@@ -21,10 +21,10 @@ import yaml
 
 from recast import analysis as ana_mod
 from recast import engine, validation
-from recast.validation import report as vr
 from recast.cli import main
 from recast.errors import RecastError
 from recast.objects import build_objects
+from recast.validation import report as vr
 
 ROOT = Path(__file__).resolve().parents[1]
 ANA22 = ana_mod.load("ANA-SUSY-2018-22")
@@ -552,7 +552,7 @@ def test_other_detector_cards_run_on_the_same_events_beside_the_points_own(tmp_p
     result equals a run without the other card, the comparison has a column per card, and the
     status is the own card's."""
     doc = yaml.safe_load(_spec(tmp_path).read_text())
-    doc["points"][0].update(nevents=120, acc_eff={"BDT-GGd3": {"atlas": 0.176}})
+    doc["points"][0].update(nevents=120, acc_eff={"BDT-GGd3": {"atlas": 0.176}}, options={"detector": "truth"})
     doc["detectors"] = ["truth", "atlas-run2"]
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(doc))
@@ -576,7 +576,7 @@ def test_other_detector_cards_run_on_the_same_events_beside_the_points_own(tmp_p
     assert counts(beside) != counts(both["result"])  # the card moved something
     assert beside["signal_regions"][0]["cutflow"][0]["n"] == both["result"]["signal_regions"][0]["cutflow"][0]["n"]
 
-    point.options = {}
+    point.options = {"detector": "truth"}
     compared = {"p1": validation.compare_point(spec, point, both["result"], both["by_detector"])}
     by = compared["p1"]["by_detector"]["atlas-run2"]
     assert compared["p1"]["detector"] == "truth" and by["detector"] == "atlas-run2"
