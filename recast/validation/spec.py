@@ -276,26 +276,26 @@ def _map_benchmarks(path: Path, ana, g: dict[str, Any], where: str) -> list[Benc
         raise _fail(path, where, f"acc_eff_map {amap['file']} not found (looked for {map_path})")
     maps = json.loads(map_path.read_text())["maps"]
     ref = amap.get("reference", "atlas")
+    cells = [(i, j, mp, ml) for i, mp in enumerate(g["m_parent"]) for j, ml in enumerate(g["m_lsp"]) if ml < mp]
+    # one triangulation per region for all the grid's points (each costs ~1 ms, or far more with busy BLAS threads)
+    values = {sr: map_values(rows, [(mp, ml) for _, _, mp, ml in cells]) for sr, rows in maps.items()}
     out = []
-    for i, mp in enumerate(g["m_parent"]):
-        for j, ml in enumerate(g["m_lsp"]):
-            if ml >= mp:
-                continue
-            name = f"{g['name']}_{mp:g}_{ml:g}"
-            point = Benchmark(name=name, process=g.get("process", "gluino-pair"),
-                              nevents=int(g.get("nevents", 20000)), seed=int(g.get("seed", 1)) * 1000 + 31 * i + j,
-                              slha={"simplified": g["model"], "m_parent": float(mp), "m_lsp": float(ml)},
-                              cross_section_fb=None, cross_section_source="NNLOapprox+NNLL table (recast.xsec)",
-                              options=dict(g.get("options") or {}), grid=g["name"], m_parent=float(mp),
-                              m_lsp=float(ml))
-            for sr, rows in maps.items():
-                value = acc_eff_from_map(rows, mp, ml)
-                if value is not None:
-                    point.acc_eff[sr] = {ref: value}
-                    if not any(r[0] == mp and r[1] == ml for r in rows):
-                        point.interpolated.add(sr)
-            if point.acc_eff:  # outside the published map: nothing to compare
-                out.append(point)
+    for k, (i, j, mp, ml) in enumerate(cells):
+        name = f"{g['name']}_{mp:g}_{ml:g}"
+        point = Benchmark(name=name, process=g.get("process", "gluino-pair"),
+                          nevents=int(g.get("nevents", 20000)), seed=int(g.get("seed", 1)) * 1000 + 31 * i + j,
+                          slha={"simplified": g["model"], "m_parent": float(mp), "m_lsp": float(ml)},
+                          cross_section_fb=None, cross_section_source="NNLOapprox+NNLL table (recast.xsec)",
+                          options=dict(g.get("options") or {}), grid=g["name"], m_parent=float(mp),
+                          m_lsp=float(ml))
+        for sr, rows in maps.items():
+            value = values[sr][k]
+            if value is not None:
+                point.acc_eff[sr] = {ref: value}
+                if not any(r[0] == mp and r[1] == ml for r in rows):
+                    point.interpolated.add(sr)
+        if point.acc_eff:  # outside the published map: nothing to compare
+            out.append(point)
     return out
 
 
@@ -311,9 +311,16 @@ def _plane_benchmarks(plane: LimitPlane) -> list[Benchmark]:
 def acc_eff_from_map(rows: Sequence[Sequence[float]], m_parent: float, m_lsp: float) -> float | None:
     """A published A x eff at a mass point, linear in the Delaunay triangles of the map's points;
     None outside the map."""
+    return map_values(rows, [(m_parent, m_lsp)])[0]
+
+
+def map_values(rows: Sequence[Sequence[float]], masses: Sequence[tuple[float, float]]) -> list[float | None]:
+    """:func:`acc_eff_from_map` at several mass points (m_parent, m_lsp), on one triangulation."""
     import numpy as np
     from scipy.interpolate import LinearNDInterpolator
 
-    arr = np.asarray(rows, float)
-    value = float(LinearNDInterpolator(arr[:, :2], arr[:, 2])(m_parent, m_lsp))
-    return None if math.isnan(value) else value
+    if not masses:
+        return []
+    arr, at = np.asarray(rows, float), np.asarray(masses, float)
+    values = LinearNDInterpolator(arr[:, :2], arr[:, 2])(at[:, 0], at[:, 1])
+    return [None if math.isnan(v) else float(v) for v in values]
