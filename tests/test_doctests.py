@@ -9,7 +9,8 @@ import warnings
 import pytest
 
 
-@pytest.mark.parametrize("module", ["recast.analysis", "recast.engine", "recast.validation.rule"])
+@pytest.mark.parametrize("module", ["recast.analysis", "recast.engine", "recast.validation.rule",
+                                    "recast.validation.limits"])
 def test_docstring_examples(module):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the toy events have no decay history, and say so

@@ -266,7 +266,8 @@ def test_validate_command_end_to_end(tmp_path, capfd, monkeypatch):
     assert summary["provenance"]["points"][0]["seed"] == 5
     assert summary["provenance"]["model_artifacts_sha256"]["ZeroLepton2018-SRBDT-GGd1_weight1.xml"]
     own = json.loads((out / validation.STATUS_FILE).read_text())  # the run's status stays in its directory
-    assert own["schema_version"] == 2 and own["label"] == summary["status"]["label"] and own["report"] == str(out)
+    assert own["schema_version"] == validation.compare.STATUS_VERSION == 3
+    assert own["label"] == summary["status"]["label"] and own["report"] == str(out)
 
 
 @pytest.fixture(scope="module")
@@ -503,8 +504,8 @@ def test_a_broken_status_file_reads_as_no_report(tmp_path, monkeypatch):
         json.dumps({"schema": "recast-validation-status", "schema_version": 1, "status": "great"}))
     monkeypatch.setattr(recast.paths, "analysis_data_dir", lambda aid: tmp_path / aid)
     assert validation.read_status("ANA-SUSY-2018-22") is None
-    with pytest.raises(RecastError, match="x: validation-status schema version 3 is not supported"):
-        validation.check_schema({"schema": "recast-validation-status", "schema_version": 3}, "validation-status", "x")
+    with pytest.raises(RecastError, match="x: validation-status schema version 4 is not supported"):
+        validation.check_schema({"schema": "recast-validation-status", "schema_version": 4}, "validation-status", "x")
     with pytest.raises(RecastError, match="x: not a recast validation-status file"):
         validation.check_schema({"schema_version": 2}, "validation-status", "x")
     with pytest.raises(RecastError, match="invalid validation-status file at status"):

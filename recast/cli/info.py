@@ -46,6 +46,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     st = read_status(a.id)
     con.print(f"validation: {st['label']} ({st['created'][:10]}, report {st['report']}; rule: {st['rule']})"
               if st else "validation: not validated (no report; run 'recast validate')", markup=False)
+    if st and st.get("planes"):
+        con.print("cross-section upper-limit planes: " + ", ".join(f"{k} {v}" for k, v in st["planes"].items()),
+                  markup=False)
     _print_models(con, a)
     opts = Table(title="Options (-O name=value)", title_justify="left", show_edge=False)
     for col in ("option", "default", "choices", "meaning"):

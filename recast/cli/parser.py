@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("analysis", help="analysis id or alias")
     p.add_argument("--spec", help="the specification (default: the one shipped with recast, "
                                   "data/<ANA>/validation_spec.yaml)")
-    p.add_argument("--points", nargs="+", metavar="NAME", help="only these points")
+    p.add_argument("--points", nargs="+", metavar="NAME",
+                   help="only these points (a grid's or a sigma_UL plane's name: all its points)")
     p.add_argument("-n", "--nevents", type=positive_int, help="events per point (default: each point's own)")
     p.add_argument("--detector", metavar="NAME|FILE",
                    help="detector card for every point, overriding the specification's: a shipped card (see "
@@ -184,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for developers regenerating the committed report: also store the status in recast's "
                         "data/<ANA>/validation.json, which 'recast list' and 'recast info' show (needs every point "
                         "of the specification at its own number of events or more)")
+    p.add_argument("--rerun", action="store_true",
+                   help="run every point again, even those finished earlier with the same settings (kept in the "
+                        "report directory's points/)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no line per point")
     p.set_defaults(func=validate.cmd_validate)
 

@@ -16,17 +16,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .. import analysis as ana_mod
     from .. import output, parallel, paths, validation
     from ..errors import RecastError
+    from ..validation import limits, resume
     from ..validation import report as validation_report
+    from ..validation.planes import points_named
 
     ana = ana_mod.load(args.analysis)
     spec = validation.load_spec(Path(args.spec) if args.spec else validation.spec_path(ana.id), ana)
     points = spec.points
     if args.points:
-        known = {p.name for p in points}
-        unknown = [n for n in args.points if n not in known]
-        if unknown:
-            raise RecastError(f"--points: {', '.join(unknown)} not in {spec.path} (points: {', '.join(sorted(known))})")
-        points = [p for p in points if p.name in args.points]
+        points = points_named(spec.planes, spec.grids, points, args.points)
+        if points is None:
+            groups = [g["name"] for g in spec.grids] + [pl.name for pl in spec.planes]
+            known = {p.name for p in spec.points} | set(groups)
+            unknown = [n for n in args.points if n not in known]
+            single = [p.name for p in spec.points if p.grid is None and p.plane is None]
+            raise RecastError(f"--points: {', '.join(unknown)} not in {spec.path} (points: {', '.join(single) or '-'}; "
+                              f"grids and planes, each for all its points: {', '.join(groups) or '-'})")
     if args.detector is not None:
         card = with_detector({}, args.detector, [ana])["detector"]
         default = next(o.default for o in ana.options if o.name == "detector")
@@ -59,19 +64,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
         stored = output.prepare_file(paths.analysis_data_dir(ana.id) / validation.STATUS_FILE, "stored validation status")
     output.prepare_dir(out, "report directory")
     output.prepare_dir(out / "figures", "report's figures directory")
+    output.prepare_dir(out / resume.POINTS_DIR, "report's finished points directory")
     # where the status says its report is: relative to the checkout for a committed report
     report_at = out.resolve().relative_to(committed.parent.parent).as_posix() if committed else str(out.resolve())
 
     runs: dict = {}
     start = time.perf_counter()
-    if points:
+    todo = points
+    if points and not args.rerun:
+        runs, todo = resume.stored(out, spec, points, note=say)
+        if runs:
+            say(f"reusing {len(runs)} finished point(s) kept in {out / resume.POINTS_DIR} (--rerun runs them again)")
+    if todo:
         where = parallel.describe(args.workers, args.scheduler)
-        say(f"validating {ana.id}: {len(points)} point(s), {sum(p.nevents for p in points)} events in all, on {where}")
+        say(f"validating {ana.id}: {len(todo)} point(s), {sum(p.nevents for p in todo)} events in all, on {where}")
+        by_name = {p.name: p for p in todo}
         with contextlib.ExitStack() as stack:
-            bar = None if args.quiet else stack.enter_context(progress(len(points), "validate"))
-            task = bar.add_task("validate", total=len(points), rate="") if bar else None
+            bar = None if args.quiet else stack.enter_context(progress(len(todo), "validate"))
+            task = bar.add_task("validate", total=len(todo), rate="") if bar else None
 
             def on_done(outcome: dict) -> None:
+                try:  # kept as it finishes: an interrupted validation resumes from here
+                    resume.store(out, spec, by_name[outcome["name"]], outcome)
+                except output.OutputError as exc:
+                    say(f"note: {exc}")
                 line = (f"{outcome['name']}: FAILED: {outcome['error']}" if outcome.get("error")
                         else f"{outcome['name']}: done in {outcome['seconds']:.0f} s")
                 if bar is not None:
@@ -82,14 +98,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 if not args.quiet:
                     say(line)
 
-            runs = validation.run_points(spec, points, workers=args.workers, scheduler=args.scheduler,
-                                         on_done=on_done)
+            runs.update(validation.run_points(spec, todo, workers=args.workers, scheduler=args.scheduler,
+                                              on_done=on_done))
+    runs = {p.name: runs[p.name] for p in points}  # in the specification's order
     compared = {p.name: validation.compare_point(spec, p, runs[p.name]["result"], runs[p.name].get("by_detector"))
                 for p in points if runs[p.name].get("result")}
-    status = validation.status(spec, compared)
+    planes = limits.compare_planes(spec, runs)
+    status = limits.with_planes(validation.status(spec, compared), planes, spec.rule)
     provenance = validation.provenance(spec, points, runs, args)
     status_doc = validation.status_document(ana.id, status, provenance, report_at)
-    files = validation_report.save(out, validation_report.render(spec, runs, compared, status, provenance, status_doc))
+    files = validation_report.save(out, validation_report.render(spec, runs, compared, status, provenance, status_doc,
+                                                                 planes=planes))
     failed = [n for n, r in runs.items() if r.get("error")]
     if stored is not None and not failed:
         validation.write_status(stored, status_doc)

@@ -19,12 +19,13 @@ from typing import Any
 
 from ..errors import RecastError
 from ..results import timestamp
-from .rule import DISAGREES, INCONCLUSIVE, NOT_VALIDATED, VALIDATED, ZERO_COUNT_EVENTS
+from .rule import INCONCLUSIVE, VALIDATED, ZERO_COUNT_EVENTS, summarise
+from .rule import overall as overall_status
 from .spec import Benchmark, CutflowRef, Spec
 
 STATUS_SCHEMA = "recast-validation-status"
-STATUS_VERSION = 2  # 2: "inconclusive" regions and analyses
-SCHEMA_VERSIONS = (1, 2)  # the versions check_schema and read_status accept
+STATUS_VERSION = 3  # 2: "inconclusive" regions and analyses; 3: sigma_UL planes
+SCHEMA_VERSIONS = (1, 2, 3)  # the versions check_schema and read_status accept
 STATUS_FILE = "validation.json"  # data/<ANA>/: the status recast list and recast info show
 
 
@@ -175,36 +176,11 @@ def status(spec: Spec, compared: Mapping[str, dict[str, Any]]) -> dict[str, Any]
         verdict = spec.rule.verdict(ratio, err)
         if verdict is not None:
             per.setdefault(region, []).append((f"{name} ({kind})", verdict))
-    regions = {}
-    for sr in (r.name for r in spec.analysis.signal_regions):
-        checks = per.get(sr, [])
-        failed = [c for c, v in checks if v == DISAGREES]
-        unsure = [c for c, v in checks if v == INCONCLUSIVE]
-        if not checks:
-            verdict = NOT_VALIDATED
-        elif failed:
-            verdict = DISAGREES
-        elif len(unsure) < len(checks):
-            verdict = VALIDATED
-        else:
-            verdict = INCONCLUSIVE
-        regions[sr] = {"status": verdict, "checks": len(checks), "failed": failed, "inconclusive": unsure}
+    regions = {sr.name: summarise(per.get(sr.name, [])) for sr in spec.analysis.signal_regions}
     compared_srs = [s for s, v in regions.items() if v["checks"]]
     good = [s for s in compared_srs if regions[s]["status"] == VALIDATED]
     unsure_srs = [s for s in compared_srs if regions[s]["status"] == INCONCLUSIVE]
-    if not compared_srs:
-        overall = NOT_VALIDATED
-        label = "not validated (no published reference)" if spec.no_reference else overall
-    elif len(good) == len(compared_srs):
-        overall = label = VALIDATED
-    elif len(unsure_srs) == len(compared_srs):
-        overall = INCONCLUSIVE
-        label = (f"inconclusive (MC errors above the {spec.rule.tolerance:.0%} tolerance in all "
-                 f"{len(compared_srs)} compared regions)")
-    else:
-        overall = "partly validated"
-        label = (f"partly validated ({len(good)} of {len(compared_srs)} compared regions"
-                 + (f"; {len(unsure_srs)} inconclusive" if unsure_srs else "") + ")")
+    overall, label = overall_status(regions, spec.rule.tolerance, spec.no_reference)
     return {"status": overall, "label": label, "regions_compared": len(compared_srs),
             "regions_validated": len(good), "regions_inconclusive": len(unsure_srs), "regions_total": len(regions),
             "rule": dataclasses.asdict(spec.rule), "rule_text": spec.rule.text(), "regions": regions,
@@ -270,6 +246,8 @@ def status_document(analysis_id: str, status: Mapping[str, Any], prov: Mapping[s
            "regions": {sr: v["status"] for sr, v in status["regions"].items()},
            "events_per_point": sorted({p["nevents"] for p in prov["points"]}),
            "no_reference": status.get("no_reference", "")}
+    if status.get("planes"):  # recast.validation.limits.with_planes
+        doc["planes"] = {name: v["status"] for name, v in status["planes"].items()}
     check_schema(doc, "validation-status", STATUS_FILE)
     return doc
 

@@ -1,6 +1,6 @@
 """The report's figures (matplotlib, PNG bytes): cutflow ratios, model scores, A x eff ratios at
-the benchmark points and over a mass plane; and :func:`number`, the number format they share with
-the report's tables."""
+the benchmark points and over a mass plane; :func:`number`, the number format they share with the
+report's tables, and :func:`table`, a table block of the report."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ OTHER_CARD_COLOURS = ("tab:green", "tab:purple", "tab:brown")  # detector cards 
 def card_label(card: str) -> str:
     """A detector card in a legend or a column heading: a shipped card's name, a file's stem."""
     return card.rsplit("/", 1)[-1].removesuffix(".yaml")
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> tuple:
+    """A table block of the report (:mod:`recast.validation.report`): its header and rows of cells."""
+    return ("table", list(header), [list(r) for r in rows])
 
 
 def number(x: float | None, digits: int = 3) -> str:

@@ -21,12 +21,13 @@ from typing import Any
 from .. import output
 from .compare import STATUS_FILE, check_schema
 from .figures import acc_eff_figure, card_label, cutflow_figure, map_figure, number, score_figure
+from .figures import table as _table
 from .rule import DISAGREES, INCONCLUSIVE, VALIDATED
 from .run import score_cuts
 from .spec import Benchmark, Spec
 
 SUMMARY_SCHEMA = "recast-validation"
-SUMMARY_VERSION = 2  # 2: a verdict per check (validated, disagrees, inconclusive); version 1 still reads
+SUMMARY_VERSION = 3  # 2: a verdict per check (validated, disagrees, inconclusive); 3: sigma_UL planes
 
 
 def _ratio_cell(r: float | None, err: float | None) -> str:
@@ -37,10 +38,6 @@ def _check_cells(check: Mapping[str, Any]) -> list[str]:
     """A check's columns "ATLAS", "recast ± MC", "recast/ATLAS" and "pull"."""
     return [number(check["references"].get("atlas")), f"{number(check['recast'])} ± {number(check['recast_err'], 2)}",
             _ratio_cell(check["ratio"], check["ratio_err"]), number(check["pull"], 2)]
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> tuple:
-    return ("table", list(header), [list(r) for r in rows])
 
 
 def other_cards(compared: Mapping[str, dict[str, Any]]) -> list[str]:
@@ -71,8 +68,10 @@ def _other_cells(row: Mapping[str, Any], cards: Sequence[str]) -> list[str]:
 
 
 def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mapping[str, dict[str, Any]],
-                 status: Mapping[str, Any], figures: Mapping[str, str], provenance: Mapping[str, Any]) -> list:
-    """The report's blocks; ``figures`` maps a figure's key to its file name in the report directory."""
+                 status: Mapping[str, Any], figures: Mapping[str, str], provenance: Mapping[str, Any],
+                 plane_blocks: Sequence = ()) -> list:
+    """The report's blocks; ``figures`` maps a figure's key to its file name in the report directory;
+    ``plane_blocks`` (the sigma_UL planes', :mod:`recast.validation.plane_report`) go before the provenance."""
     ana = spec.analysis
     floor = spec.rule.min_reference
     labels = {k: v.get("label", k) for k, v in spec.references.items()}
@@ -112,7 +111,7 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
     if failed:
         b.append(("h2", "Points that failed"))
         b.append(_table(["point", "error"], [[n, r["error"]] for n, r in failed.items()]))
-    bench = [p for p in spec.points if p.grid is None and p.name in compared]
+    bench = [p for p in spec.points if p.grid is None and p.plane is None and p.name in compared]
     acc_rows = [r for p in bench for r in with_other_cards(compared, p.name)]
     if acc_rows:
         b.append(("h2", "A×ε of the final signal regions at the benchmark points"))
@@ -151,6 +150,8 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
         if f"scores_{p.name}" in figures:
             b.append(("img", figures[f"scores_{p.name}"], f"model scores at {p.name}"))
     for g in spec.grids:
+        if not any(p.grid == g["name"] and p.name in runs for p in spec.points):
+            continue  # none of its points ran (--points chose others)
         pts = [p for p in spec.points if p.grid == g["name"] and p.name in compared]
         rows = [dict(r, m_parent=p.m_parent, m_lsp=p.m_lsp) for p in pts for r in with_other_cards(compared, p.name)]
         b.append(("h2", f"A×ε map: {g['name']}"))
@@ -164,6 +165,7 @@ def build_blocks(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mappi
                         [[number(r["m_parent"], 4), number(r["m_lsp"], 4), r["region"], *_check_cells(r),
                           _verdict(r, floor), *_other_cells(r, cards)]
                          for r in sorted(rows, key=lambda r: (r["region"], r["m_parent"], r["m_lsp"]))]))
+    b.extend(plane_blocks)
     b.append(("h2", "Provenance"))
     b.append(_table(["item", "value"], [[k, v if isinstance(v, str) else json.dumps(v)]
                                         for k, v in provenance.items() if k != "points"]))
@@ -280,10 +282,14 @@ def to_html(blocks: list, title: str, images: Mapping[str, bytes]) -> str:
 
 def render(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mapping[str, dict[str, Any]],
            status: Mapping[str, Any], provenance: Mapping[str, Any],
-           status_doc: Mapping[str, Any] | None = None) -> dict[str, bytes]:
+           status_doc: Mapping[str, Any] | None = None,
+           planes: Mapping[str, dict[str, Any]] | None = None) -> dict[str, bytes]:
     """Every file of the report, by its name in the report directory, in the order :func:`save`
     writes them: summary.json, report.html, the status document (validation.json, if given),
-    report.md, the figures."""
+    report.md, the figures. ``planes``: the sigma_UL planes compared
+    (:func:`recast.validation.limits.compare_planes`)."""
+    from .plane_report import parent_tex, plane_blocks, plane_figures
+
     from ..results import encode
 
     labels = {k: v.get("label", k) for k, v in spec.references.items()}
@@ -295,7 +301,7 @@ def render(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mapping[str
             figures[key] = f"figures/{key}.png"
             images[figures[key]] = png
 
-    bench = [p for p in spec.points if p.grid is None and p.name in compared]
+    bench = [p for p in spec.points if p.grid is None and p.plane is None and p.name in compared]
     acc_rows = [r for p in bench for r in with_other_cards(compared, p.name) if r["ratio"] is not None]
     if acc_rows:
         add("acc_eff", acc_eff_figure(acc_rows, labels))
@@ -308,15 +314,19 @@ def render(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mapping[str
         if res:
             add(f"scores_{p.name}", score_figure(p.name, res.get("histograms", []), score_cuts(spec.analysis),
                                                  spec.analysis.luminosity_ifb))
-    parent = {"gqq": r"\tilde{g}", "gtt": r"\tilde{g}", "gbb": r"\tilde{g}", "gtb": r"\tilde{g}", "sqq": r"\tilde{q}"}
     for g in spec.grids:
         rows = [dict(r, m_parent=p.m_parent, m_lsp=p.m_lsp) for p in spec.points
                 if p.grid == g["name"] and p.name in compared for r in compared[p.name]["acc_eff"]]
-        add(f"map_{g['name']}", map_figure(g["name"], rows, parent.get(g["model"], "parent")))
-    blocks = build_blocks(spec, runs, compared, status, figures, provenance)
+        add(f"map_{g['name']}", map_figure(g["name"], rows, parent_tex(g["model"])))
+    for key, png in plane_figures(spec, planes or {}).items():
+        add(key, png)
+    blocks = build_blocks(spec, runs, compared, status, figures, provenance,
+                          plane_blocks(spec, planes or {}, status, figures))
     summary = {"schema": SUMMARY_SCHEMA, "schema_version": SUMMARY_VERSION, "analysis": spec.analysis.id,
                "created": provenance["created"], "status": status, "provenance": provenance,
                "points": {name: {"error": runs[name].get("error"), **compared.get(name, {})} for name in runs}}
+    if planes:
+        summary["planes"] = planes
     summary = json_safe(summary)
     check_schema(summary, "validation", "summary.json")
     files = {"summary.json": encode(summary),

@@ -5,7 +5,9 @@ region and for the analysis."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 VALIDATED, DISAGREES, INCONCLUSIVE, NOT_VALIDATED = "validated", "disagrees", "inconclusive", "not validated"
 
@@ -63,3 +65,39 @@ class Rule:
         if err > self.tolerance or ratio == 0.0:
             return INCONCLUSIVE
         return VALIDATED
+
+
+def summarise(checks: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The verdict of a region (or a sigma_UL plane) from its checks' ``(label, verdict)``: it
+    disagrees when one check does, is validated when none does and one is validated, is
+    inconclusive when all its checks are, and is not validated without a check."""
+    failed = [c for c, v in checks if v == DISAGREES]
+    unsure = [c for c, v in checks if v == INCONCLUSIVE]
+    if not checks:
+        verdict = NOT_VALIDATED
+    elif failed:
+        verdict = DISAGREES
+    elif len(unsure) < len(checks):
+        verdict = VALIDATED
+    else:
+        verdict = INCONCLUSIVE
+    return {"status": verdict, "checks": len(checks), "failed": failed, "inconclusive": unsure}
+
+
+def overall(entries: Mapping[str, Mapping[str, Any]], tolerance: float, no_reference: str = "",
+            noun: str = "regions") -> tuple[str, str]:
+    """The analysis' status and its label from its regions' (and planes') :func:`summarise`
+    entries: validated when every compared one is, inconclusive when every compared one is,
+    partly validated otherwise, not validated when nothing was compared."""
+    compared = [k for k, v in entries.items() if v["checks"]]
+    good = [k for k in compared if entries[k]["status"] == VALIDATED]
+    unsure = [k for k in compared if entries[k]["status"] == INCONCLUSIVE]
+    if not compared:
+        return NOT_VALIDATED, ("not validated (no published reference)" if no_reference else NOT_VALIDATED)
+    if len(good) == len(compared):
+        return VALIDATED, VALIDATED
+    if len(unsure) == len(compared):
+        return INCONCLUSIVE, (f"inconclusive (MC errors above the {tolerance:.0%} tolerance in all "
+                              f"{len(compared)} compared {noun})")
+    return "partly validated", (f"partly validated ({len(good)} of {len(compared)} compared {noun}"
+                                + (f"; {len(unsure)} inconclusive" if unsure else "") + ")")

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from ..errors import RecastError, read_text
+from .planes import LimitPlane, read_planes
 from .rule import Rule
 
 SPEC_FILE = "validation_spec.yaml"  # data/<ANA>/: the specification recast validate reads by default
@@ -66,6 +67,7 @@ class Benchmark:
     grid: str | None = None
     m_parent: float | None = None
     m_lsp: float | None = None
+    plane: str | None = None  # the sigma_UL plane it belongs to (recast.validation.planes)
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Spec:
     """Detector cards shown side by side: each point is also run with each of these cards (on the
     same events) that is not the point's own; the point's own card (the analysis' default, or
     ``--detector``) alone decides the status."""
+    planes: list[LimitPlane] = field(default_factory=list)  # cross-section upper-limit planes (limit_planes:)
 
 
 def _fail(path: Path, where: str, msg: str) -> RecastError:
@@ -136,12 +139,16 @@ def load_spec(path: str | Path, analysis=None) -> Spec:
     grids = list(doc.get("grids") or [])
     for i, g in enumerate(grids):
         points.extend(_map_benchmarks(path, ana, g, f"grids[{i}]"))
+    planes = read_planes(path, ana, doc.get("limit_planes"), lambda name: _spec_file(path, name))
+    for plane in planes:
+        points.extend(_plane_benchmarks(plane))
     names = [p.name for p in points]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise _fail(path, "points", f"duplicate names {', '.join(dupes)}")
     return Spec(path=path, analysis=ana, rule=rule, references=refs, points=points, grids=grids,
-                no_reference=str(doc.get("no_reference") or ""), detectors=_detectors(path, doc.get("detectors")))
+                no_reference=str(doc.get("no_reference") or ""), detectors=_detectors(path, doc.get("detectors")),
+                planes=planes)
 
 
 def _detectors(path: Path, raw: Any) -> list[str]:
@@ -269,35 +276,51 @@ def _map_benchmarks(path: Path, ana, g: dict[str, Any], where: str) -> list[Benc
         raise _fail(path, where, f"acc_eff_map {amap['file']} not found (looked for {map_path})")
     maps = json.loads(map_path.read_text())["maps"]
     ref = amap.get("reference", "atlas")
+    cells = [(i, j, mp, ml) for i, mp in enumerate(g["m_parent"]) for j, ml in enumerate(g["m_lsp"]) if ml < mp]
+    # one triangulation per region for all the grid's points (each costs ~1 ms, or far more with busy BLAS threads)
+    values = {sr: map_values(rows, [(mp, ml) for _, _, mp, ml in cells]) for sr, rows in maps.items()}
     out = []
-    for i, mp in enumerate(g["m_parent"]):
-        for j, ml in enumerate(g["m_lsp"]):
-            if ml >= mp:
-                continue
-            name = f"{g['name']}_{mp:g}_{ml:g}"
-            point = Benchmark(name=name, process=g.get("process", "gluino-pair"),
-                              nevents=int(g.get("nevents", 20000)), seed=int(g.get("seed", 1)) * 1000 + 31 * i + j,
-                              slha={"simplified": g["model"], "m_parent": float(mp), "m_lsp": float(ml)},
-                              cross_section_fb=None, cross_section_source="NNLOapprox+NNLL table (recast.xsec)",
-                              options=dict(g.get("options") or {}), grid=g["name"], m_parent=float(mp),
-                              m_lsp=float(ml))
-            for sr, rows in maps.items():
-                value = acc_eff_from_map(rows, mp, ml)
-                if value is not None:
-                    point.acc_eff[sr] = {ref: value}
-                    if not any(r[0] == mp and r[1] == ml for r in rows):
-                        point.interpolated.add(sr)
-            if point.acc_eff:  # outside the published map: nothing to compare
-                out.append(point)
+    for k, (i, j, mp, ml) in enumerate(cells):
+        name = f"{g['name']}_{mp:g}_{ml:g}"
+        point = Benchmark(name=name, process=g.get("process", "gluino-pair"),
+                          nevents=int(g.get("nevents", 20000)), seed=int(g.get("seed", 1)) * 1000 + 31 * i + j,
+                          slha={"simplified": g["model"], "m_parent": float(mp), "m_lsp": float(ml)},
+                          cross_section_fb=None, cross_section_source="NNLOapprox+NNLL table (recast.xsec)",
+                          options=dict(g.get("options") or {}), grid=g["name"], m_parent=float(mp),
+                          m_lsp=float(ml))
+        for sr, rows in maps.items():
+            value = values[sr][k]
+            if value is not None:
+                point.acc_eff[sr] = {ref: value}
+                if not any(r[0] == mp and r[1] == ml for r in rows):
+                    point.interpolated.add(sr)
+        if point.acc_eff:  # outside the published map: nothing to compare
+            out.append(point)
     return out
+
+
+def _plane_benchmarks(plane: LimitPlane) -> list[Benchmark]:
+    """A sigma_UL plane's points as benchmarks: its template at each point's masses, the cross
+    section from the template's table."""
+    return [Benchmark(name=p.name, process=plane.process, nevents=plane.nevents, seed=p.seed,
+                      slha={"simplified": plane.model, "m_parent": p.m_parent, "m_lsp": p.m_lsp},
+                      cross_section_source="NNLOapprox+NNLL table (recast.xsec)", options=dict(plane.options),
+                      plane=plane.name, m_parent=p.m_parent, m_lsp=p.m_lsp) for p in plane.point_list]
 
 
 def acc_eff_from_map(rows: Sequence[Sequence[float]], m_parent: float, m_lsp: float) -> float | None:
     """A published A x eff at a mass point, linear in the Delaunay triangles of the map's points;
     None outside the map."""
+    return map_values(rows, [(m_parent, m_lsp)])[0]
+
+
+def map_values(rows: Sequence[Sequence[float]], masses: Sequence[tuple[float, float]]) -> list[float | None]:
+    """:func:`acc_eff_from_map` at several mass points (m_parent, m_lsp), on one triangulation."""
     import numpy as np
     from scipy.interpolate import LinearNDInterpolator
 
-    arr = np.asarray(rows, float)
-    value = float(LinearNDInterpolator(arr[:, :2], arr[:, 2])(m_parent, m_lsp))
-    return None if math.isnan(value) else value
+    if not masses:
+        return []
+    arr, at = np.asarray(rows, float), np.asarray(masses, float)
+    values = LinearNDInterpolator(arr[:, :2], arr[:, 2])(at[:, 0], at[:, 1])
+    return [None if math.isnan(v) else float(v) for v in values]
