@@ -211,6 +211,14 @@ def test_linear_model_worst_case_band_is_the_analytic_corner(build, budget_card)
         for key, value in expected.items():
             assert region["band"][key] == pytest.approx(value, abs=1e-12), (steps, key)
         assert result["ml_uncertainty"]["SR-ML"]["up"] == pytest.approx(expected["efficiency_up"] / expected["efficiency"] - 1)
+    # event by event: the highest and lowest scores are the corners s +- reach
+    options = ana.resolve_options()
+    (sample,) = collect.collect(ana, options, [objects], collect.select_models(ana, options, {"TOY": model})).samples
+    eps, notes = perturb.budgets(sample, __import__("recast.detector", fromlist=["load"]).load(budget_card))
+    assert notes == []
+    high, low = perturb.extreme_scores(sample, eps, np.arange(len(score)), steps=2)
+    np.testing.assert_allclose(high, score + reach, rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(low, score - reach, rtol=1e-6, atol=1e-4)
     budgets = {b["name"]: b for b in result["models"][0]["budgets"]}
     assert budgets["jetPt0"]["mean_relative_budget"] == pytest.approx(0.05)
     assert budgets["jetEta0"]["mean_budget"] == pytest.approx(0.01)
