@@ -140,7 +140,8 @@ class StandIn2018_30:
 
     def __init__(self) -> None:
         w = np.zeros((87, 8), np.float32)
-        w[82, 0], w[83, 0], w[84, 0], w[85, 0], w[86, 0] = 6.0, 0.5, 2.0, 3.0, -1.0  # node 0 (Gtt): met, met_phi, params
+        # node 0 (Gtt): met, met_phi and the parameters
+        w[82, 0], w[83, 0], w[84, 0], w[85, 0], w[86, 0] = 6.0, 0.5, 2.0, 3.0, -1.0
         w[0, 1], w[84, 1], w[86, 1] = 9.0, -1.0, 0.5  # node 1 (Gbb): leading small-R jet pT, isGtt, mLSP
         w[70, 3] = 1.0  # node 3 (unused by the SRs): leptons_pt_1, to see the padding
         self.weights = w

@@ -19,10 +19,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from recast import analysis as ana_mod
-from recast import engine, probe, schemas
+from recast import detector, engine, probe, schemas
 from recast.analysis import Analysis, Cut, ModelUse, Option, ScoreCut, SignalRegion
 from recast.cli import main
-from recast.errors import AnalysisError, ModelError, RecastError
+from recast.errors import AnalysisError, ModelError
 from recast.models import card as card_mod
 from recast.models import runtime
 from recast.models.tmva import read_xml, to_onnx
@@ -68,13 +68,13 @@ def toy_analysis(card_path: str, threshold: float = 0.5, op: str = ">", models=N
     return Analysis(
         id=ANA_ID, title="toy", arxiv="-", sqrt_s_tev=13.0, luminosity_ifb=1.0,
         preselection=(Cut(">= 1 jet", "nj >= 1"),),
-        signal_regions=(SignalRegion("SR-ML", (Cut("MET", "met > 100"), ScoreCut("score", score="s", threshold=threshold,
-                                                                                   op=op))),
+        signal_regions=(SignalRegion("SR-ML", (Cut("MET", "met > 100"),
+                                               ScoreCut("score", score="s", threshold=threshold, op=op))),
                         SignalRegion("SR-MET", (Cut("MET", "met > 300"),))),
         variables=_variables, object_config=lambda opt: ObjectConfig(),
         options=(Option("eta_pad", "card", "eta of an absent second jet: the card's padding or 0", ("card", "zero")),
                  Option("met_cut", 100.0, "a number: never flipped", bounds=(0.0, 1000.0)),
-                 __import__("recast.detector", fromlist=["option"]).option(card_path)),
+                 detector.option(card_path)),
         models=models if models is not None else uses)
 
 
@@ -107,12 +107,14 @@ def toy_card(domains=None, files=None, perturbation=None, disputed=None, pads=No
 def linear_onnx(weights, bias=0.0, sigmoid=False) -> onnx.ModelProto:
     """y = (sigmoid of) x . weights + bias, x float32 [N, len(weights)]."""
     w = np.asarray(weights, np.float32).reshape(-1, 1)
-    nodes = [helper.make_node("MatMul", ["x", "W"], ["z0"]), helper.make_node("Add", ["z0", "b"], ["z" if sigmoid else "y"])]
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["z0"]),
+             helper.make_node("Add", ["z0", "b"], ["z" if sigmoid else "y"])]
     if sigmoid:
         nodes.append(helper.make_node("Sigmoid", ["z"], ["y"]))
     graph = helper.make_graph(nodes, "toy", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", len(w)])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
-                              [numpy_helper.from_array(w, "W"), numpy_helper.from_array(np.array([bias], np.float32), "b")])
+                              [numpy_helper.from_array(w, "W"),
+                               numpy_helper.from_array(np.array([bias], np.float32), "b")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -167,7 +169,8 @@ def test_a_network_of_one_input_has_importance_and_gradient_on_that_input_only(b
     for name, row in by_name.items():
         if name == INPUTS[k]:
             assert row["mean_abs_score_change"] > 0.05 and row["mean_abs_gradient"] > 0
-            assert row["regions"]["SR-ML"]["efficiency_change"] != 0 or row["regions"]["SR-ML"]["efficiency_change_sd"] > 0
+            change = row["regions"]["SR-ML"]
+            assert change["efficiency_change"] != 0 or change["efficiency_change_sd"] > 0
         else:  # the network ignores it: exactly nothing moves
             assert row["mean_abs_score_change"] == 0.0 and row["mean_score_change"] == 0.0
             assert row["mean_abs_gradient"] == 0.0
@@ -210,11 +213,12 @@ def test_linear_model_worst_case_band_is_the_analytic_corner(build, budget_card)
         (region,) = result["regions"]
         for key, value in expected.items():
             assert region["band"][key] == pytest.approx(value, abs=1e-12), (steps, key)
-        assert result["ml_uncertainty"]["SR-ML"]["up"] == pytest.approx(expected["efficiency_up"] / expected["efficiency"] - 1)
+        up = expected["efficiency_up"] / expected["efficiency"] - 1
+        assert result["ml_uncertainty"]["SR-ML"]["up"] == pytest.approx(up)
     # event by event: the highest and lowest scores are the corners s +- reach
     options = ana.resolve_options()
     (sample,) = collect.collect(ana, options, [objects], collect.select_models(ana, options, {"TOY": model})).samples
-    eps, notes = perturb.budgets(sample, __import__("recast.detector", fromlist=["load"]).load(budget_card))
+    eps, notes = perturb.budgets(sample, detector.load(budget_card))
     assert notes == []
     high, low = perturb.extreme_scores(sample, eps, np.arange(len(score)), steps=2)
     np.testing.assert_allclose(high, score + reach, rtol=1e-6, atol=1e-4)
@@ -228,15 +232,19 @@ def test_the_search_never_leaves_the_box_and_keeps_the_nominal_score(build, budg
     """A model whose best point is inside the box (a peak at jetPt0 = 300 GeV): the highest score
     found never exceeds the peak, the lowest never the nominal."""
     card = toy_card(pads={"jetPt1": 0.0, "jetEta1": -3.0},
-                    perturbation={"jets": {"pt": "jetPt{k}", "eta": "jetEta{k}"}, "inputs": {"jetPt{k}": "jet-energy-scale"}})
+                    perturbation={"jets": {"pt": "jetPt{k}", "eta": "jetEta{k}"},
+                                  "inputs": {"jetPt{k}": "jet-energy-scale"}})
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 5])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])
     # y = -|x0 - 300|
     nodes = [helper.make_node("Slice", ["x", "s", "e", "a"], ["x0"]), helper.make_node("Sub", ["x0", "c"], ["d"]),
              helper.make_node("Abs", ["d"], ["ad"]), helper.make_node("Neg", ["ad"], ["y"])]
-    inits = [numpy_helper.from_array(np.array([0], np.int64), "s"), numpy_helper.from_array(np.array([1], np.int64), "e"),
-             numpy_helper.from_array(np.array([1], np.int64), "a"), numpy_helper.from_array(np.array([300.0], np.float32), "c")]
-    net = helper.make_model(helper.make_graph(nodes, "peak", [x], [y], inits), opset_imports=[helper.make_opsetid("", 13)])
+    inits = [numpy_helper.from_array(np.array([0], np.int64), "s"),
+             numpy_helper.from_array(np.array([1], np.int64), "e"),
+             numpy_helper.from_array(np.array([1], np.int64), "a"),
+             numpy_helper.from_array(np.array([300.0], np.float32), "c")]
+    net = helper.make_model(helper.make_graph(nodes, "peak", [x], [y], inits),
+                            opset_imports=[helper.make_opsetid("", 13)])
     net.ir_version = 8
     model = loaded(card, {"all": net})
     ana = toy_analysis(budget_card, threshold=-20.0)
@@ -244,7 +252,7 @@ def test_the_search_never_leaves_the_box_and_keeps_the_nominal_score(build, budg
     options = ana.resolve_options()
     got = collect.collect(ana, options, [objects], collect.select_models(ana, options, {"TOY": model}))
     (sample,) = got.samples
-    eps, _ = perturb.budgets(sample, __import__("recast.detector", fromlist=["load"]).load(budget_card))
+    eps, _ = perturb.budgets(sample, detector.load(budget_card))
     rows = np.arange(len(sample.raw))
     high, low = perturb.extreme_scores(sample, eps, rows, steps=4)
     pt0 = sample.raw[:, 0]
@@ -288,7 +296,8 @@ def test_one_tree_bdt_convention_flip_moves_the_hand_counted_events(build, budge
                "met": 150.0 if i < 8 else 50.0, "met_phi": 0.0} for i in range(10)]
     events += [{"jets": [build.jet(300, 0.5, 0.0)], "met": 150.0 if i < 4 else 50.0, "met_phi": 0.0} for i in range(6)]
     objects = build.objects(events)
-    disputed = [{"name": "eta-pad-0", "description": "a peer pads the absent jet's eta with 0", "pad": {"jetEta1": 0.0}}]
+    disputed = [{"name": "eta-pad-0", "description": "a peer pads the absent jet's eta with 0",
+                 "pad": {"jetEta1": 0.0}}]
     card = toy_card(pads={"jetPt1": 0.0, "jetEta1": -3.0}, disputed=disputed, domains={"jetEta1": [-3.0, 2.8]},
                     fmt="tmva-xml", tensors=("features", "score"))
     model = loaded(card, {"all": one_tree_bdt(tmp_path)})
@@ -351,24 +360,26 @@ def test_inputs_outside_a_declared_domain_are_counted(build, budget_card):
     counts = engine.Counts.for_analysis(ana, options)
     engine.select(ana, objects, options, counts, models)
     assert counts.domain["SR-ML"].tolist() == [9, 4, 10.0, 5.0]
-    assert domain.warning(counts.domain) == ("events outside the models' training domain (share of each region's events "
-                                             "before its score cut): SR-ML 50 % of 9; 'recast probe' shows which inputs")
+    assert domain.warning(counts.domain) == (
+        "events outside the models' training domain (share of each region's events before its score cut): SR-ML 50 % "
+        "of 9; 'recast probe' shows which inputs")
     assert domain.warning({"SR-ML": np.array([100, 5, 100.0, 5.0])}) is None  # 5 % is not above the threshold
     # counts of two chunks add up
     both = counts + counts
     assert both.domain["SR-ML"].tolist() == [18, 8, 20.0, 10.0]
     # the same events with the even fold's domain wider: nothing outside there
-    assert card.outside(np.array([[100, 1.5, np.nan, np.nan, 200]]), np.array([0])).tolist() == [[False, True, False, False, False]]
+    row = np.array([[100, 1.5, np.nan, np.nan, 200]])
+    assert card.outside(row, np.array([0])).tolist() == [[False, True, False, False, False]]
 
 
 def test_card_domain_checks_fail_in_one_line():
     with pytest.raises(ModelError, match="inputs have a domain but the card has no training_domain.source"):
-        doc = {"id": "T", "analysis": "A", "format": "onnx", "files": {"all": "t"}, "signature": {}, "golden_unavailable": "x",
-               "inputs": [{"name": "a", "domain": [0, 1]}], "conventions": {"phi_range": "-", "btag_encoding": "-"},
-               "outputs": {}}
+        doc = {"id": "T", "analysis": "A", "format": "onnx", "files": {"all": "t"}, "signature": {},
+               "golden_unavailable": "x", "inputs": [{"name": "a", "domain": [0, 1]}],
+               "conventions": {"phi_range": "-", "btag_encoding": "-"}, "outputs": {}}
         card_mod.parse(doc, "card.yaml")
-    for domain_spec, message in (([1, 0], "empty"), ([None, None], "unbounded on both sides"), ({"values": []}, "non-empty"),
-                                 ({"mean": 0, "width": 0}, "width must be positive"),
+    for domain_spec, message in (([1, 0], "empty"), ([None, None], "unbounded on both sides"),
+                                 ({"values": []}, "non-empty"), ({"mean": 0, "width": 0}, "width must be positive"),
                                  ({"even": [0, 1]}, "domain keys"), ("wide", "domain must be")):
         with pytest.raises(ModelError, match=message):
             toy_card(domains={"met": domain_spec})
@@ -377,7 +388,8 @@ def test_card_domain_checks_fail_in_one_line():
                         "inputs": [{"name": "a", "range": [0, 1]}], "golden_unavailable": "x",
                         "conventions": {"phi_range": "-", "btag_encoding": "-"}, "outputs": {}}, "card.yaml")
     with pytest.raises(ModelError, match="'jetPhi{k}' matches no input"):
-        toy_card(perturbation={"jets": {"pt": "jetPt{k}", "eta": "jetEta{k}"}, "inputs": {"jetPhi{k}": "jet-energy-scale"}})
+        toy_card(perturbation={"jets": {"pt": "jetPt{k}", "eta": "jetEta{k}"},
+                               "inputs": {"jetPhi{k}": "jet-energy-scale"}})
     with pytest.raises(ModelError, match="budget 'jes' is not one of"):
         toy_card(perturbation={"jets": {"pt": "jetPt{k}", "eta": "jetEta{k}"}, "inputs": {"met": "jes"}})
     with pytest.raises(ModelError, match=r"disputed\[0\]: give exactly one of"):
@@ -413,7 +425,7 @@ def test_atlas_cards_state_their_training_domains_as_their_sources_give_them(tmp
 # -- bad input -------------------------------------------------------------------------------------------------
 
 
-def test_an_analysis_without_models_or_a_card_without_domain_is_one_line(build, budget_card, monkeypatch, capsys, tmp_path):
+def test_an_analysis_without_models_or_a_card_without_domain_is_one_line(budget_card, monkeypatch, capsys, tmp_path):
     plain = toy_analysis(budget_card, models=())
     with pytest.raises(AnalysisError, match="TOY-PROBE uses no machine-learned model .*nothing to probe"):
         probe.prepare(plain, plain.resolve_options())
@@ -428,7 +440,8 @@ def test_an_analysis_without_models_or_a_card_without_domain_is_one_line(build, 
 
 def test_cli_bad_inputs(tmp_path, capsys, gtt_sample):
     cases = [
-        (["probe", "ANA-SUSY-2019-04", "--events", str(gtt_sample[1]), "--model", "NN-9j", "--out", str(tmp_path / "a")],
+        (["probe", "ANA-SUSY-2019-04", "--events", str(gtt_sample[1]), "--model", "NN-9j",
+          "--out", str(tmp_path / "a")],
          "ANA-SUSY-2019-04 has no model NN-9j (its models: NN-4j, NN-5j, NN-6j, NN-7j, NN-8j)"),
         (["probe", "ANA-SUSY-2019-04", "--out", str(tmp_path / "b")], "give the events"),
         (["probe", "ANA-SUSY-2019-04", "--events", str(tmp_path / "missing.hepmc"), "--out", str(tmp_path / "c")],
@@ -515,7 +528,8 @@ def test_limit_adds_the_ml_band_and_refuses_a_foreign_probe(probe_2018_22, gtt_s
     forged.write_text(json.dumps(doc))
     assert main(["limit", str(result), "--ml-unc", str(forged)]) == 2
     err = capsys.readouterr().err
-    assert "probed with bdt_fold='random', the result has bdt_fold='event-number-parity'" in err and err.count("\n") == 1
+    assert "probed with bdt_fold='random', the result has bdt_fold='event-number-parity'" in err
+    assert err.count("\n") == 1
     forged.write_text("{")
     assert main(["limit", str(result), "--ml-unc", str(forged)]) == 2
     assert "not a JSON file" in capsys.readouterr().err

@@ -423,7 +423,8 @@ def _object_slots(spec, what: str, names: list[str]) -> tuple[str, str] | None:
     if spec is None:
         return None
     if not isinstance(spec, dict) or set(spec) != {"pt", "eta"}:
-        raise ModelError(f"{what}: give the inputs of a slot's pt and eta, e.g. {{pt: 'jetPt{{k}}', eta: 'jetEta{{k}}'}}")
+        raise ModelError(f"{what}: give the inputs of a slot's pt and eta, "
+                         f"e.g. {{pt: 'jetPt{{k}}', eta: 'jetEta{{k}}'}}")
     return str(spec["pt"]), str(spec["eta"])
 
 

@@ -29,8 +29,8 @@ def require_domain(card) -> None:
     """A one-line :class:`~recast.errors.ModelError` for a card that states no training domain."""
     if not card.has_domain:
         raise ModelError(f"{card.path or card.id}: model card {card.id} states no training domain (no input has a "
-                         f"'domain'): add them with training_domain.source (docs/guide.md, 'Probing the ML selections'), or probe "
-                         f"another model with --model")
+                         f"'domain'): add them with training_domain.source (docs/guide.md, 'Probing the ML "
+                         f"selections'), or probe another model with --model")
 
 
 def _fraction(mask: np.ndarray, weight: np.ndarray) -> float:

@@ -49,8 +49,9 @@ def permutation(sample, repeats: int, seed: int, sumw_total: float) -> list[dict
         constant = n == 0 or bool(np.all(column == column[0]) or np.all(np.isnan(column)))
         row: dict[str, Any] = {"name": spec.name, "constant": constant}
         if constant:
+            zero = {"efficiency_change": 0.0, "efficiency_change_sd": 0.0}
             row.update(mean_score_change=0.0, mean_abs_score_change=0.0,
-                       regions={t.name: {"efficiency_change": 0.0, "efficiency_change_sd": 0.0} for t in sample.regions})
+                       regions={t.name: dict(zero) for t in sample.regions})
             out.append(row)
             continue
         saved = tiled[:, k].copy()

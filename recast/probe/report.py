@@ -47,7 +47,8 @@ def read(path: Path) -> dict[str, Any]:
     return doc
 
 
-def ml_bands(probe_doc: Mapping[str, Any], result: Mapping[str, Any], where: str | Path) -> dict[str, tuple[float, float]]:
+def ml_bands(probe_doc: Mapping[str, Any], result: Mapping[str, Any],
+             where: str | Path) -> dict[str, tuple[float, float]]:
     """The ML-selection robustness band of every region of a probe document, region -> relative
     (up, down), for the limits of ``result`` (a result or yields document): the probe must be of
     the same analysis and, for a result, made with its options and detector card."""
@@ -202,17 +203,17 @@ def build_blocks(doc: Mapping[str, Any], figures: Mapping[str, str]) -> list:
                 f"{number(r['efficiency'])} ± {number(r['efficiency_err'], 2)}", str(r["n_events"]),
                 _share(r["fraction_outside"]), _pct(r["band"]["relative_down"]), _pct(r["band"]["relative_up"])]
                for r in regions]))
-    b.append(("p", "*outside domain*: share of the region's events before its score cut with at least one input outside "
-                   "the training domain; *band*: A×ε with every event's score at its lowest / highest within the "
-                   "budgets, relative to the nominal."))
+    b.append(("p", "*outside domain*: share of the region's events before its score cut with at least one input "
+                   "outside the training domain; *band*: A×ε with every event's score at its lowest / highest "
+                   "within the budgets, relative to the nominal."))
     if "band" in figures:
         b.append(("img", figures["band"], "A×ε of the ML regions and the worst-case band"))
     flips = doc["conventions"]["flips"]
     if flips:
         names = [r["name"] for r in regions]
         b.append(("h2", "Convention sensitivity"))
-        b.append(("p", "Each disputed convention flipped on the same events: A×ε change (paired MC error) per region; "
-                       "in brackets the share of the region's events outside the training domain with that "
+        b.append(("p", "Each disputed convention flipped on the same events: A×ε change (paired MC error) per "
+                       "region; in brackets the share of the region's events outside the training domain with that "
                        "convention. Analysis options rerun the whole selection; model-card conventions refeed the "
                        "models."))
         b.append(("table", ["convention", "value", "kind"] + names,
