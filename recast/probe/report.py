@@ -133,11 +133,12 @@ def importance_figure(model: Mapping[str, Any]) -> bytes | None:
 
 
 def band_figure(regions: Sequence[Mapping[str, Any]]) -> bytes | None:
-    """Each ML region's efficiency (MC error) and the band of the worst-case input shifts."""
+    """Each ML region's efficiency (MC error) and the band of the worst-case input shifts; beside
+    it the band relative to the nominal efficiency (and the relative MC error, for scale)."""
     if not regions:
         return None
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(4.5, 0.6 * len(regions) + 2), 3.6), layout="constrained")
+    fig, (ax, rel) = plt.subplots(1, 2, figsize=(max(7.0, 1.0 * len(regions) + 3), 3.8), layout="constrained")
     x = np.arange(len(regions))
     eff = np.array([r["efficiency"] for r in regions])
     up = np.array([r["band"]["efficiency_up"] for r in regions])
@@ -146,12 +147,26 @@ def band_figure(regions: Sequence[Mapping[str, Any]]) -> bytes | None:
            label="worst-case input shifts (detector-card budget)")
     ax.errorbar(x, eff, yerr=[r["efficiency_err"] for r in regions], fmt="o", color="black", capsize=3,
                 label="nominal (MC error)")
-    ax.set_xticks(x)
-    ax.set_xticklabels([r["name"] for r in regions], rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("A×ε")
-    ax.set_yscale("log" if (eff > 0).all() and eff.max() / max(eff.min(), 1e-12) > 30 else "linear")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    positive = eff[eff > 0]
+    if positive.size and positive.max() / positive.min() > 30:
+        ax.set_yscale("log")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel_up = np.where(eff > 0, 100 * (up / eff - 1), np.nan)
+        rel_down = np.where(eff > 0, 100 * (down / eff - 1), np.nan)
+        mc = np.where(eff > 0, 100 * np.array([r["efficiency_err"] for r in regions]) / eff, np.nan)
+    rel.bar(x, rel_up, width=0.5, color="tab:orange", alpha=0.6, label="band up")
+    rel.bar(x, rel_down, width=0.5, color="tab:blue", alpha=0.6, label="band down")
+    rel.plot(x, mc, "_", color="black", ms=14, label="± MC error")
+    rel.plot(x, -mc, "_", color="black", ms=14)
+    rel.axhline(0, color="black", lw=0.8)
+    rel.set_ylabel("relative to the nominal A×ε [%]")
+    for a in (ax, rel):
+        a.set_xticks(x)
+        a.set_xticklabels([r["name"] for r in regions], rotation=45, ha="right", fontsize=8)
+        a.grid(alpha=0.3)
+        a.legend(fontsize=7)
+    fig.suptitle("ML regions: A×ε and the band of the worst-case input shifts", fontsize=10)
     return _png(fig)
 
 
@@ -213,9 +228,9 @@ def build_blocks(doc: Mapping[str, Any], figures: Mapping[str, str]) -> list:
         names = [r["name"] for r in regions]
         b.append(("h2", "Convention sensitivity"))
         b.append(("p", "Each disputed convention flipped on the same events: A×ε change (paired MC error) per "
-                       "region; in brackets the share of the region's events outside the training domain with that "
-                       "convention. Analysis options rerun the whole selection; model-card conventions refeed the "
-                       "models."))
+                       "region (0: not one event moved); in brackets the share of the region's events outside the "
+                       "training domain with that convention, when there are any. Analysis options rerun the whole "
+                       "selection; model-card conventions refeed the models."))
         b.append(("table", ["convention", "value", "kind"] + names,
                   [[f["name"], f["value"], f["kind"]] + [_flip_cell(f["regions"].get(n)) for n in names]
                    for f in flips]))
@@ -264,11 +279,14 @@ def build_blocks(doc: Mapping[str, Any], figures: Mapping[str, str]) -> list:
 def _flip_cell(row: Mapping[str, Any] | None) -> str:
     if row is None:
         return "–"
+    outside = row.get("fraction_outside")
+    if row["change"] == 0 and row["change_err"] == 0:  # not one event moved
+        return "0" + (f" [{100 * outside:.1f} % out]" if outside else "")
     text = f"{row['change']:+.3g} ± {number(row['change_err'], 2)}"
     if row.get("relative_change") is not None:
         text += f" ({100 * row['relative_change']:+.0f} %)"
-    if row.get("fraction_outside") is not None:
-        text += f" [{100 * row['fraction_outside']:.0f} % out]"
+    if outside:
+        text += f" [{100 * outside:.1f} % out]"
     return text
 
 
