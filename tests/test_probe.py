@@ -436,9 +436,20 @@ def test_an_analysis_without_models_or_a_card_without_domain_is_one_line(budget_
     assert "Traceback" not in err
     with pytest.raises(ModelError, match="model card TOY states no training domain"):
         domain.require_domain(toy_card())
+    # the command, with a model whose card states no domain
+    bare = toy_analysis(budget_card)
+    model = loaded(toy_card(pads={"jetPt1": 0.0, "jetEta1": -3.0}), {"all": linear_onnx([1, 0, 0, 0, 0])})
+    monkeypatch.setattr(ana_mod, "load", lambda name: bare)
+    monkeypatch.setattr(engine, "prepare_models",
+                        lambda ana, opts, threads=1: engine.Models(loaded=[(u, model) for u in ana.model_uses(opts)]))
+    assert main(["probe", "TOY", "--events", "x.hepmc", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("recast: error: TOY: model card TOY states no training domain") and err.count("\n") == 1
 
 
-def test_cli_bad_inputs(tmp_path, capsys, gtt_sample):
+def test_cli_bad_inputs(tmp_path, capsys, gtt_sample, monkeypatch):
+    monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
+    runtime._LOADED.clear()
     cases = [
         (["probe", "ANA-SUSY-2019-04", "--events", str(gtt_sample[1]), "--model", "NN-9j",
           "--out", str(tmp_path / "a")],
@@ -447,6 +458,9 @@ def test_cli_bad_inputs(tmp_path, capsys, gtt_sample):
         (["probe", "ANA-SUSY-2019-04", "--events", str(tmp_path / "missing.hepmc"), "--out", str(tmp_path / "c")],
          "missing.hepmc"),
     ]
+    # ATLAS-SUSY-2018-30's network is in no mirror: the probe says so in one line
+    cases.append((["probe", "ANA-SUSY-2018-30", "--events", str(gtt_sample[1]), "--out", str(tmp_path / "d")],
+                  "ANA-SUSY-2018-30: cannot probe nn_gtt_2100_1: model NN unavailable"))
     for argv, message in cases:
         assert main(argv) == 2
         err = capsys.readouterr().err

@@ -27,9 +27,23 @@ def document(result: Mapping[str, Any], source: Mapping[str, Any] | None = None)
     (:func:`recast.pipeline.input_record`), checked against its schema."""
     doc = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "created": timestamp(),
            "software": software_versions(), "input": dict(source) if source is not None else None, **result}
-    doc = json_safe(doc)
+    doc = _rounded(json_safe(doc))
     schemas.validate(doc, "probe", "probe document", accept=(SCHEMA_VERSION,))
     return doc
+
+
+#: Significant digits of the numbers in a probe document: MC statistics make the fourth uncertain.
+DIGITS = 7
+
+
+def _rounded(obj):
+    if isinstance(obj, float):
+        return float(f"{obj:.{DIGITS}g}")
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rounded(v) for v in obj]
+    return obj
 
 
 def read(path: Path) -> dict[str, Any]:
