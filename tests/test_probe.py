@@ -598,3 +598,16 @@ def test_2018_30_with_the_stand_in_network(gtt_sample, tmp_path, standin):
     assert ranks["small_R_jets_pt_0"]["mean_abs_gradient"] == 0 and ranks["met"]["mean_abs_gradient"] > 0
     assert ranks["mGluino"]["constant"] and ranks["mGluino"]["mean_abs_score_change"] == 0
     assert doc["conventions"]["flips"] == []
+
+
+@pytest.mark.parametrize("aid", ["ANA-SUSY-2018-22", "ANA-SUSY-2018-30", "ANA-SUSY-2019-04"])
+def test_committed_example_reports_are_valid_and_their_page_is_their_json(aid):
+    """validation/reports/<ANA>/probe: a valid probe document of the analysis with every ML region, a README, and
+    a page that is a function of the document (rendered again, the Markdown is the committed one)."""
+    folder = Path(__file__).resolve().parents[1] / "validation" / "reports" / aid / "probe"
+    doc = report.read(folder / "probe.json")
+    ana = ana_mod.load(aid)
+    assert doc["analysis"]["id"] == aid and doc["analysis"]["options"] == ana.resolve_options()
+    assert {r["name"] for r in doc["regions"]} == {sr.name for sr in ana.signal_regions if sr.score_cut is not None}
+    assert f"--out validation/reports/{aid}/probe" in (folder / "README.md").read_text()  # how to regenerate it
+    assert report.render(doc)["report.md"] == (folder / "report.md").read_bytes()

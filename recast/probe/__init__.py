@@ -89,7 +89,7 @@ def probe(analysis: Analysis, options: Mapping[str, Any], chunks: Iterable[Objec
         network = sample.card.format == "onnx"
         gradient = importance.mean_abs_gradient(sample) if network and len(sample.raw) else None
         ranks = importance.permutation(sample, repeats, seed, total)
-        for row, k in zip(ranks, range(len(ranks))):
+        for k, row in enumerate(ranks):
             row["mean_abs_gradient"] = float(gradient[k]) if gradient is not None else None
         dom = domain.summary(sample)
         domain.keep_histograms(dom, ranks)
