@@ -29,6 +29,9 @@ Every part, by its role (the first lines of each module say more):
                  multi-bin combinations, toy S95, limits from a user's yields table.
 ``scan``         grids of model points (templates, SLHA files, existing events) run on Dask
                  (``parallel``), resumable, with the combination rule and the exclusion plot.
+``probe``        how far the preserved ML selections can be trusted on the events: training domain,
+                 feature importance, convention sensitivity and the worst-case band on the ML
+                 regions' efficiency (``recast probe``; ``recast limit --ml-unc`` uses the band).
 ``validation``   comparisons with ATLAS' published cutflows, A x eff and maps: specifications,
                  runs on Dask, the status rule, Markdown/HTML reports.
 ``artifacts``    ATLAS' files (models, workspaces, cards) fetched by sha256 from HEPData into the

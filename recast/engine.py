@@ -63,6 +63,9 @@ class Counts:
     regions: tuple = ()  # the SignalRegion definitions being counted
     histograms: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # name -> n, sumw, sumw2
     histogram_definitions: tuple = ()  # the Histogram definitions being filled
+    # region cutting on a model with a training domain -> (events before its score cut, of which with an
+    # input outside the domain, and their sums of weights): what 'recast run' warns about
+    domain: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def for_analysis(cls, analysis: Analysis, options: Mapping[str, Any] | None = None,
@@ -95,6 +98,8 @@ class Counts:
         for name, bins in self.histograms.items():
             for key in bins:
                 bins[key] = bins[key] + other.histograms[name][key]
+        for region, tally in other.domain.items():
+            self.domain[region] = self.domain.get(region, np.zeros(4)) + tally
         return self
 
     def __add__(self, other: Counts) -> Counts:
@@ -186,9 +191,12 @@ def skipped_regions(analysis: Analysis, options: Mapping[str, Any], models: Mode
 @dataclass
 class FeatureDump:
     """Collects, per event, the exact inputs, fold and score of every model (for debugging an
-    implementation against a reference); written as .npz or .parquet."""
+    implementation against a reference); written as .npz or .parquet. With ``raw``, also the
+    inputs before the card's scaling and padding (``<score>.raw.<input>``, float64, NaN for an
+    absent object), which ``recast probe`` works on."""
 
     chunks: list[dict[str, np.ndarray]] = field(default_factory=list)
+    raw: bool = False
 
     def add(self, columns: dict[str, np.ndarray]) -> None:
         self.chunks.append(columns)
@@ -210,12 +218,14 @@ class FeatureDump:
 
 
 def _evaluate_models(models: Models, variables: dict[str, np.ndarray], objects: Objects,
-                     dump: FeatureDump | None, preselected: np.ndarray) -> None:
+                     dump: FeatureDump | None, preselected: np.ndarray) -> dict[str, np.ndarray]:
     """Score every loaded model on the ``preselected`` events that meet its extra condition
-    (``ModelUse.when``), one call per fold; the score is NaN for every other event."""
+    (``ModelUse.when``), one call per fold; the score is NaN for every other event. Returns, for
+    the models whose card states a training domain, which events have an input outside it."""
     from .models.runtime import assign_folds
 
     n = len(objects)
+    outside: dict[str, np.ndarray] = {}
     columns: dict[str, np.ndarray] = {"event_number": objects.event_number} if dump is not None else {}
     for use, model in models.loaded:
         card = model.card
@@ -233,6 +243,9 @@ def _evaluate_models(models: Models, variables: dict[str, np.ndarray], objects: 
         score = np.full(n, np.nan)
         score[mask] = model.run(x, folds)[:, card.score_node if use.node is None else use.node]
         variables[use.score] = score
+        if card.has_domain:
+            outside[use.score] = np.zeros(n, bool)
+            outside[use.score][mask] = card.outside(raw, folds).any(axis=1)
         if dump is not None:
             columns[f"{use.score}.evaluated"] = mask
             full_folds = np.full(n, -1, np.int8)
@@ -243,10 +256,15 @@ def _evaluate_models(models: Models, variables: dict[str, np.ndarray], objects: 
                 col = np.full(n, np.nan, np.float32)
                 col[mask] = x[:, k]
                 columns[f"{use.score}.input.{name}"] = col
+                if dump.raw:
+                    col = np.full(n, np.nan)
+                    col[mask] = raw[:, k]
+                    columns[f"{use.score}.raw.{name}"] = col
     for score in models.unavailable:
         variables[score] = np.full(n, np.nan)
     if dump is not None:
         dump.add(columns)
+    return outside
 
 
 # -- counting -------------------------------------------------------------------------------------
@@ -275,7 +293,7 @@ def select(analysis: Analysis, objects: Objects, options: Mapping[str, Any], cou
     variables = analysis.compute_variables(objects, options)
     everything = np.ones(len(objects), bool)
     pre_masks = [everything] + _cumulative(analysis.preselection, everything, variables)
-    _evaluate_models(models, variables, objects, dump, pre_masks[-1])  # the preselection first
+    outside = _evaluate_models(models, variables, objects, dump, pre_masks[-1])  # the preselection first
     missing = {u.score for u in analysis.model_uses(options)} - set(variables)
     if missing:
         raise RecastError(f"{analysis.id}: model scores {', '.join(sorted(missing))} were not computed: "
@@ -288,6 +306,14 @@ def select(analysis: Analysis, objects: Objects, options: Mapping[str, Any], cou
     for sr in counts.regions:
         masks = pre_masks + _cumulative(sr.cuts, pre_masks[-1], variables)
         _accumulate(counts.cutflows[sr.name], masks, w, w2)
+        cut = sr.score_cut
+        if cut is not None and cut.score in outside:
+            before = _cumulative([c for c in sr.cuts if c is not cut], pre_masks[-1], variables)[-1] \
+                if len(sr.cuts) > 1 else pre_masks[-1]
+            before = before & ~np.isnan(variables[cut.score])
+            out = before & outside[cut.score]
+            counts.domain[sr.name] = counts.domain.get(sr.name, np.zeros(4)) + np.array(
+                [np.count_nonzero(before), np.count_nonzero(out), w[before].sum(), w[out].sum()])
     for h in counts.histogram_definitions:
         mask = _cumulative(h.cuts, pre_masks[-1], variables)[-1] if h.cuts else pre_masks[-1]
         x = np.asarray(variables[h.variable], dtype=np.float64)[mask]

@@ -131,6 +131,140 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.OK
 
 
+class StandIn2018_30:
+    """A stand-in for the network of ATLAS-SUSY-2018-30 (87 -> 8, batch fixed to 1 like the real
+    file): ``sigmoid(weights^T x_standardised)`` per output node. Never shipped, never a physics
+    number."""
+
+    MODEL = "ANA-SUSY-2018-30_model.onnx"
+
+    def __init__(self) -> None:
+        w = np.zeros((87, 8), np.float32)
+        # node 0 (Gtt): met, met_phi and the parameters
+        w[82, 0], w[83, 0], w[84, 0], w[85, 0], w[86, 0] = 6.0, 0.5, 2.0, 3.0, -1.0
+        w[0, 1], w[84, 1], w[86, 1] = 9.0, -1.0, 0.5  # node 1 (Gbb): leading small-R jet pT, isGtt, mLSP
+        w[70, 3] = 1.0  # node 3 (unused by the SRs): leptons_pt_1, to see the padding
+        self.weights = w
+        self.path: Path | None = None
+
+    def write(self, path: Path) -> bytes:
+        """Write the network to ``path``; its bytes."""
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+
+        x = helper.make_tensor_value_info("input_1", TensorProto.FLOAT, [1, 87])
+        y = helper.make_tensor_value_info("dense_4", TensorProto.FLOAT, [1, 8])
+        nodes = [helper.make_node("MatMul", ["input_1", "W"], ["z"]), helper.make_node("Sigmoid", ["z"], ["dense_4"])]
+        graph = helper.make_graph(nodes, "standin", [x], [y], [numpy_helper.from_array(self.weights, "W")])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        data = model.SerializeToString()
+        path.write_bytes(data)
+        return data
+
+
+@pytest.fixture(scope="session")
+def standin_network() -> StandIn2018_30:
+    """The ATLAS-SUSY-2018-30 stand-in network (:class:`StandIn2018_30`)."""
+    return StandIn2018_30()
+
+
+@pytest.fixture
+def standin(tmp_path, monkeypatch, standin_network):
+    """The stand-in in a private mirror and the registry patched to accept it (its git blob id):
+    ATLAS-SUSY-2018-30's network regions run. ``.path`` is the file, ``.weights`` its weights."""
+    import dataclasses
+
+    from recast import artifacts
+    from recast.models import runtime
+
+    mirror = tmp_path / "mirror" / "ANA-SUSY-2018-30"
+    mirror.mkdir(parents=True)
+    data = standin_network.write(mirror / StandIn2018_30.MODEL)
+    real_registry = artifacts.registry
+
+    def registry(analysis_id):
+        return [dataclasses.replace(a, git_blob=artifacts.git_blob_of(data), size=len(data))
+                if a.id == StandIn2018_30.MODEL else a for a in real_registry(analysis_id)]
+
+    monkeypatch.setattr(artifacts, "registry", registry)
+    shared = os.environ.get("RECAST_DATA_MIRROR") or str(SHARED / "hepdata")
+    monkeypatch.setenv("RECAST_DATA_MIRROR", os.pathsep.join([str(tmp_path / "mirror"), shared]))
+    monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
+    runtime._LOADED.clear()
+    standin_network.path = mirror / StandIn2018_30.MODEL
+    yield standin_network
+    runtime._LOADED.clear()
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"]
+# Appended to a copy of a page: once everything has loaded, what a reader would see, as JSON.
+PAGE_CHECK = """<script>
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const colour = cls => {
+    const td = document.querySelector('td.' + cls);
+    return td ? getComputedStyle(td).color : null;
+  };
+  const report = {images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
+    widths: imgs.map(i => i.naturalWidth), tables: document.querySelectorAll('table').length,
+    cells: document.querySelectorAll('td').length, h1: document.querySelector('h1').textContent,
+    strong: [...document.querySelectorAll('strong')].map(e => e.textContent),
+    classes: Object.fromEntries(['good', 'bad', 'unsure', 'num'].map(
+      c => [c, document.querySelectorAll('td.' + c).length])),
+    colours: Object.fromEntries(['good', 'bad', 'unsure'].map(c => [c, colour(c)]))};
+  const pre = document.createElement('pre');
+  pre.id = 'recast-check';
+  pre.textContent = JSON.stringify(report);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def chromium_path() -> str:
+    """Debian's chromium; a browser test is skipped without it, except where RECAST_REQUIRE_CHROMIUM
+    is set (.ci/run sets it, having installed chromium): there a missing browser fails."""
+    import shutil
+
+    found = shutil.which("chromium")
+    if found is None:
+        if os.environ.get("RECAST_REQUIRE_CHROMIUM"):
+            pytest.fail("RECAST_REQUIRE_CHROMIUM is set but Debian's chromium is not installed (.ci/run installs it)")
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    return found
+
+
+def look_at_page(page_html: str, tmp_path: Path, name: str) -> dict:
+    """Load a copy of the page, with :data:`PAGE_CHECK`, in headless Chromium; what it saw."""
+    import json
+    import re
+    import subprocess
+
+    page = tmp_path / f"{name}.html"
+    page.write_text(page_html.replace("</body>", PAGE_CHECK + "</body>"))
+    proc = subprocess.run([chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / ('profile-' + name)}",
+                           "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="recast-check">(.*?)</pre>', proc.stdout)
+    assert found, f"chromium showed no page (exit {proc.returncode}): {proc.stderr[-500:]}"
+    return json.loads(found.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+
+
+@pytest.fixture(scope="session")
+def page_in_chromium():
+    """``page_in_chromium(html, tmp_path, name)``: a standalone page loaded in headless Chromium,
+    what a reader would see (images loaded, tables, cells, headings, verdict colours)."""
+    return look_at_page
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """``chromium()``: the path of Debian's chromium (skip, or fail under RECAST_REQUIRE_CHROMIUM)."""
+    return chromium_path
+
+
 @pytest.fixture(scope="session")
 def tmva_numpy():
     """``tests/tmva_numpy.py``: the independent numpy TMVA reader/evaluator used as a reference."""

@@ -2,21 +2,18 @@
 fixed to 1 like the real file): feature order, standardisation, padding, parameter columns, node
 choice, thresholds, the MET-phi option, skipping without the file and running once it is registered.
 
-The stand-in is never shipped and never produces a physics number: the registry entry of the real
-model is patched (for these tests only) to accept the stand-in's git blob id."""
+The stand-in (tests/conftest.py, fixtures ``standin_network`` and ``standin``) is never shipped and
+never produces a physics number: the registry entry of the real model is patched (for these tests
+only) to accept the stand-in's git blob id."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
-import os
-from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from recast import analysis as ana_mod
 from recast import artifacts, engine
@@ -26,48 +23,6 @@ from recast.models import runtime
 
 ANA = ana_mod.load("ANA-SUSY-2018-30")
 MODEL = "ANA-SUSY-2018-30_model.onnx"
-MIRROR = Path(__file__).resolve().parents[2] / "shared" / "hepdata"
-
-# weights of the stand-in: sigmoid(W^T x_standardised) per output node
-W = np.zeros((87, 8), np.float32)
-W[82, 0], W[83, 0], W[84, 0], W[85, 0], W[86, 0] = 6.0, 0.5, 2.0, 3.0, -1.0  # node 0 (Gtt): met, met_phi, params
-W[0, 1], W[84, 1], W[86, 1] = 9.0, -1.0, 0.5  # node 1 (Gbb): leading small-R jet pT, isGtt, mLSP
-W[70, 3] = 1.0  # node 3 (unused by the SRs): leptons_pt_1, to see the padding
-
-
-def _standin(path: Path) -> bytes:
-    x = helper.make_tensor_value_info("input_1", TensorProto.FLOAT, [1, 87])
-    y = helper.make_tensor_value_info("dense_4", TensorProto.FLOAT, [1, 8])
-    nodes = [helper.make_node("MatMul", ["input_1", "W"], ["z"]), helper.make_node("Sigmoid", ["z"], ["dense_4"])]
-    graph = helper.make_graph(nodes, "standin", [x], [y], [numpy_helper.from_array(W, "W")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    data = model.SerializeToString()
-    path.write_bytes(data)
-    return data
-
-
-@pytest.fixture
-def standin(tmp_path, monkeypatch):
-    """The stand-in in a private mirror, and the registry patched to accept it."""
-    mirror = tmp_path / "mirror" / ANA.id
-    mirror.mkdir(parents=True)
-    data = _standin(mirror / MODEL)
-    real_registry = artifacts.registry
-
-    def registry(analysis_id):
-        return [dataclasses.replace(a, git_blob=artifacts.git_blob_of(data), size=len(data)) if a.id == MODEL else a
-                for a in real_registry(analysis_id)]
-
-    monkeypatch.setattr(artifacts, "registry", registry)
-    shared = os.environ.get("RECAST_DATA_MIRROR") or str(MIRROR)
-    monkeypatch.setenv("RECAST_DATA_MIRROR", os.pathsep.join([str(tmp_path / "mirror"), shared]))
-    monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
-    runtime._LOADED.clear()
-    yield mirror / MODEL
-    runtime._LOADED.clear()
-
 
 def _config():
     path = artifacts.fetch(artifacts.get(ANA.id, "ANA-SUSY-2018-30_config.json"))
@@ -87,14 +42,14 @@ def _events(build):
     ]
 
 
-def _expected(variables, region: str, opt_phi: str = "0-2pi") -> np.ndarray:
-    """The stand-in's score computed here from the variables, the configuration and W."""
+def _expected(variables, region: str, weights: np.ndarray) -> np.ndarray:
+    """The stand-in's score computed here from the variables, the configuration and its weights."""
     names, mean, std = _config()
     is_gtt, mg, mlsp = NN_POINTS[region][:3]
     fixed = {"isGtt": is_gtt, "mGluino": mg, "mLSP": mlsp}
     raw = np.column_stack([np.full(len(variables["met"]), fixed[n], float) if n in fixed
                            else np.nan_to_num(variables[n], nan=0.0) for n in names])
-    z = ((raw - mean) / std) @ W.astype(np.float64)
+    z = ((raw - mean) / std) @ weights.astype(np.float64)
     node = 0 if is_gtt else 1
     return 1 / (1 + np.exp(-z[:, node]))
 
@@ -108,7 +63,7 @@ def test_stand_in_scores_follow_order_standardisation_parameters_and_nodes(build
     assert v["met_phi"][0] == pytest.approx(-2.9 + 2 * math.pi)  # met_phi in [0, 2pi) by default
     for region in ("Gtt-2100-1", "Gtt-1900-1400", "Gbb-2800-1400", "Gbb-2000-1800"):
         score = v["nn_" + region.lower().replace("-", "_")]
-        expected = _expected(v, region)
+        expected = _expected(v, region, standin.weights)
         evaluated = ~np.isnan(score)
         # Gtt: all three events are in the Gtt channel (0L with dphi, or 1L); Gbb: the two 0L events
         assert evaluated.tolist() == ([True, True, True] if region.startswith("Gtt") else [True, True, False])
@@ -136,11 +91,11 @@ def test_met_phi_option(build, standin):
     models, counts = engine.prepare(ANA, opts)
     v = engine.select(ANA, build.objects(_events(build)), opts, counts, models)
     assert v["met_phi"][0] == pytest.approx(-2.9)
-    np.testing.assert_allclose(v["nn_gtt_2100_1"], _expected(v, "Gtt-2100-1"), rtol=2e-5)
+    np.testing.assert_allclose(v["nn_gtt_2100_1"], _expected(v, "Gtt-2100-1", standin.weights), rtol=2e-5)
 
 
 def test_cli_skips_the_network_regions_without_the_file_and_runs_them_once_registered(
-        gtt_sample, tmp_path, monkeypatch, capsys):
+        gtt_sample, tmp_path, monkeypatch, capsys, standin_network):
     from recast import results
 
     monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
@@ -155,7 +110,7 @@ def test_cli_skips_the_network_regions_without_the_file_and_runs_them_once_regis
     # a user who has the file registers it; the stand-in plays that file here
     data_dir = tmp_path / "standin"
     data_dir.mkdir()
-    data = _standin(data_dir / "mymodel.onnx")
+    data = standin_network.write(data_dir / "mymodel.onnx")
     real_registry = artifacts.registry
     monkeypatch.setattr(artifacts, "registry", lambda a: [
         dataclasses.replace(x, git_blob=artifacts.git_blob_of(data), size=len(data)) if x.id == MODEL else x

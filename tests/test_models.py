@@ -94,6 +94,7 @@ def test_card_that_does_not_fit_the_graph_is_refused(tmp_path):
     doc = _card_doc()
     doc["id"] = "BDT-GGd1-one-input-short"
     doc["inputs"] = doc["inputs"][:-1]
+    doc.pop("perturbation")  # it names the dropped input
     for g in doc["golden"]:
         g["inputs"] = g["inputs"][:-1]
     with pytest.raises(ModelError, match="does not fit the card's 10 inputs"):
@@ -152,8 +153,8 @@ def test_event_number_parity_picks_the_fold():
 def test_each_fold_model_scores_its_own_events():
     model = runtime.load(card_mod.card(ANA, "BDT-GGd3"))
     rng = np.random.default_rng(5)
-    lo = np.array([i.range[0] for i in model.card.inputs])
-    hi = np.array([i.range[1] for i in model.card.inputs])
+    lo = np.array([i.domain["even"].low for i in model.card.inputs])
+    hi = np.array([i.domain["even"].high for i in model.card.inputs])
     x = lo + (hi - lo) * rng.random((500, len(lo)))
     folds = rng.integers(0, 2, 500).astype(np.int8)
     mixed = model.predict(x, folds)

@@ -342,57 +342,7 @@ def test_a_write_failure_after_the_points_ran_loses_nothing(tiny_run, tmp_path, 
     assert not list(out.rglob("*.json"))
 
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"]
-# Appended to a copy of the page: once everything has loaded, what a reader would see, as JSON.
-PAGE_CHECK = """<script>
-window.addEventListener('load', () => {
-  const imgs = [...document.images];
-  const colour = cls => {
-    const td = document.querySelector('td.' + cls);
-    return td ? getComputedStyle(td).color : null;
-  };
-  const report = {images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
-    widths: imgs.map(i => i.naturalWidth), tables: document.querySelectorAll('table').length,
-    cells: document.querySelectorAll('td').length, h1: document.querySelector('h1').textContent,
-    strong: [...document.querySelectorAll('strong')].map(e => e.textContent),
-    classes: Object.fromEntries(['good', 'bad', 'unsure', 'num'].map(
-      c => [c, document.querySelectorAll('td.' + c).length])),
-    colours: Object.fromEntries(['good', 'bad', 'unsure'].map(c => [c, colour(c)]))};
-  const pre = document.createElement('pre');
-  pre.id = 'recast-check';
-  pre.textContent = JSON.stringify(report);
-  document.body.appendChild(pre);
-});
-</script>"""
-
-
-def _chromium() -> str:
-    """Debian's chromium; the browser test is skipped without it, except where RECAST_REQUIRE_CHROMIUM
-    is set (.ci/run sets it, having installed chromium): there a missing browser fails."""
-    found = shutil.which("chromium")
-    if found is None:
-        if os.environ.get("RECAST_REQUIRE_CHROMIUM"):
-            pytest.fail("RECAST_REQUIRE_CHROMIUM is set but Debian's chromium is not installed (.ci/run installs it)")
-        pytest.skip("needs Debian's chromium (apt-get install chromium)")
-    return found
-
-
-def _look_at(page_html: str, tmp_path: Path, name: str) -> dict:
-    """Load a copy of the page, with :data:`PAGE_CHECK`, in headless Chromium; its report."""
-    import re
-
-    page = tmp_path / f"{name}.html"
-    page.write_text(page_html.replace("</body>", PAGE_CHECK + "</body>"))
-    proc = subprocess.run([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / ('profile-' + name)}",
-                           "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
-                          capture_output=True, text=True, timeout=120)
-    found = re.search(r'<pre id="recast-check">(.*?)</pre>', proc.stdout)
-    assert found, f"chromium showed no page (exit {proc.returncode}): {proc.stderr[-500:]}"
-    return json.loads(found.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
-
-
-def test_report_page_renders_in_headless_chromium(tiny_run, tmp_path):
+def test_report_page_renders_in_headless_chromium(tiny_run, tmp_path, page_in_chromium):
     """The generated page of a real run, in Chromium: every figure decodes, the tables and the
     verdict colours are there; and the same check sees a broken figure."""
     spec_path, runs = tiny_run
@@ -404,7 +354,7 @@ def test_report_page_renders_in_headless_chromium(tiny_run, tmp_path):
     page = files["report.html"].read_text()
     figures = sorted(p.name for p in (tmp_path / "report" / "figures").iterdir())
     assert figures == ["acc_eff.png", "cutflow_p1.png", "scores_p1.png"]
-    seen = _look_at(page, tmp_path, "report")
+    seen = page_in_chromium(page, tmp_path, "report")
     assert seen["images"] == seen["loaded"] == 3 and min(seen["widths"]) > 300
     assert seen["h1"] == "Validation of ANA-SUSY-2018-22: ATLAS against recast"
     assert f"Status: {status['label']}." in seen["strong"]
@@ -418,10 +368,10 @@ def test_report_page_renders_in_headless_chromium(tiny_run, tmp_path):
     assert seen["tables"] == page.count("<table>") == 5 and seen["cells"] == page.count("<td") > 80
     assert seen["classes"]["num"] > 20
     broken = page.replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAA", 1)
-    assert _look_at(broken, tmp_path, "broken")["loaded"] == 2  # the check sees a figure that does not decode
+    assert page_in_chromium(broken, tmp_path, "broken")["loaded"] == 2  # the check sees a figure that does not decode
 
 
-def test_ci_runs_the_browser_test(monkeypatch):
+def test_ci_runs_the_browser_test(monkeypatch, chromium):
     """Issue 12: the browser test never ran in CI. .ci/run installs Debian's chromium and sets
     RECAST_REQUIRE_CHROMIUM, under which a missing chromium fails the test instead of skipping it."""
     ci = (ROOT / ".ci" / "run").read_text()
@@ -430,10 +380,10 @@ def test_ci_runs_the_browser_test(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setenv("RECAST_REQUIRE_CHROMIUM", "1")
     with pytest.raises(pytest.fail.Exception, match="RECAST_REQUIRE_CHROMIUM is set"):
-        _chromium()
+        chromium()
     monkeypatch.delenv("RECAST_REQUIRE_CHROMIUM")
     with pytest.raises(pytest.skip.Exception):
-        _chromium()
+        chromium()
 
 
 def test_the_installed_command_finds_its_specification_anywhere_and_few_events_are_inconclusive(tmp_path):

@@ -6,6 +6,7 @@ library (``recast.pipeline``, ``recast.stats``, ``recast.scan``, ``recast.valida
 ``info``        ``recast list``, ``recast info``
 ``run``         ``recast run``, ``recast generate``, ``recast make-slha``
 ``limit``       ``recast limit``
+``probe``       ``recast probe``
 ``scan``        ``recast scan``, ``recast plot-exclusion``
 ``validate``    ``recast validate``
 ``data``        ``recast data ...``, ``recast convert tmva``

@@ -10,9 +10,10 @@ from .common import progress, say
 
 
 def limits_document(doc: dict, ana, source: str, source_kind: str, likelihood: str, xsec_unc: bool, upper_limits: str,
-            quiet: bool = False) -> dict:
+            quiet: bool = False, ml_unc: dict | None = None, ml_source: str = "") -> dict:
     """The limits document of a result (or yields table), with a progress bar over the regions
-    and combinations fitted (on stderr, when it is a terminal)."""
+    and combinations fitted (on stderr, when it is a terminal); ``ml_unc``: the ML-selection
+    robustness bands of a probe (read from ``ml_source``)."""
     from .. import stats
 
     total = stats.count_steps(doc, ana, likelihood, upper_limits)
@@ -24,7 +25,7 @@ def limits_document(doc: dict, ana, source: str, source_kind: str, likelihood: s
                 bar.update(task, completed=done, total=steps, rate=what)
 
         limits = stats.compute(doc, ana, likelihood, xsec_unc=xsec_unc, upper_limits=upper_limits,
-                               on_region=on_region)
+                               on_region=on_region, ml_unc=ml_unc, ml_source=ml_source)
     return stats.document(ana.id, source, limits, source_kind)
 
 
@@ -35,7 +36,13 @@ def cmd_limit(args: argparse.Namespace) -> int:
     if args.out:
         output.prepare_file(args.out, "limits file")
     doc, ana, kind = yields.load(Path(args.results), args.analysis)
-    out = limits_document(doc, ana, str(args.results), kind, args.likelihood, args.xsec_unc, args.upper_limits)
+    ml_unc = None
+    if args.ml_unc:
+        from ..probe import report as probe_report
+
+        ml_unc = probe_report.ml_bands(probe_report.read(Path(args.ml_unc)), doc, args.ml_unc)
+    out = limits_document(doc, ana, str(args.results), kind, args.likelihood, args.xsec_unc, args.upper_limits,
+                          ml_unc=ml_unc, ml_source=str(args.ml_unc))
     report.print_limits(out)
     if args.out:
         written = output.save(args.out, stats.encode(out), "limits")

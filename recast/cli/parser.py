@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
-from . import data, info, limit, run, scan, validate
+from . import data, info, limit, probe, run, scan, validate
 from .common import EXIT_INPUT, positive_int
 
 
@@ -93,6 +93,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--xsec-unc", action="store_true", help="with --limit: include the cross-section uncertainty")
     p.set_defaults(func=run.cmd_run)
 
+    p = sub.add_parser("probe", help="how far an analysis' ML selections can be trusted on these events: training "
+                                     "domain, feature importance, convention sensitivity and a worst-case band")
+    p.add_argument("analysis", metavar="ANA", help="analysis id or alias (one with machine-learned models)")
+    p.add_argument("--events", help="HepMC3 or HepMC2 file, plain or .gz/.bz2/.xz/.zst")
+    p.add_argument("--slha", help="SLHA model point: generate with Pythia")
+    _add_generation(p, None)
+    p.add_argument("--max-events", type=positive_int, help=argparse.SUPPRESS)
+    p.add_argument("--reader", choices=READERS, default="columnar", help="HepMC parser (as for 'recast run')")
+    p.add_argument("--forward-parents", choices=FORWARD_PARENTS, default="keep", help=argparse.SUPPRESS)
+    p.add_argument("--momentum-unit", type=str.upper, choices=MOMENTUM_UNITS,
+                   help="HepMC momentum unit, overriding the one the file declares")
+    p.add_argument("--allow-beam-mismatch", action="store_true",
+                   help="probe even if the HepMC file's beams or sqrt(s) are not the analysis' (a warning instead)")
+    p.add_argument("-O", "--option", action="append", metavar="NAME=VALUE",
+                   help="set an analysis option (see 'recast info ANA'); the conventions are flipped around these")
+    p.add_argument("--detector", metavar="NAME|FILE",
+                   help="detector card (default: the analysis' own); its jet energy-scale uncertainty and "
+                        "resolutions are the budget of the worst-case shifts")
+    p.add_argument("--model", action="append", metavar="CARD",
+                   help="probe only this model card (repeatable; default: every model the analysis uses)")
+    p.add_argument("--repeats", type=positive_int, default=3,
+                   help="permutations per input for the permutation importance (default 3)")
+    p.add_argument("--steps", type=int, default=3, help="PGD steps after the FGSM step (default 3; 0: FGSM only)")
+    p.add_argument("--no-conventions", action="store_true",
+                   help="do not rerun the selection with each analysis option flipped (faster)")
+    p.add_argument("--out", metavar="DIR",
+                   help=f"output directory: probe.json, report.html, report.md, figures/ (default: "
+                        f"./{probe.PROBE_OUT}/<ANA>)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no table")
+    p.set_defaults(func=probe.cmd_probe)
+
     p = sub.add_parser("limit", help="CLs, r and upper limits of a results file or of a table of signal yields "
                                      "(simplified and/or full likelihoods)")
     p.add_argument("results", metavar="FILE",
@@ -103,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--likelihood", choices=("simplified", "full", "both"), default="simplified",
                    help="simplified per-region likelihoods, the published full ones where they exist, or both")
     p.add_argument("--xsec-unc", action="store_true", help="include the cross-section uncertainty in the signal")
+    p.add_argument("--ml-unc", metavar="PROBE.json",
+                   help="add the ML-selection robustness band of 'recast probe' (its probe.json, made with the "
+                        "result's options and detector card) to the signal uncertainty of the ML regions")
     p.add_argument("--upper-limits", choices=("none", "best", "all"), default="best",
                    help="95%% CL upper limits on mu: for the deciding region (default), every region (slower) "
                         "or none")

@@ -135,6 +135,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                               complete=error is None, error=error)
     for note in dict.fromkeys(n for doc in docs.values() for n in doc["notes"]):
         say(f"warning: {note}")
+    from ..probe.domain import warning as domain_warning
+
+    for run in runs:
+        outside = domain_warning(run.counts.domain)
+        if outside:
+            say(f"warning: {run.analysis.id}: {outside}")
     n_events = runs[0].counts.n_events
     for aid, doc in docs.items():
         if not args.quiet:

@@ -17,7 +17,27 @@ the model and how to feed it:
 ``inputs``
     in the model's order: ``name`` (the analysis variable that fills it), ``unit``, optional
     ``scale`` (x -> (x - offset) / scale), ``pad`` (value for an absent object; without it an
-    absent value is an error), ``range`` (training range, informational).
+    absent value is an error), ``domain`` (what the training saw of this input, in the raw unit:
+    ``[min, max]`` (either may be null), ``{even: [min, max], odd: [min, max]}`` per fold,
+    ``{values: [...]}`` or ``{mean: m, width: s}``; see ``training_domain``).
+``training_domain``
+    with any input ``domain``: ``source`` (where the domain comes from), optional ``moments:
+    normalisation`` (inputs without their own domain take the mean and width of the
+    ``normalisation_from`` file) and ``sigmas`` (a value lies outside a ``{mean, width}`` domain
+    beyond this many widths of the mean; default :data:`MOMENT_SIGMAS`). An absent object takes the
+    card's padding, the training's own value for it, and is never outside. ``recast probe``
+    reports the domain; ``recast run`` warns when many events of a region lie outside.
+``perturbation``
+    optional, for ``recast probe``'s worst-case band: ``inputs`` maps input names (``{k}`` stands
+    for a slot number, e.g. ``jetPt{k}``) to a budget kind of :data:`BUDGETS`; ``jets`` (and
+    ``leptons``) name the inputs holding a slot's ``pt`` and ``eta`` (same ``{k}``), which the
+    detector card's functions take. Inputs not named never move.
+``disputed``
+    optional list of conventions the sources dispute that the card can flip itself (analysis
+    options cover the rest), each ``name``, ``description`` (who does what) and one of ``pad:
+    {input: value}``, ``scale: {input: value}``, ``phi_range: 0-2pi|pm-pi`` with ``inputs:
+    [...]``, ``folds: swapped|random`` (input names may use ``{k}``). ``recast probe`` reruns the
+    selection with each.
 ``conventions``
     free-form but required keys ``phi_range`` and ``btag_encoding`` (``not used`` when irrelevant).
 ``outputs``
@@ -41,6 +61,8 @@ the model and how to feed it:
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -58,6 +80,98 @@ FORMATS = ("onnx", "tmva-xml")
 FOLD_RULES = ("event-number-parity", "random")
 PAD_STAGES = ("before-scaling", "after-scaling")
 GOLDEN_SPACES = ("raw", "model-input")
+#: A value lies outside a ``{mean, width}`` training domain beyond this many widths of the mean.
+#: Whatever the distribution, at most 1/5^2 = 4 % of the training sample lies that far out
+#: (Chebyshev), for a Gaussian 6e-7: the network learnt little there.
+MOMENT_SIGMAS = 5.0
+#: How far ``recast probe`` may move an input (the detector card's functions; ``u`` the jet energy-scale
+#: uncertainty of a jet slot, ``u_mean`` the pT-weighted mean of ``u`` over the card's jet slots):
+#: ``jet-energy-scale`` u x |x| of the slot's jet (pT, E, mass); ``jet-eta-resolution`` the card's eta
+#: resolution of the slot's jet; ``jets-energy-scale`` u_mean x |x| (sums and masses of jets move
+#: together); ``met`` u_mean x x plus the soft-term resolution; ``lepton-scale`` the larger of the
+#: electron and muon resolutions at the slot's lepton, x |x|.
+BUDGETS = ("jet-energy-scale", "jet-eta-resolution", "jets-energy-scale", "met", "lepton-scale")
+PHI_RANGES = ("0-2pi", "pm-pi")
+DISPUTED_FOLDS = ("swapped", "random")
+
+
+@dataclass(frozen=True)
+class InputDomain:
+    """What the training saw of one input (raw unit): an interval (``low``/``high``, None = open),
+    a set of ``values``, or moments (``mean``, ``width``: outside beyond ``sigmas`` widths);
+    ``from_normalisation``: moments still to be read from the card's normalisation file."""
+
+    low: float | None = None
+    high: float | None = None
+    values: tuple[float, ...] | None = None
+    mean: float | None = None
+    width: float | None = None
+    sigmas: float = MOMENT_SIGMAS
+    from_normalisation: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "values" if self.values is not None else "moments" if self.is_moments else "interval"
+
+    @property
+    def is_moments(self) -> bool:
+        return self.mean is not None or self.from_normalisation
+
+    def bounds(self) -> tuple[float, float]:
+        """The interval outside which a value lies (for moments: mean -+ sigmas x width)."""
+        if self.values is not None:
+            return min(self.values), max(self.values)
+        if self.is_moments:
+            if self.mean is None:
+                raise ModelError("the moments of a normalisation-file domain are not read yet")
+            return self.mean - self.sigmas * self.width, self.mean + self.sigmas * self.width
+        return (-np.inf if self.low is None else self.low), (np.inf if self.high is None else self.high)
+
+    def outside(self, x: np.ndarray) -> np.ndarray:
+        """Which of the values ``x`` lie outside (NaN, an absent object, never does)."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.values is not None:
+            return ~np.isnan(x) & ~np.isin(x, np.asarray(self.values, dtype=np.float64))
+        lo, hi = self.bounds()
+        return (x < lo) | (x > hi)
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.values is not None:
+            return {"kind": "values", "values": list(self.values)}
+        if self.is_moments:
+            return {"kind": "moments", "mean": self.mean, "width": self.width, "sigmas": self.sigmas}
+        return {"kind": "interval", "low": self.low, "high": self.high}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How far one input may move (``kind`` of :data:`BUDGETS`); ``slot``: the inputs (indices)
+    holding its object's pT and eta, for the per-object kinds."""
+
+    input: int
+    kind: str
+    slot: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """A card's ``perturbation`` block, resolved to input indices."""
+
+    budgets: tuple[Budget, ...]
+    jet_slots: tuple[tuple[int, int], ...]  # (pT, eta) input indices of every jet slot
+
+
+@dataclass(frozen=True)
+class Disputed:
+    """A convention the sources dispute that the card itself can flip (see ``disputed``)."""
+
+    name: str
+    description: str
+    pad: dict[int, float] = field(default_factory=dict)  # input index -> pad value
+    scale: dict[int, float] = field(default_factory=dict)  # input index -> scale
+    phi_range: str | None = None
+    phi_inputs: tuple[int, ...] = ()
+    folds: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +181,7 @@ class CardInput:
     offset: float = 0.0
     scale: float = 1.0
     pad: float | None = None
-    range: tuple[float, float] | None = None
+    domain: dict[str, InputDomain] | None = None  # fold ('all', 'even', 'odd') -> domain
 
 
 @dataclass(frozen=True)
@@ -101,6 +215,9 @@ class ModelCard:
     normalisation_from: dict[str, str] | None = None
     fold_rule: str | None = None
     fold_source: str = ""
+    domain_source: str = ""
+    perturbation: Perturbation | None = None
+    disputed: tuple[Disputed, ...] = ()
     path: Path | None = None
 
     def threshold_for(self, region: str) -> float | None:
@@ -115,6 +232,22 @@ class ModelCard:
     @property
     def folds(self) -> list[str]:
         return list(self.files)
+
+    @property
+    def has_domain(self) -> bool:
+        return any(i.domain for i in self.inputs)
+
+    def outside(self, raw: np.ndarray, folds: np.ndarray | None = None) -> np.ndarray:
+        """Which raw inputs (rows: events, columns: the card's inputs, NaN = absent) lie outside
+        the training domain: bool of the same shape; a per-fold domain applies to the rows of its
+        fold (``folds``: 0 = even, 1 = odd, as :func:`recast.models.runtime.assign_folds`)."""
+        raw = np.asarray(raw, dtype=np.float64)
+        out = np.zeros(raw.shape, dtype=bool)
+        for k, spec in enumerate(self.inputs):
+            for fold, domain in (spec.domain or {}).items():
+                rows = slice(None) if fold == "all" else (np.asarray(folds) == ("even", "odd").index(fold))
+                out[rows, k] = domain.outside(raw[rows, k])
+        return out
 
 
 def _need(doc: dict, key: str, where: str):
@@ -142,19 +275,41 @@ def parse(doc: dict, where: str) -> ModelCard:
             raise ModelError(f"{where}: with rule {rule} the files must be named 'even' and 'odd'")
     elif set(files) != {"all"}:
         raise ModelError(f"{where}: a single model is given as files: {{all: <artifact>}}")
+    training = doc.get("training_domain")
+    if training is not None and (not isinstance(training, dict) or not str(training.get("source") or "").strip()
+                                 or set(training) - {"source", "moments", "sigmas"}):
+        raise ModelError(f"{where}: training_domain needs a 'source' (and at most 'moments', 'sigmas')")
+    training = training or {}
+    sigmas = training.get("sigmas", MOMENT_SIGMAS)
+    if not isinstance(sigmas, (int, float)) or isinstance(sigmas, bool) or not sigmas > 0:
+        raise ModelError(f"{where}: training_domain.sigmas must be a positive number")
+    if training.get("moments") not in (None, "normalisation"):
+        raise ModelError(f"{where}: training_domain.moments can only be 'normalisation'")
+    if training.get("moments") and doc.get("normalisation_from") is None:
+        raise ModelError(f"{where}: training_domain.moments: normalisation needs a normalisation_from file")
     inputs = []
     for k, row in enumerate(_need(doc, "inputs", where)):
         if "name" not in row:
             raise ModelError(f"{where}: input {k} has no name")
-        rng = row.get("range")
+        if "range" in row:
+            raise ModelError(f"{where}: input {row['name']}: 'range' is now 'domain' (with training_domain.source)")
+        domain = _domain(row.get("domain"), f"{where}: input {row['name']}", files, float(sigmas))
+        if domain is None and training.get("moments"):
+            domain = {"all": InputDomain(sigmas=float(sigmas), from_normalisation=True)}
         inputs.append(CardInput(name=str(row["name"]), unit=str(row.get("unit", "")),
                                 offset=float(row.get("offset", 0.0)), scale=float(row.get("scale", 1.0)),
-                                pad=None if row.get("pad") is None else float(row["pad"]),
-                                range=tuple(map(float, rng)) if rng is not None else None))
+                                pad=None if row.get("pad") is None else float(row["pad"]), domain=domain))
         if inputs[-1].scale == 0:
             raise ModelError(f"{where}: input {row['name']} has scale 0")
     if len({i.name for i in inputs}) != len(inputs):
         raise ModelError(f"{where}: input names must be unique")
+    if any(i.domain for i in inputs) and not training:
+        raise ModelError(f"{where}: inputs have a domain but the card has no training_domain.source")
+    names = [i.name for i in inputs]
+    perturbation = _perturbation(doc.get("perturbation"), f"{where}: perturbation", names)
+    disputed = tuple(_disputed(d, f"{where}: disputed[{n}]", names) for n, d in enumerate(doc.get("disputed") or []))
+    if len({d.name for d in disputed}) != len(disputed):
+        raise ModelError(f"{where}: disputed conventions need distinct names")
     sig = _need(doc, "signature", where)
     conventions = _need(doc, "conventions", where)
     for key in ("phi_range", "btag_encoding"):
@@ -198,11 +353,147 @@ def parse(doc: dict, where: str) -> ModelCard:
         thresholds={str(k): float(v) for k, v in (doc.get("thresholds") or {}).items()},
         golden=tuple(golden), tolerance=float(doc.get("tolerance", 1e-5)), pad_stage=pad_stage,
         golden_space=golden_space, golden_unavailable=unavailable, normalisation_from=norm, fold_rule=rule,
-        fold_source=str(folds.get("source", "")),
+        fold_source=str(folds.get("source", "")), domain_source=str(training.get("source", "")),
+        perturbation=perturbation, disputed=disputed,
         extra={k: v for k, v in doc.items() if k not in {
             "id", "analysis", "description", "format", "files", "folds", "inputs", "signature",
             "conventions", "outputs", "thresholds", "golden", "tolerance", "padding_stage", "golden_space",
-            "golden_unavailable", "normalisation_from"}})
+            "golden_unavailable", "normalisation_from", "training_domain", "perturbation", "disputed"}})
+
+
+def _number(value, what: str, allow_none: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise ModelError(f"{what} must be a finite number, not {value!r}")
+    return float(value)
+
+
+def _interval(value, what: str, sigmas: float) -> InputDomain:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ModelError(f"{what}: an interval domain is [min, max]")
+    low, high = (_number(v, f"{what}: domain bound", allow_none=True) for v in value)
+    if low is None and high is None or (low is not None and high is not None and low > high):
+        raise ModelError(f"{what}: domain [{low}, {high}] is empty or unbounded on both sides")
+    return InputDomain(low=low, high=high, sigmas=sigmas)
+
+
+def _domain(spec, what: str, files: dict, sigmas: float) -> dict[str, InputDomain] | None:
+    """An input's ``domain`` entry, by fold (``all`` when it holds for every fold)."""
+    if spec is None:
+        return None
+    if isinstance(spec, list):
+        return {"all": _interval(spec, what, sigmas)}
+    if not isinstance(spec, dict):
+        raise ModelError(f"{what}: domain must be [min, max], {{values: [...]}}, {{mean, width}} or one per fold")
+    if set(spec) == {"values"}:
+        values = spec["values"]
+        if not isinstance(values, list) or not values:
+            raise ModelError(f"{what}: domain values must be a non-empty list")
+        return {"all": InputDomain(values=tuple(_number(v, f"{what}: domain value") for v in values), sigmas=sigmas)}
+    if set(spec) == {"mean", "width"}:
+        width = _number(spec["width"], f"{what}: domain width")
+        if width <= 0:
+            raise ModelError(f"{what}: domain width must be positive")
+        return {"all": InputDomain(mean=_number(spec["mean"], f"{what}: domain mean"), width=width, sigmas=sigmas)}
+    if set(spec) == set(files) and set(files) != {"all"}:
+        return {fold: _interval(spec[fold], f"{what} ({fold})", sigmas) for fold in files}
+    raise ModelError(f"{what}: domain keys {sorted(spec)} are none of values; mean, width; "
+                     f"{', '.join(files)}")
+
+
+def _slot_inputs(pattern: str, names: list[str], what: str) -> dict[str, int | None]:
+    """The inputs a name pattern matches (``{k}``: a slot number): name -> slot (None without {k})."""
+    if not isinstance(pattern, str):
+        raise ModelError(f"{what}: input pattern {pattern!r} is not text")
+    if "{k}" not in pattern:
+        return {pattern: None} if pattern in names else {}
+    regex = re.compile("^" + re.escape(pattern).replace(re.escape("{k}"), r"(\d+)") + "$")
+    return {n: int(m.group(1)) for n in names for m in [regex.match(n)] if m}
+
+
+def _matching(pattern: str, names: list[str], what: str) -> dict[str, int | None]:
+    found = _slot_inputs(pattern, names, what)
+    if not found:
+        raise ModelError(f"{what}: {pattern!r} matches no input")
+    return found
+
+
+def _object_slots(spec, what: str, names: list[str]) -> tuple[str, str] | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or set(spec) != {"pt", "eta"}:
+        raise ModelError(f"{what}: give the inputs of a slot's pt and eta, "
+                         f"e.g. {{pt: 'jetPt{{k}}', eta: 'jetEta{{k}}'}}")
+    return str(spec["pt"]), str(spec["eta"])
+
+
+def _perturbation(spec, what: str, names: list[str]) -> Perturbation | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or "inputs" not in spec or set(spec) - {"inputs", "jets", "leptons"}:
+        raise ModelError(f"{what}: needs 'inputs' (and 'jets', 'leptons')")
+    objects = {key: _object_slots(spec.get(key), f"{what}.{key}", names) for key in ("jets", "leptons")}
+
+    def slot_of(kind: str, k: int | None, name: str) -> tuple[int, int]:
+        patterns = objects["leptons" if kind == "lepton-scale" else "jets"]
+        if patterns is None:
+            raise ModelError(f"{what}: {name} ({kind}) needs the '{'leptons' if kind == 'lepton-scale' else 'jets'}' "
+                             f"slots")
+        pt, eta = (p.replace("{k}", str(k)) if k is not None else p for p in patterns)
+        if pt not in names or eta not in names:
+            raise ModelError(f"{what}: {name} ({kind}) needs inputs {pt} and {eta}, which the card lacks")
+        return names.index(pt), names.index(eta)
+
+    jet_slots = []
+    if objects["jets"] is not None:
+        for name, k in _matching(objects["jets"][0], names, f"{what}.jets").items():
+            jet_slots.append(slot_of("jet-energy-scale", k, name))
+    budgets: dict[int, Budget] = {}
+    if not isinstance(spec["inputs"], dict):
+        raise ModelError(f"{what}.inputs must map inputs to budget kinds")
+    for pattern, kind in spec["inputs"].items():
+        if kind not in BUDGETS:
+            raise ModelError(f"{what}: {pattern}: budget {kind!r} is not one of {', '.join(BUDGETS)}")
+        for name, k in _matching(pattern, names, f"{what}.inputs").items():
+            index = names.index(name)
+            if index in budgets:
+                raise ModelError(f"{what}: input {name} has two budgets")
+            per_object = kind in ("jet-energy-scale", "jet-eta-resolution", "lepton-scale")
+            if per_object:
+                budgets[index] = Budget(index, kind, slot_of(kind, k, name))
+            else:
+                if not jet_slots:
+                    raise ModelError(f"{what}: {name} ({kind}) needs the 'jets' slots")
+                budgets[index] = Budget(index, kind)
+    return Perturbation(tuple(budgets[i] for i in sorted(budgets)), tuple(jet_slots))
+
+
+def _disputed(spec, what: str, names: list[str]) -> Disputed:
+    kinds = {"pad", "scale", "phi_range", "folds"}
+    if not isinstance(spec, dict) or not spec.get("name") or not spec.get("description"):
+        raise ModelError(f"{what}: needs a name and a description (who does what)")
+    given = kinds & set(spec)
+    if len(given) != 1 or set(spec) - kinds - {"name", "description", "inputs"}:
+        raise ModelError(f"{what}: give exactly one of {', '.join(sorted(kinds))} (and 'inputs' with phi_range)")
+    kind = given.pop()
+    out = Disputed(str(spec["name"]), " ".join(str(spec["description"]).split()))
+    if kind in ("pad", "scale"):
+        if not isinstance(spec[kind], dict) or not spec[kind]:
+            raise ModelError(f"{what}: {kind} maps inputs to values")
+        values = {names.index(n): _number(v, f"{what}: {kind} of {n}")
+                  for pattern, v in spec[kind].items() for n in _matching(pattern, names, what)}
+        if kind == "scale" and any(v == 0 for v in values.values()):
+            raise ModelError(f"{what}: a scale of 0")
+        return dataclasses.replace(out, **{kind: values})
+    if kind == "phi_range":
+        if spec["phi_range"] not in PHI_RANGES or not isinstance(spec.get("inputs"), list):
+            raise ModelError(f"{what}: phi_range is one of {', '.join(PHI_RANGES)}, with the 'inputs' it applies to")
+        found = sorted({names.index(n) for p in spec["inputs"] for n in _matching(p, names, what)})
+        return dataclasses.replace(out, phi_range=spec["phi_range"], phi_inputs=tuple(found))
+    if spec["folds"] not in DISPUTED_FOLDS:
+        raise ModelError(f"{what}: folds is one of {', '.join(DISPUTED_FOLDS)}")
+    return dataclasses.replace(out, folds=spec["folds"])
 
 
 def read(path: Path) -> ModelCard:

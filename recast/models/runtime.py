@@ -10,6 +10,7 @@ whole chunk with one onnxruntime call per fold.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,7 +200,6 @@ def check_golden(model: LoadedModel) -> None:
 
 def with_normalisation(card: ModelCard) -> ModelCard:
     """The card with offsets and scales from its ``normalisation_from`` artifact (if any)."""
-    import dataclasses
     import json
 
     spec = card.normalisation_from
@@ -219,8 +219,18 @@ def with_normalisation(card: ModelCard) -> ModelCard:
                          f"{card.input_names[first] if first < len(card.inputs) else 'end'})")
     if len(mean) != len(names) or len(std) != len(names) or any(s == 0 for s in std):
         raise ModelError(f"{path}: normalisation arrays do not fit its {len(names)} branches")
-    inputs = tuple(dataclasses.replace(i, offset=float(m), scale=float(s)) for i, m, s in zip(card.inputs, mean, std))
+    inputs = tuple(dataclasses.replace(i, offset=float(m), scale=float(s), domain=_moments(i.domain, float(m), float(s)))
+                   for i, m, s in zip(card.inputs, mean, std))
     return dataclasses.replace(card, inputs=inputs)
+
+
+def _moments(domain, mean: float, width: float):
+    """An input's training domain with the normalisation file's moments filled in where the card
+    takes them from it (``training_domain.moments: normalisation``)."""
+    if not domain:
+        return domain
+    return {fold: dataclasses.replace(d, mean=mean, width=width) if d.from_normalisation else d
+            for fold, d in domain.items()}
 
 
 _LOADED: dict[tuple, LoadedModel] = {}

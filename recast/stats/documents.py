@@ -23,10 +23,13 @@ LIKELIHOODS = ("simplified", "full", "both")
 
 
 def compute(doc: dict[str, Any], analysis, likelihood: str = "simplified", xsec_unc: bool = False,
-            upper_limits: str = "best", on_region: ProgressCallback | None = None) -> list[Limits]:
+            upper_limits: str = "best", on_region: ProgressCallback | None = None,
+            ml_unc: limits.MLUncertainty | None = None, ml_source: str = "recast probe") -> list[Limits]:
     """Limits of a result with the requested likelihood(s): ``simplified``, ``full`` or ``both``;
     ``upper_limits`` chooses the regions that get an upper limit on mu (``none``, ``best``, ``all``).
-    ``on_region(what, done, total)`` is called after every region, combination and upper limit."""
+    ``on_region(what, done, total)`` is called after every region, combination and upper limit.
+    ``ml_unc``: region -> relative (up, down) ML-selection robustness band (``recast probe``, read
+    from ``ml_source``), a normsys on each such region's signal."""
     if likelihood not in LIKELIHOODS:
         raise RecastError(f"--likelihood {likelihood}: choose simplified, full or both")
     limits.check_upper_limits(upper_limits)
@@ -36,11 +39,20 @@ def compute(doc: dict[str, Any], analysis, likelihood: str = "simplified", xsec_
         raise RecastError(f"the result is not one of {analysis.id} as recast knows it (signal regions "
                           f"{', '.join(foreign[:5]) or doc['analysis']['id']})")
     steps = Steps(limits.count_steps(doc, analysis, likelihood, upper_limits), on_region)
+    ml_unc = {region: band for region, band in (ml_unc or {}).items() if band[0] or band[1]}  # (0, 0): no modifier
+    unknown = sorted(set(ml_unc) - known)
+    if unknown:
+        raise RecastError(f"{ml_source}: ML-selection uncertainty for regions {analysis.id} does not have: "
+                          f"{', '.join(unknown)}")
     out = []
     if likelihood in ("simplified", "both"):
-        out.append(simplified(doc, analysis, xsec_unc, upper_limits, _steps=steps))
+        out.append(simplified(doc, analysis, xsec_unc, upper_limits, _steps=steps, ml_unc=ml_unc))
     if likelihood in ("full", "both"):
-        out.append(full(doc, analysis, xsec_unc, upper_limits, _steps=steps))
+        out.append(full(doc, analysis, xsec_unc, upper_limits, _steps=steps, ml_unc=ml_unc))
+    note = limits.ml_note(ml_unc, ml_source)
+    for lim in out:
+        if note:
+            lim.notes.append(note)
     return out
 
 

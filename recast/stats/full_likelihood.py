@@ -19,7 +19,8 @@ from .limits import Limits, ProgressCallback, RegionLimit, Steps
 
 
 def _patched_workspace(path, spec: dict[str, Any], signal: float, signal_err: float,
-                       xsec_rel: float | None, poi_max: float = fits.MU_MAX) -> dict[str, Any]:
+                       xsec_rel: float | None, poi_max: float = fits.MU_MAX,
+                       ml_band: tuple[float, float] | None = None) -> dict[str, Any]:
     """A background-only workspace with our signal in its signal-region channel."""
     ws = json.loads(path.read_text())
     channel = next((c for c in ws.get("channels", []) if c.get("name") == spec["channel"]), None)
@@ -30,6 +31,8 @@ def _patched_workspace(path, spec: dict[str, Any], signal: float, signal_err: fl
             {"name": "signal_mcstat", "type": "shapesys", "data": [max(signal_err, fits.MC_ERR_FLOOR * signal)]}]
     if xsec_rel:
         mods.append(limits.xsec_normsys(xsec_rel))
+    if ml_band:
+        mods.append(limits.ml_normsys(ml_band))
     channel["samples"].append({"name": "recast_signal", "data": [max(signal, fits.EMPTY_SIGNAL)], "modifiers": mods})
     for measurement in ws.get("measurements", []):
         params = measurement["config"].setdefault("parameters", [])
@@ -39,7 +42,7 @@ def _patched_workspace(path, spec: dict[str, Any], signal: float, signal_err: fl
 
 
 def _full_region(name: str, sr: dict[str, Any], spec: dict[str, Any], analysis_id: str,
-                 xsec_rel: float | None) -> RegionLimit | str:
+                 xsec_rel: float | None, ml_band: tuple[float, float] | None = None) -> RegionLimit | str:
     """The full-likelihood answer for one region, or why there is none."""
     from .. import artifacts
     from ..errors import ArtifactError, ArtifactUnavailable
@@ -66,7 +69,7 @@ def _full_region(name: str, sr: dict[str, Any], spec: dict[str, Any], analysis_i
     mu_signal = fits.signal_scale(out.signal, out.background, out.background_err)
     try:
         ws = pyhf.Workspace(_patched_workspace(path, spec, out.signal[0] / mu_signal, out.signal_err[0] / mu_signal,
-                                               xsec_rel, fits.poi_max(mu_signal)))
+                                               xsec_rel, fits.poi_max(mu_signal), ml_band))
         model = ws.model()
         data = ws.data(model)
     except (pyhf.exceptions.InvalidSpecification, pyhf.exceptions.InvalidModel, KeyError, ValueError) as exc:
@@ -81,9 +84,11 @@ def _full_region(name: str, sr: dict[str, Any], spec: dict[str, Any], analysis_i
 
 
 def full(doc: dict[str, Any], analysis, xsec_unc: bool = False, upper_limits: str = "best",
-         on_region: ProgressCallback | None = None, _steps: Steps | None = None) -> Limits:
+         on_region: ProgressCallback | None = None, _steps: Steps | None = None,
+         ml_unc: limits.MLUncertainty | None = None) -> Limits:
     """Limits with the analysis' published background-only workspaces, for every region that has
-    one (see the module docstring)."""
+    one (see the module docstring); ``ml_unc`` as for :func:`~recast.stats.simplified`."""
+    ml_unc = ml_unc or {}
     spec = analysis.full_likelihood
     out = Limits(analysis=doc["analysis"]["id"], likelihood="full")
     if not spec:
@@ -94,7 +99,7 @@ def full(doc: dict[str, Any], analysis, xsec_unc: bool = False, upper_limits: st
     for name, sr in limits.regions_of(doc).items():
         if sr["published"] is None:
             continue
-        answer = _full_region(name, sr, spec, analysis.id, xsec_rel)
+        answer = _full_region(name, sr, spec, analysis.id, xsec_rel, ml_unc.get(name))
         steps.tick(f"{name} (full)")
         if isinstance(answer, str):
             if answer != "no published workspace":

@@ -137,6 +137,24 @@ def xsec_rel(doc: dict[str, Any], xsec_unc: bool, out: Limits) -> float | None:
     return xsec["uncertainty_fb"] / xsec["value_fb"]
 
 
+MLUncertainty = dict[str, tuple[float, float]]  # region -> relative (up, down) of the ML-selection band
+
+
+def ml_normsys(band: tuple[float, float]) -> dict[str, Any]:
+    """The ML-selection robustness band of a region (``recast probe``: relative efficiency change
+    up >= 0, down <= 0) as a pyhf normsys on its signal, the downward variation kept above zero."""
+    up, down = band
+    return {"name": "signal_ml_robustness", "type": "normsys", "data": {"hi": 1 + up, "lo": max(1 + down, 1e-3)}}
+
+
+def ml_note(ml_unc: MLUncertainty | None, source: str) -> str | None:
+    """The limits' note on the ML-selection uncertainty included, or None."""
+    if not ml_unc:
+        return None
+    return (f"ML-selection robustness uncertainty from {source} on the signal of "
+            + ", ".join(f"{r} (+{100 * u:.1f} % / {100 * d:.1f} %)" for r, (u, d) in ml_unc.items()))
+
+
 def xsec_normsys(xsec_rel: float) -> dict[str, Any]:
     """The cross-section uncertainty as a pyhf normsys on the signal, its downward variation kept
     above zero (a 100 % uncertainty would make the signal vanish)."""

@@ -23,13 +23,16 @@ from .limits import Limits, ProgressCallback, RegionLimit, Steps
 
 
 def workspace_spec(signal, signal_err, background, background_err, xsec_rel: float | None,
-                   poi_max: float = fits.MU_MAX) -> dict[str, Any]:
-    """The pyhf workspace (without observations) of the bins of one region or combination."""
+                   poi_max: float = fits.MU_MAX, ml_band: tuple[float, float] | None = None) -> dict[str, Any]:
+    """The pyhf workspace (without observations) of the bins of one region or combination;
+    ``ml_band``: the region's ML-selection robustness band (:func:`recast.stats.limits.ml_normsys`)."""
     s, ds = signal_inputs(signal, signal_err)
     sig_mods = [{"name": "mu", "type": "normfactor", "data": None},
                 {"name": "signal_mcstat", "type": "shapesys", "data": ds.tolist()}]
     if xsec_rel:
         sig_mods.append(limits.xsec_normsys(xsec_rel))
+    if ml_band:
+        sig_mods.append(limits.ml_normsys(ml_band))
     return {
         "channels": [{"name": "SR", "samples": [
             {"name": "signal", "data": s.tolist(), "modifiers": sig_mods},
@@ -68,23 +71,29 @@ METHODS = ("auto", "counting", "pyhf")
 
 
 def build_likelihood(signal, signal_err, background, background_err, xsec_rel: float | None,
-                     observed: Sequence[int], method: str = "auto") -> Asymptotics:
+                     observed: Sequence[int], method: str = "auto",
+                     ml_band: tuple[float, float] | None = None) -> Asymptotics:
     """The simplified likelihood of one region or combination, its signal rescaled to O(1) POI:
     solved bin by bin (:class:`~recast.stats.counting.CountingLikelihood`), or with pyhf's fits when
-    a cross-section uncertainty couples the bins (or a background is not positive). ``method``
-    forces one of the two (``"counting"``, ``"pyhf"``: cross-checks)."""
+    a cross-section (or ML-selection, ``ml_band``) uncertainty couples the bins (or a background
+    is not positive). ``method`` forces one of the two (``"counting"``, ``"pyhf"``: cross-checks)."""
     if method not in METHODS:
         raise ValueError(f"method {method!r}: one of {', '.join(METHODS)}")
     mu_signal = fits.signal_scale(signal, background, background_err)
     s, ds = signal_inputs([x / mu_signal for x in signal], [e / mu_signal for e in signal_err])
-    if method == "counting" or (method == "auto" and counting.usable(background, background_err, xsec_rel)):
+    if ml_band and method == "counting":
+        raise ValueError("the counting likelihood has no ML-selection uncertainty: use pyhf")
+    if method == "counting" or (method == "auto" and not ml_band
+                                and counting.usable(background, background_err, xsec_rel)):
         return counting.CountingLikelihood(s, ds, background, background_err, observed, mu_signal,
                                            fits.poi_max(mu_signal))
-    spec = workspace_spec(s, ds, background, background_err, xsec_rel, poi_max=fits.poi_max(mu_signal))
+    spec = workspace_spec(s, ds, background, background_err, xsec_rel, poi_max=fits.poi_max(mu_signal),
+                          ml_band=ml_band)
     return Likelihood(*model_and_data(spec, observed), mu_signal=mu_signal)
 
 
-def _region_limit(name: str, kind: str, members: list[dict[str, Any]], xsec_rel: float | None) -> RegionLimit:
+def _region_limit(name: str, kind: str, members: list[dict[str, Any]], xsec_rel: float | None,
+                  ml_band: tuple[float, float] | None = None) -> RegionLimit:
     pubs = [m["published"] for m in members]
     out = RegionLimit(name=name, kind=kind, likelihood="simplified", regions=[m["name"] for m in members],
                       signal=[m["yield"] or 0.0 for m in members], signal_err=[m["yield_err"] or 0.0 for m in members],
@@ -95,7 +104,7 @@ def _region_limit(name: str, kind: str, members: list[dict[str, Any]], xsec_rel:
         out.r_obs = out.r_exp = 0.0
         return out
     out._likelihood = build_likelihood(out.signal, out.signal_err, out.background, out.background_err,
-                                       xsec_rel, out.observed)
+                                       xsec_rel, out.observed, ml_band=ml_band)
     limits.fill_cls(out)
     if kind == "single":
         p = pubs[0]
@@ -108,10 +117,13 @@ def _region_limit(name: str, kind: str, members: list[dict[str, Any]], xsec_rel:
 
 
 def simplified(doc: dict[str, Any], analysis, xsec_unc: bool = False, upper_limits: str = "best",
-               on_region: ProgressCallback | None = None, _steps: Steps | None = None) -> Limits:
+               on_region: ProgressCallback | None = None, _steps: Steps | None = None,
+               ml_unc: limits.MLUncertainty | None = None) -> Limits:
     """Limits of a result document with the simplified likelihoods (see the module docstring and
-    :mod:`recast.stats.limits`);
+    :mod:`recast.stats.limits`); ``ml_unc``: region -> relative (up, down) ML-selection robustness
+    band (``recast probe``), a normsys on that region's signal;
     ``on_region(what, done, total)`` is called after every region, combination and upper limit."""
+    ml_unc = ml_unc or {}
     out = Limits(analysis=doc["analysis"]["id"], likelihood="simplified")
     xsec_rel = limits.xsec_rel(doc, xsec_unc, out)
     steps = _steps or Steps(limits.count_steps(doc, analysis, "simplified", upper_limits), on_region)
@@ -120,10 +132,12 @@ def simplified(doc: dict[str, Any], analysis, xsec_unc: bool = False, upper_limi
         if sr["published"] is None:
             out.notes.append(f"{name}: no published observed count and background, no limit")
             continue
-        out.regions.append(_region_limit(name, "single", [sr], xsec_rel))
+        out.regions.append(_region_limit(name, "single", [sr], xsec_rel, ml_unc.get(name)))
         steps.tick(name)
     for name, members in analysis.combinations.items():
         present = [regions[m] for m in members if m in regions and regions[m]["published"] is not None]
+        if set(members) & set(ml_unc):
+            out.notes.append(f"{name}: the ML-selection uncertainty of its bins is not applied to the combination")
         if len(present) == len(members):
             out.regions.append(_region_limit(name, "combined", present, xsec_rel))
             steps.tick(name)
