@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import output, schemas
 from ..results import encode, software_versions, timestamp
-from ..validation.figures import _panels, _plt, _png, number
+from ..validation.figures import FigureSet, _panels, _plt, _png, number
 from ..validation.report import json_safe, to_html, to_markdown
 from . import SCHEMA, SCHEMA_VERSION
 
@@ -320,14 +320,8 @@ def _input_text(source: Mapping[str, Any] | None) -> str:
 def render(doc: Mapping[str, Any]) -> dict[str, bytes]:
     """Every file of the probe's output directory, by name: probe.json, report.html (figures
     embedded), report.md and the figures."""
-    images: dict[str, bytes] = {}
-    figures: dict[str, str] = {}
-
-    def add(key: str, png: bytes | None) -> None:
-        if png:
-            figures[key] = f"figures/{key}.png"
-            images[figures[key]] = png
-
+    page = FigureSet()
+    add, figures, images = page.add, page.names, page.images
     add("band", band_figure(doc["regions"]))
     for m in doc["models"]:
         add(f"domain_{m['score']}", domain_figure(m))

@@ -34,6 +34,21 @@ def number(x: float | None, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+class FigureSet:
+    """The figures of a page: ``add(key, png)`` keeps a PNG (None is skipped) under
+    ``figures/<key>.png``; ``names`` maps each key to that file name (the page's image blocks),
+    ``images`` each file name to its bytes (embedded in the HTML, written beside it)."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.images: dict[str, bytes] = {}
+
+    def add(self, key: str, png: bytes | None) -> None:
+        if png:
+            self.names[key] = f"figures/{key}.png"
+            self.images[self.names[key]] = png
+
+
 def _plt():
     import matplotlib
 

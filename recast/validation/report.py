@@ -20,7 +20,15 @@ from typing import Any
 
 from .. import output
 from .compare import STATUS_FILE, check_schema
-from .figures import acc_eff_figure, card_label, cutflow_figure, map_figure, number, score_figure
+from .figures import (
+    FigureSet,
+    acc_eff_figure,
+    card_label,
+    cutflow_figure,
+    map_figure,
+    number,
+    score_figure,
+)
 from .figures import table as _table
 from .rule import DISAGREES, INCONCLUSIVE, VALIDATED
 from .run import score_cuts
@@ -288,19 +296,12 @@ def render(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mapping[str
     writes them: summary.json, report.html, the status document (validation.json, if given),
     report.md, the figures. ``planes``: the sigma_UL planes compared
     (:func:`recast.validation.limits.compare_planes`)."""
+    from ..results import encode
     from .plane_report import parent_tex, plane_blocks, plane_figures
 
-    from ..results import encode
-
     labels = {k: v.get("label", k) for k, v in spec.references.items()}
-    images: dict[str, bytes] = {}
-    figures: dict[str, str] = {}
-
-    def add(key: str, png: bytes | None) -> None:
-        if png:
-            figures[key] = f"figures/{key}.png"
-            images[figures[key]] = png
-
+    page = FigureSet()
+    add, figures, images = page.add, page.names, page.images
     bench = [p for p in spec.points if p.grid is None and p.plane is None and p.name in compared]
     acc_rows = [r for p in bench for r in with_other_cards(compared, p.name) if r["ratio"] is not None]
     if acc_rows:
