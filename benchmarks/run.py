@@ -22,6 +22,9 @@ cached in ``benchmarks/cache/``. Each stage is timed on its own over the same ev
 * end-to-end: ``engine.run`` from the HepMC file (read + objects + selection), for
   ATLAS-SUSY-2018-30 (plain file) and ATLAS-SUSY-2018-22 (gzip file, as ``recast run --events``);
 * limits: CLs and the 95% CL upper limit of one BDT signal region (pyhf, asymptotic).
+* first-run: ``recast run ANA-SUSY-2018-22 --events`` on the gzip file in a fresh process with a
+  fresh user cache (``RECAST_CACHE_DIR``: compiled numba kernels, converted BDTs), as after
+  ``pip install``, then again in fresh processes with that cache warm (best of two).
 * selection-2019-04+NN: ATLAS-SUSY-2019-04 variables (combinatorial kernels), its five networks and
   cuts on objects in memory; minmax-kernel: the min-max split mass alone on the same jets.
 * models: the eight ATLAS-SUSY-2018-22 BDTs (both folds) on 100,000 events, batched (one call
@@ -213,6 +216,30 @@ def limit_stage(record) -> None:
     record("limits (CLs+mu95, 1 bin)", n, t, unit="limits")
 
 
+def first_run_stage(gz: Path) -> dict:
+    """Wall time of ``recast run ANA-SUSY-2018-22 --events FILE`` in a fresh process: with an empty
+    user cache (what the first run after installing pays: numba compilation, TMVA conversion),
+    then warm (best of two)."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="recast-first-run-") as tmp:
+        env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+        env["RECAST_CACHE_DIR"] = str(Path(tmp) / "cache")
+        command = [sys.executable, "-m", "recast.cli", "run", "ANA-SUSY-2018-22", "--events", str(gz),
+                   "--xsec-fb", "1", "-q", "--out", str(Path(tmp) / "result.json")]
+
+        def once() -> float:
+            start = time.perf_counter()
+            subprocess.run(command, env=env, check=True, capture_output=True)
+            return time.perf_counter() - start
+
+        first = once()
+        warm = min(once(), once())
+    print(f"  first run {first:.1f} s, warm run {warm:.1f} s (recast run --events, fresh processes)", file=sys.stderr)
+    return {"first_s": first, "warm_s": warm}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nevents", type=int, default=1000)
@@ -324,6 +351,7 @@ def main() -> None:
     model_stages(record, batches, args.model_events)
     nn_analysis_stage(record, batches)
     limit_stage(record)
+    first_run = first_run_stage(gz)
 
     rate = {k: v["events_per_s"] for k, v in stages.items()}
 
@@ -348,13 +376,18 @@ def main() -> None:
             rate["bdt-2018-22 batched"] / rate["bdt-2018-22 batched-onnxruntime"],
         "2019-04 network batched / per event": rate["nn-2019-04 batched"] / rate["nn-2019-04 per-event"],
         "min-max kernel share of the 2019-04 selection": rate["selection-2019-04+NN"] / rate["minmax-kernel"],
+        "first run - warm run, recast run --events (s)": first_run["first_s"] - first_run["warm_s"],
+        "first run / warm run": first_run["first_s"] / first_run["warm_s"],
+        "first run / pyhepmc bare read of the plain file": first_run["first_s"] * rate["read-ref-pyhepmc"] / n,
+        "warm run / pyhepmc bare read of the plain file": first_run["warm_s"] * rate["read-ref-pyhepmc"] / n,
     }
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     doc = {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
            "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
            "software": results.software_versions(), "nevents": n, "chunk_size": args.chunk_size,
            "stages": stages, "ratios": ratios, "peak_rss_mb": peak_mb,
-           "reading_peak_rss_mb": {"1 chunk": rss_1, "10 chunks": rss_10, "chunk_size": small}}
+           "reading_peak_rss_mb": {"1 chunk": rss_1, "10 chunks": rss_10, "chunk_size": small},
+           "first_run": first_run}
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"bench-{doc['created'].replace(':', '')}.json"
     path.write_text(json.dumps(doc, indent=1))
