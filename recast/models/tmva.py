@@ -20,7 +20,9 @@ start at the root and, while the node is intermediate (``nType == 0``), go right
 The ONNX graph takes float32 features, casts them to double (exact) and runs the ensemble with
 double thresholds and leaf weights: a cut is a float32 value, so comparing in double gives exactly
 the float32 decision, and the sum over hundreds of trees is accumulated in double instead of
-float32 (onnxruntime accumulates in the threshold type).
+float32 (onnxruntime accumulates in the threshold type). Runs evaluate the converted trees with the
+numba kernel of :mod:`recast.models.forest` (the same sums bit for bit, TMVA's output transform in
+double); the graph stays the cached, portable form and what ``recast convert tmva`` writes.
 """
 
 from __future__ import annotations
