@@ -566,3 +566,23 @@ def test_runtime_uses_the_kernel(bdt_dir, cache):
 
     model = runtime.load(card_mod.card(ANALYSIS, "BDT-GGd2"))
     assert all(isinstance(s, forest_mod.ForestSession) for s in model.sessions.values())
+
+
+def test_kernel_on_models_converted_before_the_weight_sum(tmp_path):
+    """Cached conversions made before boost_weight_sum was recorded (same converter version): a
+    Grad forest does not need it and runs through the kernel; any other boost type stays with
+    onnxruntime rather than normalise with the graph's rounded float32 sum."""
+    from recast.models import forest as forest_mod
+
+    def without_sum(model):
+        kept = [(p.key, p.value) for p in model.metadata_props if p.key != "boost_weight_sum"]
+        del model.metadata_props[:]
+        onnx.helper.set_model_props(model, dict(kept))
+        return model
+
+    grad = without_sum(tmva.to_onnx(tmva.read_xml(_write(tmp_path, make_xml(GRAD_TREES)))))
+    assert forest_mod.session(grad) is not None
+    ada = tmva.to_onnx(tmva.read_xml(_write(tmp_path, make_xml(ADA_TREES, boost="AdaBoost", weights=ADA_WEIGHTS),
+                                            "ada.xml")))
+    assert forest_mod.session(ada).boost_weight_sum == 3.5
+    assert forest_mod.session(without_sum(ada)) is None

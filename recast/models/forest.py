@@ -238,10 +238,13 @@ def session(model) -> ForestSession | None:
     from .tmva import INPUT_NAME, OUTPUT_NAME
 
     meta = {p.key: p.value for p in model.metadata_props}
-    if "converted by recast" not in meta.get("converted_by", "") or "boost_weight_sum" not in meta:
+    if "converted by recast" not in meta.get("converted_by", ""):
+        return None
+    grad = meta.get("boost_type") == "Grad"
+    if not grad and "boost_weight_sum" not in meta:  # converted before the sum was recorded
         return None
     arrays = arrays_from_onnx(model, int(meta["n_variables"]))
     if arrays is None or arrays.n_trees != int(meta["n_trees"]):
         return None
-    return ForestSession(arrays, meta["boost_type"] == "Grad", float(meta["boost_weight_sum"]), INPUT_NAME,
-                         OUTPUT_NAME, int(meta["n_variables"]))
+    return ForestSession(arrays, grad, float(meta.get("boost_weight_sum", "nan")), INPUT_NAME, OUTPUT_NAME,
+                         int(meta["n_variables"]))

@@ -41,7 +41,7 @@ from .tmva_xml import TMVAForest, read_weight_file, read_xml  # noqa: F401 (the 
 
 #: Bumped whenever the produced ONNX graph changes: cached conversions of another version are
 #: redone.
-CONVERTER_VERSION = "2"  # 2: boost_weight_sum in the metadata (recast.models.forest)
+CONVERTER_VERSION = "1"
 ONNX_OPSET = 17  #: default-domain opset (Cast, Tanh, Div, Mul)
 ONNX_ML_OPSET = 3  #: ai.onnx.ml opset of TreeEnsembleRegressor
 INPUT_NAME, OUTPUT_NAME = "features", "score"
@@ -121,7 +121,9 @@ def to_onnx(forest: TMVAForest):
         "method": forest.method,
         "n_trees": str(forest.n_trees),
         "n_variables": str(forest.n_variables),
-        # TMVA's normalisation, summed in tree order in double (the graph's float32 copy is rounded)
+        # TMVA's normalisation, summed in tree order in double (the graph's float32 copy is rounded),
+        # for recast.models.forest; not a new converter version: the graph is the same, and a model
+        # converted without it runs through onnxruntime if it needs it (not BoostType=Grad)
         "boost_weight_sum": repr(float(sum(forest.boost_weight.tolist()))),
         "converted_by": f"converted by recast {__version__} (recast.models.tmva)",
         "converter_version": CONVERTER_VERSION,
