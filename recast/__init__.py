@@ -18,7 +18,8 @@ Every part, by its role (the first lines of each module say more):
                  named lists of cuts per signal region.
 ``analyses``     the searches (``analyses/`` in the source tree), registered as entry points.
 ``models``       preserved ML models: model cards (inputs, padding, conventions, golden outputs),
-                 TMVA -> ONNX conversion, batched onnxruntime evaluation with fold rules.
+                 TMVA -> ONNX conversion, batched evaluation with fold rules (onnxruntime; the
+                 TMVA BDTs through a numba kernel over the flattened forest).
 ``engine``       one analysis over batches: variables, models scored on preselected events, cut
                  masks, weighted cutflows and histograms (``Counts``, which add up).
 ``pipeline``     one pass over one source through several analyses, sharing objects per chunk,
@@ -35,10 +36,12 @@ Every part, by its role (the first lines of each module say more):
 ``validation``   comparisons with ATLAS' published cutflows, A x eff and maps: specifications,
                  runs on Dask, the status rule, Markdown/HTML reports.
 ``artifacts``    ATLAS' files (models, workspaces, cards) fetched by sha256 from HEPData into the
-                 user cache (``cache``), or found in a local mirror.
+                 user cache (``cache``, which also keeps the compiled numba kernels), or found in
+                 a local mirror.
 ``cli``          the ``recast`` command: argument parsing, progress bars and messages only.
 ``output``,      where files go: output locations checked before any work, atomic writes, a
 ``atomic``       fallback file when a write fails; ``errors``: the one-line input errors.
+``kernels``      helpers for the numba kernels (borrowed array views).
 ``rng``          the seeded per-event random streams (b-tagging, efficiencies, fold rules).
 ``paths``        where the package's ``data`` live (``data/`` in the source tree): published numbers,
                  model cards, validation specifications, cross-section tables, the artifact registry.
@@ -46,6 +49,9 @@ Every part, by its role (the first lines of each module say more):
 
 __version__ = "0.1.0"
 
+from .cache import use_numba_cache  # noqa: E402
 from .errors import RecastError  # noqa: E402
+
+use_numba_cache()  # before any module defines a kernel
 
 __all__ = ["RecastError", "__version__"]

@@ -510,3 +510,20 @@ def test_apply_efficiency_depends_on_the_event_not_the_chunk():
                       event_number=obj.event_number[lo:hi], weight=obj.weight[lo:hi], seed=obj.seed)
         parts += apply_efficiency(sub.jets, 0.5, sub, "jvt").pt.tolist()
     assert parts == whole
+
+
+def test_pid_table_matches_per_id_lookup():
+    """pid_table finds distinct ids by direct indexing (|pid| < 2**15) and sorts only the others:
+    every particle still gets its own id's properties, whatever the mix and order."""
+    from recast.events.record import _distinct_ids, _pid_properties, pid_table
+
+    pid = np.array([211, -211, 22, 1000022, 5122, -5122, 2212, 22, 9900110, 32767, -32767, 32768, -32768,
+                    100443, 211, 11, -1000024, 1000022], np.int32)
+    uniq, inverse = _distinct_ids(pid)
+    assert np.array_equal(uniq[inverse], pid) and sorted(uniq.tolist()) == sorted(set(pid.tolist()))
+    charge, hadron, is_b, is_c, bsm = pid_table(pid)
+    expected = np.array([_pid_properties(int(p)) for p in pid], dtype=np.float64)
+    assert charge.tolist() == expected[:, 0].tolist()
+    assert [hadron.tolist(), is_b.tolist(), is_c.tolist(), bsm.tolist()] == expected[:, 1:].astype(bool).T.tolist()
+    assert charge[[0, 1, 6, 16]].tolist() == [1, -1, 1, -1] and bsm[[3, 16]].all() and is_b[[4, 5]].all()
+    assert [len(a) for a in _distinct_ids(pid[:0])] == [0, 0]

@@ -466,3 +466,123 @@ def test_cli_convert_bad_file(tmp_path, cache, capsys):
     assert "Traceback" not in captured.err and not out.exists()
     assert main(["convert", "tmva", str(tmp_path / "missing.xml"), str(out)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"recast: error: {tmp_path / 'missing.xml'}: no such file"]
+
+
+# -- the numba kernel (recast.models.forest) against onnxruntime and TMVA's arithmetic ------------
+
+FLOAT32_ULP_AT_1 = 2.0 ** -24  # half the float32 spacing just below 1: the rounding error of |MVA| < 1
+
+
+def _with_raw_output(model: onnx.ModelProto) -> ort.InferenceSession:
+    """The graph with its tree sum (the TreeEnsembleRegressor's float32 output) exposed too."""
+    exposed = onnx.ModelProto()
+    exposed.CopyFrom(model)
+    exposed.graph.output.append(onnx.helper.make_tensor_value_info("raw", onnx.TensorProto.FLOAT, ["N", 1]))
+    return _session(exposed)
+
+
+def _tmva_mva(raw: np.ndarray, forest) -> np.ndarray:
+    """TMVA's MVA value in double, term for term as MethodBDT writes it (libm's exp, as TMath::Exp)."""
+    import math
+
+    if forest.is_grad:
+        return np.array([2.0 / (1.0 + math.exp(-2.0 * f)) - 1.0 for f in raw.tolist()])
+    norm = float(sum(forest.boost_weight.tolist()))
+    return raw / norm if norm > np.finfo(float).eps else np.zeros_like(raw)
+
+
+@pytest.mark.parametrize("name", BDTS)
+def test_kernel_matches_onnx_bit_for_bit(name, converted, tmva_numpy):
+    from recast.models import forest as forest_mod
+
+    c = converted[name]
+    session = forest_mod.session(c.model)
+    assert session is not None and session.arrays.n_trees == 800
+    x = _inputs(c.ref, np.random.default_rng(100 + BDTS.index(name)))
+    raw = session.arrays.sums(x)
+    # the sum over trees in tree order, in double, as TMVA adds it: bit for bit
+    per_tree = tmva_numpy.tree_values(c.ref, x)
+    assert np.array_equal(raw, np.cumsum(per_tree, axis=1)[:, -1])
+    # the same sum as onnxruntime's tree ensemble computes it, rounded to its float32 output: bit for bit
+    onnx_score, onnx_raw = _with_raw_output(c.model).run(["score", "raw"], {"features": x})
+    assert np.array_equal(raw.astype(np.float32), onnx_raw[:, 0])
+    # the score is TMVA's double value rounded once to float32: bit for bit
+    (score,) = session.run(["score"], {"features": x})
+    assert score.dtype == np.float32 and score.shape == (len(x), 1)
+    tmva_double = _tmva_mva(raw, c.forest)
+    assert np.array_equal(score[:, 0], tmva_double.astype(np.float32))
+    assert np.abs(score[:, 0] - tmva_double).max() <= FLOAT32_ULP_AT_1
+    # onnxruntime's float32 Tanh is a few ulp off the same value
+    ulps = np.abs(score[:, 0].view(np.int32).astype(np.int64) - onnx_score[:, 0].view(np.int32))
+    assert ulps.max() <= 8, f"{name}: the kernel and onnxruntime differ by {ulps.max()} ulp"
+
+
+def test_kernel_by_hand(tmp_path):
+    from recast.models import forest as forest_mod
+
+    grad = forest_mod.session(tmva.to_onnx(tmva.read_xml(_write(tmp_path, make_xml(GRAD_TREES, right_first={0})))))
+    x = np.array([c[0] for c in GRAD_CASES], np.float32)
+    assert grad.arrays.sums(x) == pytest.approx([c[1] for c in GRAD_CASES], abs=1e-15)
+    assert grad.scores(x) == pytest.approx(np.tanh([c[1] for c in GRAD_CASES]), abs=1e-7)
+    for yes_no in (True, False):
+        path = _write(tmp_path, make_xml(ADA_TREES, boost="AdaBoost", yes_no=yes_no, weights=ADA_WEIGHTS,
+                                         right_first={1}), f"ada_{yes_no}.xml")
+        ada = forest_mod.session(tmva.to_onnx(tmva.read_xml(path)))
+        expected = [c[1] if yes_no else c[2] for c in ADA_CASES]
+        assert ada.scores(np.array([c[0] for c in ADA_CASES])) == pytest.approx(expected, abs=1e-7)
+    zero = forest_mod.session(tmva.to_onnx(tmva.read_xml(
+        _write(tmp_path, make_xml(ADA_TREES, boost="AdaBoost", weights=[0.0, 0.0, 0.0]), "zero.xml"))))
+    assert zero.scores(np.array([[0.5, 0.5], [3.0, 2.0]])).tolist() == [0.0, 0.0]
+
+
+def _chain(n_leaves: int):
+    """A tree with ``n_leaves`` leaves: right while x0 >= 0, 1, 2, ...; the k-th left leaf is worth k."""
+    spec = leaf(float(n_leaves - 1))
+    for k in reversed(range(n_leaves - 1)):
+        spec = cut(0, float(k), 1, leaf(float(k)), spec)
+    return spec
+
+
+def test_kernel_leaf_limit(tmp_path):
+    """Trees of up to 64 leaves go through the kernel (exit leaf from bit 0 to bit 63); deeper ones
+    stay with onnxruntime."""
+    from recast.models import forest as forest_mod
+
+    model = tmva.to_onnx(tmva.read_xml(_write(tmp_path, make_xml([_chain(64), _chain(2)], nvar=1), "deep.xml")))
+    session = forest_mod.session(model)
+    assert session is not None
+    x = np.array([[-1.0], [0.0], [10.5], [62.0], [63.0], [1e9], [np.nan]], np.float32)
+    expected = np.array([0, 1 + 1, 11 + 1, 63 + 1, 63 + 1, 63 + 1, 0], float)
+    assert session.arrays.sums(x).tolist() == expected.tolist()
+    assert np.array_equal(session.arrays.sums(x).astype(np.float32), _with_raw_output(model).run(["raw"], {"features": x})[0][:, 0])
+    too_deep = tmva.to_onnx(tmva.read_xml(_write(tmp_path, make_xml([_chain(65)], nvar=1), "deeper.xml")))
+    assert forest_mod.session(too_deep) is None
+
+
+def test_runtime_uses_the_kernel(bdt_dir, cache):
+    from recast.models import card as card_mod
+    from recast.models import forest as forest_mod
+    from recast.models import runtime
+
+    model = runtime.load(card_mod.card(ANALYSIS, "BDT-GGd2"))
+    assert all(isinstance(s, forest_mod.ForestSession) for s in model.sessions.values())
+
+
+def test_kernel_on_models_converted_before_the_weight_sum(tmp_path):
+    """Cached conversions made before boost_weight_sum was recorded (same converter version): a
+    Grad forest does not need it and runs through the kernel; any other boost type stays with
+    onnxruntime rather than normalise with the graph's rounded float32 sum."""
+    from recast.models import forest as forest_mod
+
+    def without_sum(model):
+        kept = [(p.key, p.value) for p in model.metadata_props if p.key != "boost_weight_sum"]
+        del model.metadata_props[:]
+        onnx.helper.set_model_props(model, dict(kept))
+        return model
+
+    grad = without_sum(tmva.to_onnx(tmva.read_xml(_write(tmp_path, make_xml(GRAD_TREES)))))
+    assert forest_mod.session(grad) is not None
+    ada = tmva.to_onnx(tmva.read_xml(_write(tmp_path, make_xml(ADA_TREES, boost="AdaBoost", weights=ADA_WEIGHTS),
+                                            "ada.xml")))
+    assert forest_mod.session(ada).boost_weight_sum == 3.5
+    assert forest_mod.session(without_sum(ada)) is None

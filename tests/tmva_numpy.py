@@ -106,13 +106,13 @@ def read(path) -> RefForest:
                      np.array([t["w"] for t in trees]))
 
 
-def evaluate(forest: RefForest, x, chunk: int = 2048):
-    """(F, MVA) for events ``x`` [N, NVar]: F is the sum over trees of the leaf values (Grad) or the
-    weighted sum (others); MVA is TMVA's output. Both float64."""
+def tree_values(forest: RefForest, x, chunk: int = 2048) -> np.ndarray:
+    """[N, T] float64: what each tree adds for each event of ``x`` [N, NVar]: the exit leaf's
+    value, times the tree's boostWeight unless the boost type is Grad."""
     x = np.asarray(x, dtype=np.float32)
     T = forest.feat.shape[0]
     trees = np.arange(T)[None, :]
-    raw = np.empty(len(x))
+    out = np.empty((len(x), T))
     for start in range(0, len(x), chunk):
         xc = x[start:start + chunk]
         rows = np.arange(len(xc))[:, None]
@@ -126,10 +126,14 @@ def evaluate(forest: RefForest, x, chunk: int = 2048):
             k = np.where(at_inner, 2 * k + 1 + right, k)
         assert forest.leaf[trees, k].all(), "an event did not reach a leaf"
         v = forest.value[trees, k]
-        if forest.boost == "Grad":
-            raw[start:start + chunk] = v.sum(axis=1)
-        else:
-            raw[start:start + chunk] = (v * forest.weight[None, :]).sum(axis=1)
+        out[start:start + chunk] = v if forest.boost == "Grad" else v * forest.weight[None, :]
+    return out
+
+
+def evaluate(forest: RefForest, x, chunk: int = 2048):
+    """(F, MVA) for events ``x`` [N, NVar]: F is the sum over trees of the leaf values (Grad) or the
+    weighted sum (others); MVA is TMVA's output. Both float64."""
+    raw = tree_values(forest, x, chunk).sum(axis=1)
     if forest.boost == "Grad":
         return raw, 2.0 / (1.0 + np.exp(-2.0 * raw)) - 1.0   # TMVA writes it this way
     norm = forest.weight.sum()

@@ -35,10 +35,11 @@ others marked for Python's ``float`` (``fix_*`` arrays).
 from __future__ import annotations
 
 import math
-import types
 
 import numba
 import numpy as np
+
+from ..kernels import borrowed
 
 # what the end of the buffer is (the kernels' ``final`` argument); the buffer always ends where an
 # event starts, so every event in it is whole
@@ -637,42 +638,25 @@ def _position(b, b64, j, end):
     return _line_done(b, j, end)
 
 
-# The particle-line path runs about 2000 times per event. A call between compiled functions that
-# passes arrays costs an atomic reference-count increment and decrement per array, which made
-# up most of the parsing time; that path (only that one: inlining everything makes compilation
-# last minutes) is compiled inline, from copies of the readers that call each other's copies.
-def _inline_copy(fn, **calls):
-    """``fn`` compiled to be inlined into its callers, calling the given inline copies."""
-    clone = types.FunctionType(fn.py_func.__code__, {**fn.py_func.__globals__, **calls}, fn.py_func.__name__)
-    return numba.njit(cache=True, inline="always")(clone)
-
-
-_int_i = _inline_copy(_int)
-_line_done_i = _inline_copy(_line_done)
-_float_i = _inline_copy(_float)
-_value_i = _inline_copy(_value, _float=_float_i)
-_check_number_i = _inline_copy(_check_number, _float=_float_i)
-
-
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _particle3(b, b64, i, end, p4, g):
     """Fields of the HepMC3 particle line at ``i``: the momentum into ``p4[g]``; returns (index
     past the line or -1, id, mother, pid, status, bit mask of the momentum components left to
     Python). The generated mass is checked, not kept."""
-    pid_in, j = _int_i(b, i + 1, end, True)
-    mo, j = _int_i(b, j, end, True) if j >= 0 else (0, -1)
-    pdg, j = _int_i(b, j, end, True) if j >= 0 else (0, -1)
+    pid_in, j = _int(b, i + 1, end, True)
+    mo, j = _int(b, j, end, True) if j >= 0 else (0, -1)
+    pdg, j = _int(b, j, end, True) if j >= 0 else (0, -1)
     inexact = 0
     for t in range(4):
         if j < 0:
             return -1, 0, 0, 0, 0, 0
-        v, _, j, exact = _value_i(b, b64, j, end, True)
+        v, _, j, exact = _value(b, b64, j, end, True)
         p4[g, t] = v
         if not exact:
             inexact |= 1 << t
-    j = _check_number_i(b, b64, j, end, True) if j >= 0 else -1
-    st, j = _int_i(b, j, end, True) if j >= 0 else (0, -1)
-    j = _line_done_i(b, j, end) if j >= 0 else -1
+    j = _check_number(b, b64, j, end, True) if j >= 0 else -1
+    st, j = _int(b, j, end, True) if j >= 0 else (0, -1)
+    j = _line_done(b, j, end) if j >= 0 else -1
     if abs(pdg) >= _INT32 or abs(st) >= _INT32:
         j = -1
     return j, pid_in, mo, pdg, st, inexact
@@ -789,7 +773,16 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
     line not consumed, or the start of the event that is incomplete, too big or at fault; the
     counts include only whole, good events.
     """
+    # borrowed views (recast.kernels): the helpers called for every line, particle and number cost
+    # no reference counting
+    b = borrowed(b)
     b64 = b.view(np.uint64)  # the same bytes as words (b is padded: see padded())
+    acc = (borrowed(acc[0]), borrowed(acc[1]), borrowed(acc[2]), borrowed(acc[3]), borrowed(acc[4]),
+           borrowed(acc[5]), borrowed(acc[6]), borrowed(acc[7]), borrowed(acc[8]), borrowed(acc[9]))
+    scratch = (borrowed(scratch[0]), borrowed(scratch[1]), borrowed(scratch[2]), borrowed(scratch[3]),
+               borrowed(scratch[4]), borrowed(scratch[5]), borrowed(scratch[6]), borrowed(scratch[7]),
+               borrowed(scratch[8]), borrowed(scratch[9]))
+    err, room = borrowed(err), borrowed(room)
     ev_number, ev_weight, ev_xs, ev_poff, pid, status, p4, par_off, parents, fix = acc
     prod, endv, mark, later, _, vin_start, vin_len, vdef, vin, fwd = scratch
     n_ev, n_p, n_par, n_fix = counts[0], counts[1], counts[2], counts[3]
@@ -1226,7 +1219,16 @@ def _finish2(k, n_v, vbc, prodv, endbc, orphan, status, n_p, n_par, parents, par
 def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, err, room):
     """Parse up to ``max_events`` whole events of HepMC2 IO_GenEvent text; the same interface
     as :func:`parse_hepmc3` (``state[1:4]`` unused). Particles keep the file's order."""
-    b64 = b.view(np.uint64)
+    # borrowed views (recast.kernels): the helpers called for every line, particle and number cost
+    # no reference counting
+    b = borrowed(b)
+    b64 = b.view(np.uint64)  # the same bytes as words (b is padded: see padded())
+    acc = (borrowed(acc[0]), borrowed(acc[1]), borrowed(acc[2]), borrowed(acc[3]), borrowed(acc[4]),
+           borrowed(acc[5]), borrowed(acc[6]), borrowed(acc[7]), borrowed(acc[8]), borrowed(acc[9]))
+    scratch = (borrowed(scratch[0]), borrowed(scratch[1]), borrowed(scratch[2]), borrowed(scratch[3]),
+               borrowed(scratch[4]), borrowed(scratch[5]), borrowed(scratch[6]), borrowed(scratch[7]),
+               borrowed(scratch[8]), borrowed(scratch[9]))
+    err, room = borrowed(err), borrowed(room)
     ev_number, ev_weight, ev_xs, ev_poff, pid, status, p4, par_off, parents, fix = acc
     # production vertex (index in the event, or -1), end-vertex barcode, orphan flag per
     # particle; barcode per vertex

@@ -83,9 +83,48 @@ def _pid_properties(pid: int) -> tuple[float, bool, bool, bool, bool]:
     return q, hadron, b, c, 1000000 <= abs(pid) < 9000000
 
 
+_DIRECT = 1 << 15  # ids with |pid| below this (quarks to most hadrons) are found by direct indexing
+
+
+@numba.njit(cache=True)
+def _direct_slots(pid):
+    """Per particle, the index of its id among the distinct direct-range ids in order of first
+    appearance (-1 for ids outside the range), and those ids."""
+    slot = np.full(2 * _DIRECT, -1, np.int64)
+    inverse = np.empty(len(pid), np.int64)
+    ids = np.empty(min(len(pid), 2 * _DIRECT), np.int64)
+    n = 0
+    for i in range(len(pid)):
+        p = np.int64(pid[i])
+        if -_DIRECT < p < _DIRECT:
+            k = slot[p + _DIRECT]
+            if k < 0:
+                k = n
+                slot[p + _DIRECT] = k
+                ids[n] = p
+                n += 1
+            inverse[i] = k
+        else:
+            inverse[i] = -1
+    return inverse, ids[:n]
+
+
+def _distinct_ids(pid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct ids, index of each particle's id among them): what ``np.unique(pid,
+    return_inverse=True)`` gives (in another order), in one pass over the chunk's million ids
+    instead of a sort; only the rare large ids (BSM, excited hadrons, nuclei) are sorted."""
+    inverse, small = _direct_slots(pid)
+    other = inverse < 0
+    if other.any():
+        large, large_inverse = np.unique(pid[other], return_inverse=True)
+        inverse[other] = len(small) + large_inverse.reshape(-1)
+        return np.concatenate([small, large.astype(np.int64)]), inverse
+    return small, inverse
+
+
 def pid_table(pid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-particle charge, hadron, B-hadron, C-hadron and BSM flags, looked up once per distinct id."""
-    uniq, inverse = np.unique(pid, return_inverse=True)
+    uniq, inverse = _distinct_ids(pid)
     props = np.array([_pid_properties(int(p)) for p in uniq], dtype=np.float64).reshape(-1, 5)
     charge = props[:, 0][inverse]
     flags = props[:, 1:].astype(bool)[inverse]

@@ -5,7 +5,8 @@ the model and how to feed it:
 
 ``id``, ``analysis``, ``description``
 ``format``
-    ``onnx`` or ``tmva-xml`` (converted to ONNX on load, cached by the XML's sha256).
+    ``onnx`` or ``tmva-xml`` (converted to ONNX on load, cached by the XML's sha256, and evaluated
+    by the forest kernel of :mod:`recast.models.forest`).
 ``files``
     artifact id per fold (``{all: X}`` for a single model, or ``{even: X, odd: Y}``).
 ``folds``

@@ -4,7 +4,9 @@
 ONNX, rewrites a graph whose batch dimension is fixed to 1 into a batchable one, checks the
 graph's signature against the card and reproduces the card's golden outputs; a model that fails
 any check is refused with a one-line :class:`ModelError`. ``LoadedModel.predict`` evaluates a
-whole chunk with one onnxruntime call per fold.
+whole chunk with one call per fold: TMVA BDTs through the numba kernel of
+:mod:`recast.models.forest` (same trees, TMVA's own output transform), everything else through
+onnxruntime.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import onnxruntime as ort
 from ..errors import ModelError, read_text
 from .. import rng
 from .card import FOLD_RULES, ModelCard
+from .forest import ForestSession
+from .forest import session as forest_session
 
 
 def make_batchable(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -93,10 +97,11 @@ def read_onnx(path: Path) -> onnx.ModelProto:
 
 @dataclass
 class LoadedModel:
-    """A card with one onnxruntime session per fold."""
+    """A card with one session per fold: an onnxruntime ``InferenceSession``, or a
+    :class:`~recast.models.forest.ForestSession` (same ``run`` interface) for a converted BDT."""
 
     card: ModelCard
-    sessions: dict[str, ort.InferenceSession]
+    sessions: dict[str, ort.InferenceSession | ForestSession]
     paths: dict[str, Path]
 
     def run_fold(self, fold: str, x: np.ndarray) -> np.ndarray:
@@ -236,9 +241,11 @@ def _moments(domain, mean: float, width: float):
 _LOADED: dict[tuple, LoadedModel] = {}
 
 
-def load(card: ModelCard, threads: int = 1) -> LoadedModel:
-    """Fetch, convert, check and open the model(s) of a card (memoised per process)."""
-    key = (card.analysis, card.id, card.path, threads)
+def load(card: ModelCard, threads: int = 1, forest_kernel: bool = True) -> LoadedModel:
+    """Fetch, convert, check and open the model(s) of a card (memoised per process). A TMVA BDT
+    runs through the numba kernel (:mod:`recast.models.forest`) unless ``forest_kernel`` is false
+    (onnxruntime, as before the kernel: for comparisons)."""
+    key = (card.analysis, card.id, card.path, threads, forest_kernel)
     if key in _LOADED:
         return _LOADED[key]
     sessions, paths = {}, {}
@@ -249,7 +256,8 @@ def load(card: ModelCard, threads: int = 1) -> LoadedModel:
         _check_signature(model, card, where)
         if card.fixed_batch:
             model = make_batchable(model)
-        sessions[fold] = _session(model, where, threads)
+        forest = forest_session(model) if forest_kernel and card.format == "tmva-xml" else None
+        sessions[fold] = forest or _session(model, where, threads)
         paths[fold] = path
     loaded = LoadedModel(card, sessions, paths)
     check_golden(loaded)

@@ -20,7 +20,9 @@ start at the root and, while the node is intermediate (``nType == 0``), go right
 The ONNX graph takes float32 features, casts them to double (exact) and runs the ensemble with
 double thresholds and leaf weights: a cut is a float32 value, so comparing in double gives exactly
 the float32 decision, and the sum over hundreds of trees is accumulated in double instead of
-float32 (onnxruntime accumulates in the threshold type).
+float32 (onnxruntime accumulates in the threshold type). Runs evaluate the converted trees with the
+numba kernel of :mod:`recast.models.forest` (the same sums bit for bit, TMVA's output transform in
+double); the graph stays the cached, portable form and what ``recast convert tmva`` writes.
 """
 
 from __future__ import annotations
@@ -119,6 +121,10 @@ def to_onnx(forest: TMVAForest):
         "method": forest.method,
         "n_trees": str(forest.n_trees),
         "n_variables": str(forest.n_variables),
+        # TMVA's normalisation, summed in tree order in double (the graph's float32 copy is rounded),
+        # for recast.models.forest; not a new converter version: the graph is the same, and a model
+        # converted without it runs through onnxruntime if it needs it (not BoostType=Grad)
+        "boost_weight_sum": repr(float(sum(forest.boost_weight.tolist()))),
         "converted_by": f"converted by recast {__version__} (recast.models.tmva)",
         "converter_version": CONVERTER_VERSION,
     }

@@ -65,11 +65,10 @@ def _label_from_counts(nb, nc, ntau):
 def _cone_counts(jets: ak.Array, hadrons: ak.Array, pt_min: float, dr: float) -> np.ndarray:
     """Number of ``hadrons`` (pT > pt_min) owned by each jet: nearest jet within ``dr``."""
     j_off, j_eta, j_phi = flat(jets, "eta", "phi")
-    pt, eta, phi, _ = pt_eta_phi_m(hadrons.px, hadrons.py, hadrons.pz, hadrons.E)
-    h = ak.zip({"pt": pt, "eta": eta, "phi": phi})
-    h = h[h.pt > pt_min]
-    h_off, h_eta, h_phi = flat(h, "eta", "phi")
-    owner = nearest_within(h_off, h_eta, h_phi, j_off, j_eta, j_phi, np.ones(len(j_eta), bool), dr)
+    h_off, px, py, pz, e = flat(hadrons, "px", "py", "pz", "E")  # flat numpy: no awkward call per operation
+    pt, eta, phi, _ = pt_eta_phi_m(px, py, pz, e)
+    owner = nearest_within(h_off, eta, phi, j_off, j_eta, j_phi, np.ones(len(j_eta), bool), dr)
+    owner = owner[pt > pt_min]  # each hadron's nearest jet does not depend on the other hadrons
     return np.bincount(owner[owner >= 0], minlength=len(j_eta))
 
 
@@ -123,9 +122,10 @@ def cluster_jets(
     counts = ak.num(jets, axis=1)
     out["label"] = ak.unflatten(label.astype(np.int8), counts)
 
-    ppt, peta, _, _ = pt_eta_phi_m(particles.px, particles.py, particles.pz, particles.E)
-    is_track = (particles.charge != 0) & (ppt > 0.5) & (np.abs(peta) < 2.5)
-    out["ntrk"] = ak.sum(gather(is_track, index), axis=-1)
+    p_off, ppx, ppy, ppz, pe, pcharge = flat(particles, "px", "py", "pz", "E", "charge")
+    ppt, peta, _, _ = pt_eta_phi_m(ppx, ppy, ppz, pe)
+    is_track = (pcharge != 0) & (ppt > 0.5) & (np.abs(peta) < 2.5)
+    out["ntrk"] = ak.sum(gather(ak.unflatten(is_track, np.diff(p_off)), index), axis=-1)
     return ak.zip(out)
 
 
