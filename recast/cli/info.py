@@ -44,7 +44,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     con.print(f"sqrt(s) = {a.sqrt_s_tev:g} TeV, luminosity {a.luminosity_ifb:g} fb^-1; aliases: "
               f"{', '.join(a.aliases) or '-'}")
     st = read_status(a.id)
-    con.print(f"validation: {st['label']} ({st['created'][:10]}, report {st['report']}; rule: {st['rule']})"
+    con.print(f"validation: {st['label']} ({st['created'][:10]}, report {', '.join(st.get('reports') or [st['report']])}; rule: {st['rule']})"
               if st else "validation: not validated (no report; run 'recast validate')", markup=False)
     if st and st.get("planes"):
         con.print("cross-section upper-limit planes: " + ", ".join(f"{k} {v}" for k, v in st["planes"].items()),

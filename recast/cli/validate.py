@@ -16,7 +16,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .. import analysis as ana_mod
     from .. import output, parallel, paths, validation
     from ..errors import RecastError
-    from ..validation import limits, resume
+    from ..validation import limits, parts, resume
     from ..validation import report as validation_report
     from ..validation.planes import points_named
 
@@ -58,15 +58,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
                           f"--out, or add --store-status to regenerate the committed report with the stored status")
     stored = None
     if args.store_status:
-        if len(points) < len(spec.points) or fewer:
+        if fewer:
             raise RecastError(f"--store-status: the stored status needs every point of {spec.path} with at least "
-                              f"its number of events; --points or -n ask for fewer")
+                              f"its number of events; -n asks for fewer")
+        if len(points) < len(spec.points) and committed is None:
+            raise RecastError(f"--store-status with --points regenerates one part of the committed reports "
+                              f"(the other points come from the parts the stored status names): --out must lie in "
+                              f"the repository's validation/reports/, not {out}")
         stored = output.prepare_file(paths.analysis_data_dir(ana.id) / validation.STATUS_FILE, "stored validation status")
+    # where the status says its report is: relative to the checkout for a committed report
+    report_at = out.resolve().relative_to(committed.parent.parent).as_posix() if committed else str(out.resolve())
+    carried = None
+    if stored is not None and len(points) < len(spec.points):  # checked before the first event is generated
+        carried = parts.carry(spec, points, committed.parent.parent, report_at)
+        say(f"the stored status also counts {len(carried.compared)} point(s) and {len(carried.planes)} plane(s) of "
+            f"the committed report part(s) {', '.join(carried.reports)}")
     output.prepare_dir(out, "report directory")
     output.prepare_dir(out / "figures", "report's figures directory")
     output.prepare_dir(out / resume.POINTS_DIR, "report's finished points directory")
-    # where the status says its report is: relative to the checkout for a committed report
-    report_at = out.resolve().relative_to(committed.parent.parent).as_posix() if committed else str(out.resolve())
 
     runs: dict = {}
     start = time.perf_counter()
@@ -106,12 +115,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     planes = limits.compare_planes(spec, runs)
     status = limits.with_planes(validation.status(spec, compared), planes, spec.rule)
     provenance = validation.provenance(spec, points, runs, args)
-    status_doc = validation.status_document(ana.id, status, provenance, report_at)
+    if carried is None:
+        status_doc = validation.status_document(ana.id, status, provenance, report_at)
+    else:
+        every, every_plane = parts.combined(compared, planes, carried)
+        whole = limits.with_planes(validation.status(spec, every), every_plane, spec.rule)
+        whole_prov = dict(provenance, points=list(carried.provenance.values()) + provenance["points"])
+        status_doc = validation.status_document(ana.id, whole, whole_prov, report_at,
+                                                reports=sorted({*carried.reports, report_at}))
     files = validation_report.save(out, validation_report.render(spec, runs, compared, status, provenance, status_doc,
                                                                  planes=planes))
     failed = [n for n, r in runs.items() if r.get("error")]
     if stored is not None and not failed:
         validation.write_status(stored, status_doc)
+        for rel in carried.reports if carried else ():  # each part's copy of the status it contributes to
+            validation.write_status(committed.parent.parent / rel / validation.STATUS_FILE, status_doc)
         say(f"stored the status in {stored}")
     elif stored is not None:
         say(f"note: the stored status in {stored} is unchanged: {len(failed)} point(s) failed")

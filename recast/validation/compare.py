@@ -238,8 +238,9 @@ def provenance(spec: Spec, points: Sequence[Benchmark], runs: Mapping[str, dict[
 
 
 def status_document(analysis_id: str, status: Mapping[str, Any], prov: Mapping[str, Any],
-                    report: str) -> dict[str, Any]:
-    """The status ``recast list`` and ``recast info`` show, with where it came from (``report``)."""
+                    report: str, reports: Sequence[str] = ()) -> dict[str, Any]:
+    """The status ``recast list`` and ``recast info`` show, with where it came from (``report``;
+    ``reports``: every committed report part it counts, :mod:`recast.validation.parts`)."""
     doc = {"schema": STATUS_SCHEMA, "schema_version": STATUS_VERSION, "analysis": analysis_id,
            "created": prov["created"], "report": report, "status": status["status"],
            "label": status["label"], "rule": status["rule_text"],
@@ -248,6 +249,8 @@ def status_document(analysis_id: str, status: Mapping[str, Any], prov: Mapping[s
            "no_reference": status.get("no_reference", "")}
     if status.get("planes"):  # recast.validation.limits.with_planes
         doc["planes"] = {name: v["status"] for name, v in status["planes"].items()}
+    if len(reports) > 1:
+        doc["reports"] = list(reports)
     check_schema(doc, "validation-status", STATUS_FILE)
     return doc
 

@@ -323,6 +323,10 @@ def render(spec: Spec, runs: Mapping[str, dict[str, Any]], compared: Mapping[str
         add(key, png)
     blocks = build_blocks(spec, runs, compared, status, figures, provenance,
                           plane_blocks(spec, planes or {}, status, figures))
+    if status_doc is not None and status_doc.get("reports"):  # one part of several (recast.validation.parts)
+        blocks.insert(3, ("p", f"This report is one part of {spec.analysis.id}'s committed validation; its stored "
+                               f"status, over every part ({', '.join(status_doc['reports'])}), is: "
+                               f"**{status_doc['label']}**."))
     summary = {"schema": SUMMARY_SCHEMA, "schema_version": SUMMARY_VERSION, "analysis": spec.analysis.id,
                "created": provenance["created"], "status": status, "provenance": provenance,
                "points": {name: {"error": runs[name].get("error"), **compared.get(name, {})} for name in runs}}
