@@ -178,7 +178,7 @@ def map_figure(grid: str, rows: Sequence[dict[str, Any]], parent_label: str) -> 
     if sc is not None:
         cbar = fig.colorbar(sc, ax=axes, shrink=0.8)
         cbar.set_label("A×ε recast / ATLAS")
-    fig.suptitle(f"A×ε recast / ATLAS over the mass plane ({grid}); hollow: not judged (tiny or interpolated ATLAS "
+    fig.suptitle(f"A×ε recast / ATLAS over the mass plane ({grid})\nhollow: not judged (tiny or interpolated ATLAS "
                  f"A×ε); hatched: inconclusive (MC error above the tolerance)", fontsize=10)
     return _png(fig)
 
