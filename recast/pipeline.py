@@ -21,6 +21,7 @@ worker or many.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,10 +255,11 @@ class PointSpec:
 
 
 def run_point(spec: PointSpec, on_batch: Callable[[int], None] | None = None, *, workers: int | None = None,
-              scheduler: str | None = None) -> dict[str, dict[str, Any]]:
+              scheduler: str | None = None, outcomes: Sequence[BlockOutcome] | None = None) -> dict[str, dict[str, Any]]:
     """Generate ``spec`` once and run every analysis on the same events; result documents by
-    analysis id. ``workers``/``scheduler``: the point's blocks on Dask (:func:`generate_point`)."""
-    return run_point_with_cards(spec, (), on_batch, workers=workers, scheduler=scheduler)[None]
+    analysis id. ``workers``/``scheduler``: the point's blocks on Dask; ``outcomes``: its blocks
+    counted already (:func:`generate_point`)."""
+    return run_point_with_cards(spec, (), on_batch, workers=workers, scheduler=scheduler, outcomes=outcomes)[None]
 
 
 def point_variants(spec: PointSpec, cards: Sequence[str] = ()) -> dict[str | None, list[AnalysisRun]]:
@@ -271,13 +273,14 @@ def point_variants(spec: PointSpec, cards: Sequence[str] = ()) -> dict[str | Non
 
 
 def run_point_with_cards(spec: PointSpec, cards: Sequence[str], on_batch: Callable[[int], None] | None = None, *,
-                         workers: int | None = None,
-                         scheduler: str | None = None) -> dict[str | None, dict[str, dict[str, Any]]]:
+                         workers: int | None = None, scheduler: str | None = None,
+                         outcomes: Sequence[BlockOutcome] | None = None) -> dict[str | None, dict[str, dict[str, Any]]]:
     """:func:`run_point`, and every analysis again with each detector card of ``cards`` on the same
     generated events (generated once, read once): the documents of the
     options as given under ``None``, those of each card under its name."""
     variants = point_variants(spec, cards)
-    source = generate_point(spec, variants, cards=cards, on_events=on_batch, workers=workers, scheduler=scheduler)
+    source = generate_point(spec, variants, cards=cards, on_events=on_batch, workers=workers, scheduler=scheduler,
+                            outcomes=outcomes)
     return {key: documents(source, runs, seed=spec.seed, xsec_fb=spec.xsec_fb, slha_path=Path(spec.slha),
                            process=spec.process) for key, runs in variants.items()}
 
@@ -303,6 +306,7 @@ class BlockOutcome:
     sqrt_s_gev: float | None
     notes: list[str]
     error: str | None = None
+    seconds: float = 0.0  # generating and counting the block
 
 
 def count_block(spec: PointSpec, block: GenerationBlock, variants: Mapping[str | None, Sequence[AnalysisRun]], *,
@@ -316,6 +320,7 @@ def count_block(spec: PointSpec, block: GenerationBlock, variants: Mapping[str |
     source = PythiaSource(point_config(spec, collision_energy(fresh[None])), chunk_size=spec.chunk_size,
                           block_events=spec.block_events, blocks=(block,), hepmc_out=hepmc_out)
     error = None
+    start = time.perf_counter()
     try:
         analyse(source, [run for runs in fresh.values() for run in runs], seed=spec.seed, on_batch=on_batch,
                 dump=dump)
@@ -323,7 +328,7 @@ def count_block(spec: PointSpec, block: GenerationBlock, variants: Mapping[str |
         error = str(exc)
     return BlockOutcome(block, {key: {run.analysis.id: _bare(run.counts) for run in runs} for key, runs in fresh.items()},
                         source.n_generated, source.sigma_gen_fb, source.sigma_err_fb, source.sqrt_s_gev,
-                        list(source.notes), error)
+                        list(source.notes), error, time.perf_counter() - start)
 
 
 def _bare(counts: engine.Counts) -> engine.Counts:
@@ -344,7 +349,8 @@ def run_block(task: tuple[PointSpec, tuple[str, ...], GenerationBlock]) -> Block
 def generate_point(spec: PointSpec, variants: Mapping[str | None, Sequence[AnalysisRun]], *, cards: Sequence[str] = (),
                    on_events: Callable[[int], None] | None = None, workers: int | None = None,
                    scheduler: str | None = None, dump: engine.FeatureDump | None = None,
-                   hepmc_out: Path | None = None, source: PythiaSource | None = None) -> PythiaSource:
+                   hepmc_out: Path | None = None, source: PythiaSource | None = None,
+                   outcomes: Sequence[BlockOutcome] | None = None) -> PythiaSource:
     """Generate the blocks of ``spec`` and add their counts, in block order, to the counts of the
     runs of ``variants`` (:func:`point_variants` of ``spec`` and ``cards``). In this process when
     neither ``workers`` (above 1) nor ``scheduler`` is given, else one Dask task per block
@@ -353,7 +359,8 @@ def generate_point(spec: PointSpec, variants: Mapping[str | None, Sequence[Analy
     documents describe it (its seeds, blocks, cross section and notes). A block that fails stops
     the point: the blocks before it (and its chunks read, in this process) are counted, then its
     error is raised. ``source``: the record to fill (a :class:`PythiaSource` of the point's
-    configuration, as a caller made it before; by default a new one)."""
+    configuration, as a caller made it before; by default a new one). ``outcomes``: the blocks
+    counted already (by :func:`run_block` tasks a scan submitted), merged instead of generating."""
     blocks = generation_blocks(spec.nevents, spec.seed, spec.block_events)
     merged = source if source is not None else PythiaSource(point_config(spec, collision_energy(variants[None])),
                                                             chunk_size=spec.chunk_size)
@@ -376,7 +383,14 @@ def generate_point(spec: PointSpec, variants: Mapping[str | None, Sequence[Analy
         raise RecastError(f"--hepmc-out: {spec.nevents} events are generated in {len(blocks)} blocks (Pythia runs) of "
                           f"up to {spec.block_events}; write them with 'recast generate' (the same events) and run "
                           f"on the file with --events, or give -n {spec.block_events} or fewer")
-    if len(blocks) == 1 or (scheduler is None and (workers or 1) == 1):  # one block: no cluster to start
+    if outcomes is not None:
+        if [o.block for o in outcomes] != blocks:
+            raise RecastError(f"the counted blocks ({len(outcomes)}) are not the point's {len(blocks)}")
+        for outcome in outcomes:
+            merge(outcome)
+            if outcome.error is not None:
+                break
+    elif len(blocks) == 1 or (scheduler is None and (workers or 1) == 1):  # one block: no cluster to start
         for block in blocks:
             merge(count_block(spec, block, variants, on_batch=on_events, dump=dump, hepmc_out=hepmc_out))
             if outcomes[-1].error is not None:

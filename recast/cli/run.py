@@ -61,7 +61,8 @@ def _point_of(source, runs, args: argparse.Namespace):
     cfg = source.config
     return pipeline.PointSpec(slha=cfg.slha, analyses=[run.analysis.id for run in runs], nevents=cfg.nevents,
                               seed=cfg.seed, process=cfg.process, options={run.analysis.id: run.options for run in runs},
-                              chunk_size=source.chunk_size, pythia_settings=tuple(cfg.extra_settings))
+                              chunk_size=source.chunk_size, pythia_settings=tuple(cfg.extra_settings),
+                              block_events=pipeline.BLOCK_EVENTS)
 
 
 def _run_outputs(out: str | None, analyses) -> dict[str, tuple[Path, Path]]:
