@@ -295,7 +295,7 @@ def point_config(spec: PointSpec, sqrt_s_gev: float) -> PythiaConfig:
 class BlockOutcome:
     """What one generation block of a point gives back to be merged: per variant (``None``, or a
     detector card's name) and analysis id the block's counts (without their region and histogram
-    definitions, which the merging side holds), and what Pythia said. ``error``: why the block
+    definitions, which the merging side holds), and what Pythia said. ``failure``: why the block
     stopped part-way (its counts hold the chunks read before)."""
 
     block: GenerationBlock
@@ -305,8 +305,12 @@ class BlockOutcome:
     sigma_err_fb: float | None
     sqrt_s_gev: float | None
     notes: list[str]
-    error: str | None = None
+    failure: RecastError | None = None
     seconds: float = 0.0  # generating and counting the block
+
+    @property
+    def error(self) -> str | None:
+        return None if self.failure is None else str(self.failure)
 
 
 def count_block(spec: PointSpec, block: GenerationBlock, variants: Mapping[str | None, Sequence[AnalysisRun]], *,
@@ -319,16 +323,16 @@ def count_block(spec: PointSpec, block: GenerationBlock, variants: Mapping[str |
                    for run in runs] for key, runs in variants.items()}
     source = PythiaSource(point_config(spec, collision_energy(fresh[None])), chunk_size=spec.chunk_size,
                           block_events=spec.block_events, blocks=(block,), hepmc_out=hepmc_out)
-    error = None
+    failure = None
     start = time.perf_counter()
     try:
         analyse(source, [run for runs in fresh.values() for run in runs], seed=spec.seed, on_batch=on_batch,
                 dump=dump)
     except RecastError as exc:
-        error = str(exc)
+        failure = exc
     return BlockOutcome(block, {key: {run.analysis.id: _bare(run.counts) for run in runs} for key, runs in fresh.items()},
                         source.n_generated, source.sigma_gen_fb, source.sigma_err_fb, source.sqrt_s_gev,
-                        list(source.notes), error, time.perf_counter() - start)
+                        list(source.notes), failure, time.perf_counter() - start)
 
 
 def _bare(counts: engine.Counts) -> engine.Counts:
@@ -365,7 +369,7 @@ def generate_point(spec: PointSpec, variants: Mapping[str | None, Sequence[Analy
     merged = source if source is not None else PythiaSource(point_config(spec, collision_energy(variants[None])),
                                                             chunk_size=spec.chunk_size)
     merged.block_events, merged.blocks, merged.generated_blocks = spec.block_events, tuple(blocks), []
-    outcomes: list[BlockOutcome] = []
+    counted: list[BlockOutcome] = []
 
     def merge(outcome: BlockOutcome) -> None:
         for key, runs in variants.items():
@@ -377,7 +381,7 @@ def generate_point(spec: PointSpec, variants: Mapping[str | None, Sequence[Analy
         merged.notes.extend(n for n in outcome.notes if n not in merged.notes)
         if outcome.error is None:
             merged.generated_blocks.append(outcome.block)
-        outcomes.append(outcome)
+        counted.append(outcome)
 
     if hepmc_out is not None and len(blocks) > 1:
         raise RecastError(f"--hepmc-out: {spec.nevents} events are generated in {len(blocks)} blocks (Pythia runs) of "
@@ -393,21 +397,22 @@ def generate_point(spec: PointSpec, variants: Mapping[str | None, Sequence[Analy
     elif len(blocks) == 1 or (scheduler is None and (workers or 1) == 1):  # one block: no cluster to start
         for block in blocks:
             merge(count_block(spec, block, variants, on_batch=on_events, dump=dump, hepmc_out=hepmc_out))
-            if outcomes[-1].error is not None:
+            if counted[-1].error is not None:
                 break
     else:
         if dump is not None or hepmc_out is not None:
             raise RecastError(f"{'--dump-features' if dump is not None else '--hepmc-out'}: runs in one process; "
                               f"drop --workers/--scheduler")
         _on_dask(spec, tuple(cards), blocks, merge, on_events, workers, scheduler)
-    done = [o for o in outcomes if o.error is None and o.sigma_gen_fb is not None]
+    done = [o for o in counted if o.error is None and o.sigma_gen_fb is not None]
     merged.sigma_gen_fb, merged.sigma_err_fb = combined_sigma([(o.n_generated, o.sigma_gen_fb, o.sigma_err_fb)
                                                                for o in done])
-    failed = next((o for o in outcomes if o.error is not None), None)
+    failed = next((o for o in counted if o.failure is not None), None)
+    if failed is not None and len(blocks) == 1:
+        raise failed.failure  # as a single Pythia run raised it
     if failed is not None:
-        raise RecastError(failed.error if len(blocks) == 1 else
-                          f"generation block {failed.block.index + 1} of {len(blocks)} (seed {failed.block.seed}): "
-                          f"{failed.error}")
+        raise RecastError(f"generation block {failed.block.index + 1} of {len(blocks)} (seed {failed.block.seed}): "
+                          f"{failed.error}") from failed.failure
     return merged
 
 
@@ -429,9 +434,8 @@ def _on_dask(spec: PointSpec, cards: tuple[str, ...], blocks: Sequence[Generatio
             while following in pending:
                 outcome = pending.pop(following)
                 if isinstance(outcome, BaseException):
-                    outcome = BlockOutcome(blocks[following], {}, 0, None, None, None, [],
-                                           error=f"the worker generating it failed: {type(outcome).__name__}: "
-                                                 f"{outcome}")
+                    outcome = BlockOutcome(blocks[following], {}, 0, None, None, None, [], failure=RecastError(
+                        f"the worker generating it failed: {type(outcome).__name__}: {outcome}"))
                 merge(outcome)
                 if outcome.error is not None:
                     return

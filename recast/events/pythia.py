@@ -296,7 +296,7 @@ class PythiaSource:
                     else:
                         writer.follow(pythia)
                 before = self.n_generated
-                yield from self._generate(pythia, writer, None if block is None else block.nevents,
+                yield from self._generate(pythia, writer, cfg.nevents if block is None else block.nevents,
                                           0 if block is None else block.first_event)
                 info = pythia.infoPython()  # a snapshot: take it after the loop
                 estimates.append((self.n_generated - before, float(info.sigmaGen()) * MB_TO_FB,

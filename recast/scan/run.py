@@ -160,7 +160,8 @@ def _run_point(task: dict[str, Any], doc: dict[str, Any], outcomes: tuple | None
                                          xsec_source="the grid listing (xsec_fb)" if listed else None,
                                          slha_path=card, process=p["process"])
         else:
-            results = pipeline.run_point(_spec(task, card), outcomes=outcomes)
+            spec = _spec(task, card)
+            results = pipeline.run_point(spec, outcomes=outcomes) if outcomes else pipeline.run_point(spec)
     t1 = time.perf_counter()
     # with blocks counted by other tasks: their time, on whichever workers, plus the merge
     doc["timing"]["run_s"] = round(t1 - t0 + sum(o.seconds for o in outcomes or ()), 3)
