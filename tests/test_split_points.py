@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import awkward as ak
 import pytest
@@ -142,3 +143,40 @@ def test_scan_point_from_block_tasks(two_block_point, gtt_slha, monkeypatch):
     # the blocks' seeds are part of what a rerun compares: a point of one block keeps its old hash
     monkeypatch.setattr(pipeline, "BLOCK_EVENTS", 5000)
     assert scan.settings_hash(point, settings) != shash
+
+
+def test_validation_point_from_block_tasks(tmp_path, monkeypatch):
+    """A validation point of two blocks as 'recast validate' runs it on Dask (a task per block, then
+    run_one merging them): the same result and detector comparison as the point run in one task."""
+    import os
+    from unittest import mock
+
+    import yaml
+
+    from recast import validation
+    from recast.validation import run as validation_run
+
+    monkeypatch.setattr(pipeline, "BLOCK_EVENTS", 60)
+    doc = {"analysis": ANA, "references": {"atlas": {"label": "ATLAS", "source": "test"}},
+           "points": [{"name": "p1", "model": {"simplified": "gqq", "m_parent": 1800, "m_lsp": 1000},
+                       "process": "gluino-pair", "cross_section_fb": 2.0, "nevents": 120, "seed": 5}]}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    spec = validation.load_spec(path)
+    task = {"analysis": spec.analysis.id, "point": spec.points[0], "detectors": ["truth"]}
+    blocks = validation_run.point_blocks(spec.points[0])
+    assert blocks == generation_blocks(120, 5, 60)
+    with mock.patch.dict(os.environ):  # the worker functions limit the threads through the environment
+        outcomes = [validation_run.run_block(task, b) for b in blocks]
+        merged = validation.run_one(task, *outcomes)
+        whole = validation.run_one(task)
+    assert merged["error"] is None and whole["error"] is None, (merged["error"], whole["error"])
+    for run in (merged, whole):  # each task writes the point's card in a temporary directory of its own
+        for doc in (run["result"], *run["by_detector"].values()):
+            gen = doc["input"]["generator"]
+            assert Path(gen.pop("slha")).name == "p1.slha"
+            gen["settings"] = [x for x in gen["settings"] if not x.startswith("SLHA:file = ")]
+    assert _without_time(merged["result"]) == _without_time(whole["result"])
+    assert merged["result"]["input"]["generator"]["blocks"] == [b.to_dict() for b in blocks]
+    assert set(merged["by_detector"]) == set(whole["by_detector"]) == {"truth"}  # the default card is atlas-run2
+    assert _without_time(merged["by_detector"]["truth"]) == _without_time(whole["by_detector"]["truth"])
