@@ -8,7 +8,7 @@ Pythia and run through the analyses with their limits, exactly as ``recast scan`
 fresh results directory per worker count). Two rates are reported per worker count:
 
 * wall: points / minute from the call to the last point written, cluster start included;
-* steady: the same without the cluster start (from the first submission).
+* steady: the same without the cluster start and the workers' warm-up (from the first submission).
 
 Each point's own time is split into generation + analyses (``run_s``) and limits (``limits_s``),
 from the point files. The scaling ratio is steady rate(2 workers) / rate(1 worker); 4 points on

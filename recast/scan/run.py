@@ -240,9 +240,10 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
 
     A point finished earlier with other settings (events, seed, analyses, options, ...) is an
     error before anything runs, unless ``replace``: a rerun never overwrites results silently.
-    ``on_start(to_run, reused)`` is called once the work is known, ``on_point(row)`` after each
-    point is written, ``on_note(text)`` for anything the user should know (each skipped signal
-    region is named once per scan, with the reason, when the first point that skips it finishes)."""
+    ``on_start(to_run, reused)`` is called once the work is known (and the workers are warmed up),
+    ``on_point(row)`` after each point is written, ``on_note(text)`` for anything the user should
+    know (each skipped signal region is named once per scan, with the reason, when the first point
+    that skips it finishes)."""
     note = on_note or (lambda _msg: None)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -281,6 +282,9 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
         # connected first: an unreachable scheduler leaves nothing behind
         points_dir.mkdir(parents=True, exist_ok=True)
         flush()
+        if todo:  # what every worker pays once, paid by all at once before the first point
+            parallel.warm_up(client, warm_worker, list(settings.analyses),
+                             {k: dict(v) for k, v in settings.options.items()})
         if on_start:
             on_start(len(todo), report.skipped)
         if not todo:
@@ -288,7 +292,6 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
         tasks = {p.name: point_task(p, settings, shash, out_dir) for p, shash in todo}
         told: set[tuple[str, str]] = set()
         by_name = {p.name: p for p, _ in todo}
-        parallel.warm_up(client, warm_worker, list(settings.analyses), {k: dict(v) for k, v in settings.options.items()})
         futures = {}
         for i, (name, task) in enumerate(tasks.items()):  # first points first, each point's blocks before others
             blocks = point_blocks(task)
