@@ -130,8 +130,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                           f"--events or --lhe) is shared between workers, by its generation blocks")
     if point is not None and (args.workers or args.scheduler):
         from .. import parallel
+        from ..events.pythia import generation_blocks
 
-        label += f" on {parallel.describe(args.workers, args.scheduler)}"
+        blocks = len(generation_blocks(point.nevents, point.seed, point.block_events))
+        if blocks > 1:  # one block runs here: there is nothing to share
+            label += f", {blocks} blocks on {parallel.describe(args.workers, args.scheduler)}"
     error = None
     start = time.perf_counter()
     n_read = 0
