@@ -1,11 +1,14 @@
 """Work on Dask: a local cluster of single-threaded worker processes, or an existing scheduler.
 
 ``recast scan`` runs one task per model point and ``recast validate`` one per benchmark point,
-both through :func:`cluster` and :func:`as_finished` (or :func:`map_on_dask`, which does both).
+both through :func:`cluster` and :func:`as_finished` (or :func:`map_on_dask`, which does both); a
+point of several generation blocks is one task per block and one that merges them
+(:func:`submit` with the block tasks' futures as arguments).
 Each worker runs one task at a time on one thread (:data:`WORKER_ENV`: BLAS, OpenMP and numba
 are limited before they start; onnxruntime sessions are single-threaded already), so N workers
-use N cores. A task whose worker dies (a crash in a C++ library) comes back as its exception,
-never as a hang or a lost task.
+use N cores. A task whose worker dies (a crash in a C++ library, a killed process) is
+rescheduled on another worker by the scheduler, up to Dask's ``distributed.scheduler.allowed-failures``
+(3) times, then comes back as its exception, never as a hang or a lost task.
 """
 
 from __future__ import annotations
@@ -101,18 +104,39 @@ def _check_address(address: str) -> None:
         raise RecastError(f"--scheduler {address}: not a scheduler address such as tcp://host:8786 ({exc})") from None
 
 
-def as_finished(client, fn: Callable[[Any], Any], tasks: Mapping[str, Any], key_prefix: str):
-    """Submit ``fn(task)`` per name (in the given order, first first) and yield ``(name, result)``
-    as they finish; a task whose worker failed yields the exception instead of raising it."""
+def submit(client, fn: Callable[..., Any], name: str, *args: Any, key_prefix: str, priority: int = 0):
+    """``fn(*args)`` as one task (a unique key naming it, never cached); futures among ``args`` are
+    waited for by the scheduler and passed as their results."""
+    return client.submit(fn, *args, key=f"{key_prefix}-{name}-{uuid.uuid4().hex[:8]}", pure=False,
+                         priority=priority)
+
+
+def finished(client, futures: Mapping[Any, str]):
+    """``(name, result)`` of each future of ``futures`` (future -> name) as it finishes; a task whose
+    worker failed (or one it waited for) yields the exception instead of raising it."""
     from distributed import as_completed
 
-    futures = {client.submit(fn, task, key=f"{key_prefix}-{name}-{uuid.uuid4().hex[:8]}", pure=False,
-                             priority=-i): name for i, (name, task) in enumerate(tasks.items())}
     for future in as_completed(list(futures), loop=client.loop):
         try:
             yield futures[future], future.result()
         except Exception as exc:
             yield futures[future], exc
+
+
+def as_finished(client, fn: Callable[[Any], Any], tasks: Mapping[str, Any], key_prefix: str):
+    """Submit ``fn(task)`` per name (in the given order, first first) and yield ``(name, result)``
+    as they finish; a task whose worker failed yields the exception instead of raising it."""
+    futures = {submit(client, fn, name, task, key_prefix=key_prefix, priority=-i): name
+               for i, (name, task) in enumerate(tasks.items())}
+    yield from finished(client, futures)
+
+
+def warm_up(client, fn: Callable[..., Any], *args: Any) -> None:
+    """Run ``fn(*args)`` on every worker now, all at once (imports, models, compiled kernels), so
+    that what each worker pays once is paid at the start, in parallel, not by its first task. A
+    worker that fails it is left to fail its tasks, with their own errors."""
+    with contextlib.suppress(Exception):
+        client.run(fn, *args)
 
 
 def map_on_dask(fn: Callable[[Any], Any], tasks: Mapping[str, Any], *, workers: int | None = None,

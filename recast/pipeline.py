@@ -9,10 +9,19 @@ the end every analysis gets its result document, with the cross section by the p
     runs = pipeline.prepare(["ANA-SUSY-2018-22", "ANA-SUSY-2018-30"])
     pipeline.analyse(HepMCSource(Path("events.hepmc.gz")), runs, seed=1)
     docs = pipeline.documents(source, runs, seed=1)
+
+A model point (:func:`run_point`, :func:`generate_point`) is generated in blocks
+(:func:`recast.events.pythia.generation_blocks`: a Pythia run of its own seed per
+:data:`~recast.events.pythia.BLOCK_EVENTS` events, block 0 with the point's seed). Each block is
+counted apart (:func:`count_block`), in this process or on Dask workers (:func:`run_block`), and
+the counts are added in block order, so a point's result is the same, to the last bit, on one
+worker or many.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +32,7 @@ from . import detector, engine, results, xsec
 from . import slha as slha_mod
 from .errors import RecastError
 from .events import HepMCSource, PythiaConfig, PythiaSource
+from .events.pythia import BLOCK_EVENTS, GenerationBlock, combined_sigma, generation_blocks
 
 
 def input_record(source) -> dict[str, Any]:
@@ -42,6 +52,9 @@ def input_record(source) -> dict[str, Any]:
                  "slha": str(cfg.slha) if cfg.slha else None,
                  "slha_sha256": results.sha256_of(Path(cfg.slha)) if cfg.slha else None,
                  "sigma_gen_fb": source.sigma_gen_fb}
+    if not lhe:  # every Pythia run of the point, with its seed
+        generator["block_events"] = source.block_events
+        generator["blocks"] = [b.to_dict() for b in source.generated_blocks]
     if lhe:
         generator["lhe"] = str(cfg.lhe)
         generator["lhe_sha256"] = results.sha256_of(Path(cfg.lhe))
@@ -238,27 +251,192 @@ class PointSpec:
     chunk_size: int = 1000
     xsec_fb: float | None = None
     pythia_settings: tuple[str, ...] = ()
+    block_events: int = BLOCK_EVENTS  # events per generation block: part of what decides the events
 
 
-def run_point(spec: PointSpec, on_batch: Callable[[int], None] | None = None) -> dict[str, dict[str, Any]]:
+def run_point(spec: PointSpec, on_batch: Callable[[int], None] | None = None, *, workers: int | None = None,
+              scheduler: str | None = None, outcomes: Sequence[BlockOutcome] | None = None) -> dict[str, dict[str, Any]]:
     """Generate ``spec`` once and run every analysis on the same events; result documents by
-    analysis id."""
-    return run_point_with_cards(spec, (), on_batch)[None]
+    analysis id. ``workers``/``scheduler``: the point's blocks on Dask; ``outcomes``: its blocks
+    counted already (:func:`generate_point`)."""
+    return run_point_with_cards(spec, (), on_batch, workers=workers, scheduler=scheduler, outcomes=outcomes)[None]
 
 
-def run_point_with_cards(spec: PointSpec, cards: Sequence[str],
-                         on_batch: Callable[[int], None] | None = None) -> dict[str | None, dict[str, dict[str, Any]]]:
-    """:func:`run_point`, and every analysis again with each detector card of ``cards`` on the same
-    generated events (generated once, read once): the documents of the
-    options as given under ``None``, those of each card under its name."""
+def point_variants(spec: PointSpec, cards: Sequence[str] = ()) -> dict[str | None, list[AnalysisRun]]:
+    """The prepared runs of ``spec``: its analyses with their options under ``None``, and again
+    with each detector card of ``cards`` under its name."""
     analyses = load_analyses(spec.analyses)
     variants: dict[str | None, list[AnalysisRun]] = {None: prepare(analyses, spec.options)}
     for card in cards:
         variants[card] = prepare(analyses, {a.id: {**spec.options.get(a.id, {}), "detector": card} for a in analyses})
-    source = PythiaSource(PythiaConfig(slha=Path(spec.slha), process=spec.process, nevents=spec.nevents,
-                                       seed=spec.seed, sqrt_s_gev=collision_energy(variants[None]),
-                                       extra_settings=tuple(spec.pythia_settings)),
-                          chunk_size=spec.chunk_size)
-    analyse(source, [run for runs in variants.values() for run in runs], seed=spec.seed, on_batch=on_batch)
+    return variants
+
+
+def run_point_with_cards(spec: PointSpec, cards: Sequence[str], on_batch: Callable[[int], None] | None = None, *,
+                         workers: int | None = None, scheduler: str | None = None,
+                         outcomes: Sequence[BlockOutcome] | None = None) -> dict[str | None, dict[str, dict[str, Any]]]:
+    """:func:`run_point`, and every analysis again with each detector card of ``cards`` on the same
+    generated events (generated once, read once): the documents of the
+    options as given under ``None``, those of each card under its name."""
+    variants = point_variants(spec, cards)
+    source = generate_point(spec, variants, cards=cards, on_events=on_batch, workers=workers, scheduler=scheduler,
+                            outcomes=outcomes)
     return {key: documents(source, runs, seed=spec.seed, xsec_fb=spec.xsec_fb, slha_path=Path(spec.slha),
                            process=spec.process) for key, runs in variants.items()}
+
+
+def point_config(spec: PointSpec, sqrt_s_gev: float) -> PythiaConfig:
+    """Pythia's configuration of the point (its own seed: block 0's)."""
+    return PythiaConfig(slha=Path(spec.slha), process=spec.process, nevents=spec.nevents, seed=spec.seed,
+                        sqrt_s_gev=sqrt_s_gev, extra_settings=tuple(spec.pythia_settings))
+
+
+@dataclass
+class BlockOutcome:
+    """What one generation block of a point gives back to be merged: per variant (``None``, or a
+    detector card's name) and analysis id the block's counts (without their region and histogram
+    definitions, which the merging side holds), and what Pythia said. ``failure``: why the block
+    stopped part-way (its counts hold the chunks read before)."""
+
+    block: GenerationBlock
+    counts: dict[str | None, dict[str, engine.Counts]]
+    n_generated: int
+    sigma_gen_fb: float | None
+    sigma_err_fb: float | None
+    sqrt_s_gev: float | None
+    notes: list[str]
+    failure: RecastError | None = None
+    seconds: float = 0.0  # generating and counting the block
+
+    @property
+    def error(self) -> str | None:
+        return None if self.failure is None else str(self.failure)
+
+
+def count_block(spec: PointSpec, block: GenerationBlock, variants: Mapping[str | None, Sequence[AnalysisRun]], *,
+                on_batch: Callable[[int], None] | None = None, dump: engine.FeatureDump | None = None,
+                hepmc_out: Path | None = None) -> BlockOutcome:
+    """Generate one block of ``spec`` and count it with fresh counts for every run of ``variants``
+    (their models reused); the per-event random streams use the point's seed, whatever the block."""
+    fresh = {key: [dataclasses.replace(run, counts=engine.Counts.for_analysis(run.analysis, run.options,
+                                                                               run.counts.skipped))
+                   for run in runs] for key, runs in variants.items()}
+    source = PythiaSource(point_config(spec, collision_energy(fresh[None])), chunk_size=spec.chunk_size,
+                          block_events=spec.block_events, blocks=(block,), hepmc_out=hepmc_out)
+    failure = None
+    start = time.perf_counter()
+    try:
+        analyse(source, [run for runs in fresh.values() for run in runs], seed=spec.seed, on_batch=on_batch,
+                dump=dump)
+    except RecastError as exc:
+        failure = exc
+    return BlockOutcome(block, {key: {run.analysis.id: _bare(run.counts) for run in runs} for key, runs in fresh.items()},
+                        source.n_generated, source.sigma_gen_fb, source.sigma_err_fb, source.sqrt_s_gev,
+                        list(source.notes), failure, time.perf_counter() - start)
+
+
+def _bare(counts: engine.Counts) -> engine.Counts:
+    """Counts without the definitions of what they count (small to send between processes)."""
+    return dataclasses.replace(counts, regions=(), histogram_definitions=())
+
+
+def run_block(task: tuple[PointSpec, tuple[str, ...], GenerationBlock]) -> BlockOutcome:
+    """One block of a point on a Dask worker: ``(spec, detector cards, block)``; the analyses'
+    models are loaded once per worker process."""
+    from .parallel import limit_threads
+
+    limit_threads()
+    spec, cards, block = task
+    return count_block(spec, block, point_variants(spec, cards))
+
+
+def generate_point(spec: PointSpec, variants: Mapping[str | None, Sequence[AnalysisRun]], *, cards: Sequence[str] = (),
+                   on_events: Callable[[int], None] | None = None, workers: int | None = None,
+                   scheduler: str | None = None, dump: engine.FeatureDump | None = None,
+                   hepmc_out: Path | None = None, source: PythiaSource | None = None,
+                   outcomes: Sequence[BlockOutcome] | None = None) -> PythiaSource:
+    """Generate the blocks of ``spec`` and add their counts, in block order, to the counts of the
+    runs of ``variants`` (:func:`point_variants` of ``spec`` and ``cards``). In this process when
+    neither ``workers`` (above 1) nor ``scheduler`` is given, else one Dask task per block
+    (:func:`run_block`; ``dump`` and ``hepmc_out`` need this process). ``on_events(n)`` follows the
+    events counted (per chunk here, per block on Dask). Returns the point's source as the result
+    documents describe it (its seeds, blocks, cross section and notes). A block that fails stops
+    the point: the blocks before it (and its chunks read, in this process) are counted, then its
+    error is raised. ``source``: the record to fill (a :class:`PythiaSource` of the point's
+    configuration, as a caller made it before; by default a new one). ``outcomes``: the blocks
+    counted already (by :func:`run_block` tasks a scan submitted), merged instead of generating."""
+    blocks = generation_blocks(spec.nevents, spec.seed, spec.block_events)
+    merged = source if source is not None else PythiaSource(point_config(spec, collision_energy(variants[None])),
+                                                            chunk_size=spec.chunk_size)
+    merged.block_events, merged.blocks, merged.generated_blocks = spec.block_events, tuple(blocks), []
+    counted: list[BlockOutcome] = []
+
+    def merge(outcome: BlockOutcome) -> None:
+        for key, runs in variants.items():
+            for run in runs:
+                if outcome.counts:  # none when the block's worker was lost
+                    run.counts += outcome.counts[key][run.analysis.id]
+        merged.n_generated += outcome.n_generated
+        merged.sqrt_s_gev = outcome.sqrt_s_gev or merged.sqrt_s_gev
+        merged.notes.extend(n for n in outcome.notes if n not in merged.notes)
+        if outcome.error is None:
+            merged.generated_blocks.append(outcome.block)
+        counted.append(outcome)
+
+    if hepmc_out is not None and len(blocks) > 1:
+        raise RecastError(f"--hepmc-out: {spec.nevents} events are generated in {len(blocks)} blocks (Pythia runs) of "
+                          f"up to {spec.block_events}; write them with 'recast generate' (the same events) and run "
+                          f"on the file with --events, or give -n {spec.block_events} or fewer")
+    if outcomes is not None:
+        if [o.block for o in outcomes] != blocks:
+            raise RecastError(f"the counted blocks ({len(outcomes)}) are not the point's {len(blocks)}")
+        for outcome in outcomes:
+            merge(outcome)
+            if outcome.error is not None:
+                break
+    elif len(blocks) == 1 or (scheduler is None and (workers or 1) == 1):  # one block: no cluster to start
+        for block in blocks:
+            merge(count_block(spec, block, variants, on_batch=on_events, dump=dump, hepmc_out=hepmc_out))
+            if counted[-1].error is not None:
+                break
+    else:
+        if dump is not None or hepmc_out is not None:
+            raise RecastError(f"{'--dump-features' if dump is not None else '--hepmc-out'}: runs in one process; "
+                              f"drop --workers/--scheduler")
+        _on_dask(spec, tuple(cards), blocks, merge, on_events, workers, scheduler)
+    done = [o for o in counted if o.error is None and o.sigma_gen_fb is not None]
+    merged.sigma_gen_fb, merged.sigma_err_fb = combined_sigma([(o.n_generated, o.sigma_gen_fb, o.sigma_err_fb)
+                                                               for o in done])
+    failed = next((o for o in counted if o.failure is not None), None)
+    if failed is not None and len(blocks) == 1:
+        raise failed.failure  # as a single Pythia run raised it
+    if failed is not None:
+        raise RecastError(f"generation block {failed.block.index + 1} of {len(blocks)} (seed {failed.block.seed}): "
+                          f"{failed.error}") from failed.failure
+    return merged
+
+
+def _on_dask(spec: PointSpec, cards: tuple[str, ...], blocks: Sequence[GenerationBlock],
+             merge: Callable[[BlockOutcome], None], on_events: Callable[[int], None] | None,
+             workers: int | None, scheduler: str | None) -> None:
+    """The blocks as Dask tasks, merged in block order as they finish; a block whose worker failed
+    (or that failed part-way) stops the merge there."""
+    from . import parallel
+
+    pending: dict[int, BlockOutcome | BaseException] = {}
+    following = 0
+    tasks = {str(b.index): (spec, cards, b) for b in blocks}
+    with parallel.cluster(workers, scheduler) as client:
+        for name, outcome in parallel.as_finished(client, run_block, tasks, "recast-block"):
+            pending[int(name)] = outcome
+            if on_events is not None and isinstance(outcome, BlockOutcome):
+                on_events(outcome.n_generated)
+            while following in pending:
+                outcome = pending.pop(following)
+                if isinstance(outcome, BaseException):
+                    outcome = BlockOutcome(blocks[following], {}, 0, None, None, None, [], failure=RecastError(
+                        f"the worker generating it failed: {type(outcome).__name__}: {outcome}"))
+                merge(outcome)
+                if outcome.error is not None:
+                    return
+                following += 1

@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", action="store_true",
                    help="also compute CLs and limits (simplified likelihoods; OUT.limits.json with --out)")
     p.add_argument("--xsec-unc", action="store_true", help="with --limit: include the cross-section uncertainty")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=positive_int,
+                       help="with --slha: generate the point's blocks of 5000 events on this many local worker "
+                            "processes (default: in this process; the results are the same)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="with --slha: the blocks on an existing Dask scheduler")
     p.set_defaults(func=run.cmd_run)
 
     p = sub.add_parser("probe", help="how far an analysis' ML selections can be trusted on these events: training "

@@ -51,6 +51,20 @@ def _events_total(source) -> int | None:
     return source.config.nevents
 
 
+def _point_of(source, runs, args: argparse.Namespace):
+    """The model point a generated source stands for (None for a HepMC or LHE input)."""
+    from .. import pipeline
+    from ..events import PythiaSource
+
+    if not isinstance(source, PythiaSource) or source.config.lhe is not None:
+        return None
+    cfg = source.config
+    return pipeline.PointSpec(slha=cfg.slha, analyses=[run.analysis.id for run in runs], nevents=cfg.nevents,
+                              seed=cfg.seed, process=cfg.process, options={run.analysis.id: run.options for run in runs},
+                              chunk_size=source.chunk_size, pythia_settings=tuple(cfg.extra_settings),
+                              block_events=pipeline.BLOCK_EVENTS)
+
+
 def _run_outputs(out: str | None, analyses) -> dict[str, tuple[Path, Path]]:
     """Where ``run --out`` writes each analysis' results and limits, checked before anything runs:
     one analysis and a file name: that file and ``<stem>.limits.json``; several analyses, or an
@@ -110,6 +124,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         dump = FeatureDump()
     label = runs[0].analysis.id if len(runs) == 1 else f"{len(runs)} analyses"
     total = _events_total(source)
+    point = _point_of(source, runs, args)
+    if point is None and (args.workers or args.scheduler):
+        raise RecastError(f"{'--workers' if args.workers else '--scheduler'}: only a generated point (--slha without "
+                          f"--events or --lhe) is shared between workers, by its generation blocks")
+    if point is not None and (args.workers or args.scheduler):
+        from .. import parallel
+        from ..events.pythia import generation_blocks
+
+        blocks = len(generation_blocks(point.nevents, point.seed, point.block_events))
+        if blocks > 1:  # one block runs here: there is nothing to share
+            label += f", {blocks} blocks on {parallel.describe(args.workers, args.scheduler)}"
     error = None
     start = time.perf_counter()
     n_read = 0
@@ -123,8 +148,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 bar.update(task, advance=n, rate=f"{n_read / (time.perf_counter() - start):.0f} ev/s")
 
         try:
-            pipeline.analyse(source, runs, seed=args.seed, on_batch=advance, dump=dump,
-                             allow_beam_mismatch=args.allow_beam_mismatch)
+            if point is not None:  # block by block, here or on workers (the same events and counts either way)
+                pipeline.generate_point(point, {None: runs}, on_events=advance, workers=args.workers,
+                                        scheduler=args.scheduler, dump=dump, hepmc_out=source.hepmc_out, source=source)
+            else:
+                pipeline.analyse(source, runs, seed=args.seed, on_batch=advance, dump=dump,
+                                 allow_beam_mismatch=args.allow_beam_mismatch)
         except RecastError as exc:
             if runs[0].counts.n_events == 0 or not args.out:
                 raise

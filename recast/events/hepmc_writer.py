@@ -33,6 +33,10 @@ class PythiaHepMCWriter:
         self._writer = pyhepmc.io.WriterAscii(self._ios)
         self._pythia = pythia
 
+    def follow(self, pythia) -> None:
+        """Take the cross section of the next events from ``pythia`` (the next generation block)."""
+        self._pythia = pythia
+
     def write(self, events: ak.Array, first_number: int) -> None:
         """Append ``events`` (a ``Pythia.nextBatch`` result), numbered from ``first_number``."""
         info = self._pythia.infoPython()

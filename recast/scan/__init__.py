@@ -17,9 +17,10 @@ from .combination import COMBINATION_RULE, combine
 from .documents import read_json, summary_doc, summary_row, validate, write_json, write_summary
 from .grid import Grid, GridPoint, derive_seed, load_grid, point_name
 from .plot import plot_exclusion
-from .run import ScanReport, run_scan, run_task
+from .run import ScanReport, point_blocks, point_task, run_block_task, run_scan, run_task
 from .settings import Settings, resolve_settings, settings_hash
 
 __all__ = ["COMBINATION_RULE", "Grid", "GridPoint", "ScanReport", "Settings", "combine", "derive_seed", "load_grid",
-           "plot_exclusion", "point_name", "read_json", "resolve_settings", "run_scan", "run_task", "settings_hash",
+           "plot_exclusion", "point_blocks", "point_name", "point_task", "read_json", "resolve_settings", "run_block_task",
+           "run_scan", "run_task", "settings_hash",
            "summary_doc", "summary_row", "validate", "write_json", "write_summary"]

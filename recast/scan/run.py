@@ -12,7 +12,19 @@ summary lists the points of the grid of the latest command (point files of other
 directory are left alone).
 
 Points run on Dask through :mod:`recast.parallel`: a local cluster of single-threaded worker
-processes, or an existing scheduler, whose workers get the same limits.
+processes, or an existing scheduler, whose workers get the same limits and are warmed up first
+(:func:`warm_worker`: imports and models loaded on every worker at once, not by its first point).
+A point of several generation blocks (more than
+:data:`~recast.events.pythia.BLOCK_EVENTS` events) is one task per block (:func:`run_block_task`)
+and a task that merges them and computes the limits (:func:`run_task` given the blocks), so
+that the blocks of the last points are shared by every worker instead of leaving all but one
+idle; the result is the same as the point's run in one process.
+
+A worker that dies (killed, out of memory, a crash in a C++ library) takes its running tasks
+with it; the scheduler gives them to another worker (Dask retries a task up to
+``distributed.scheduler.allowed-failures`` times), so the scan finishes; a task that still fails
+is recorded as the point's failure, which a rerun retries. A scan whose client is stopped
+resumes from its point files (finished points are reused).
 """
 
 from __future__ import annotations
@@ -34,8 +46,40 @@ from .grid import Grid, GridPoint
 from .settings import Settings, differences, settings_hash, sha256_text
 
 
-def run_task(task: dict[str, Any]) -> dict[str, Any]:
-    """Generate, analyse and compute the limits of one point; never raises for a bad point: the
+def warm_worker(analyses: list[str], options: dict[str, dict[str, Any]]) -> None:
+    """What a worker pays once before its first point: the libraries imported, the analyses and
+    their models loaded (memoised per process)."""
+    parallel.limit_threads()
+    import pythia8mc  # noqa: F401
+
+    from .. import pipeline, stats  # noqa: F401
+
+    pipeline.prepare(analyses, options)
+
+
+def run_block_task(task: dict[str, Any], block) -> Any:
+    """One generation block of a point (:func:`recast.pipeline.run_block`), on a worker."""
+    from .. import pipeline
+
+    parallel.limit_threads()
+    with _card(task) as card:
+        return pipeline.run_block((_spec(task, card), (), block))
+
+
+def point_blocks(task: dict[str, Any]) -> list:
+    """The generation blocks of a point task (one for an events grid's point or a bad point)."""
+    from .. import pipeline
+    from ..events.pythia import generation_blocks
+
+    p = task["point"]
+    if p.get("events") or task.get("problem") or not p.get("nevents"):
+        return []
+    return generation_blocks(p["nevents"], p["seed"], pipeline.BLOCK_EVENTS)
+
+
+def run_task(task: dict[str, Any], *outcomes: Any) -> dict[str, Any]:
+    """Generate, analyse and compute the limits of one point (``outcomes``: its generation blocks
+    counted already by :func:`run_block_task`, merged here); never raises for a bad point: the
     returned point document says ``failed`` and why."""
     parallel.limit_threads()
     import logging
@@ -49,7 +93,7 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            _run_point(task, doc)
+            _run_point(task, doc, outcomes or None)
         for w in caught:
             if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)):
                 continue  # about the libraries' code, not the point
@@ -71,21 +115,39 @@ def _one_line(text: str) -> str:
     return " ".join(text.split()) or "unknown error"
 
 
-def _run_point(task: dict[str, Any], doc: dict[str, Any]) -> None:
+@contextlib.contextmanager
+def _card(task: dict[str, Any]):
+    """The point's SLHA card as a file here: its path, or its text written to a temporary file
+    (another machine, or the file changed since the scan started)."""
     import tempfile
 
+    p, text = task["point"], task["slha_text"]
+    with tempfile.TemporaryDirectory(prefix="recast-scan-") as tmp:
+        card = Path(p["slha"]) if p.get("slha") else None
+        if text is not None and (card is None or not _same_text(card, text)):
+            card = Path(tmp) / f"{p['name']}.slha"
+            card.write_text(text)
+        yield card
+
+
+def _spec(task: dict[str, Any], card: Path | None):
+    from .. import pipeline
+
+    p, s = task["point"], task["settings"]
+    return pipeline.PointSpec(slha=card, analyses=s["analyses"], nevents=p["nevents"], seed=p["seed"],
+                              process=p["process"], options=s["options"], chunk_size=s["chunk_size"],
+                              xsec_fb=s["xsec_fb"], pythia_settings=tuple(s["pythia_settings"]),
+                              block_events=pipeline.BLOCK_EVENTS)
+
+
+def _run_point(task: dict[str, Any], doc: dict[str, Any], outcomes: tuple | None = None) -> None:
     from .. import analysis as ana_mod
     from .. import pipeline, stats
 
     p, s = task["point"], task["settings"]
     if task.get("problem"):
         raise RecastError(task["problem"])
-    text = task["slha_text"]
-    with tempfile.TemporaryDirectory(prefix="recast-scan-") as tmp:
-        card = Path(p["slha"]) if p.get("slha") else None
-        if text is not None and (card is None or not _same_text(card, text)):  # another machine, or the file changed
-            card = Path(tmp) / f"{p['name']}.slha"
-            card.write_text(text)
+    with _card(task) as card:
         t0 = time.perf_counter()
         if p.get("events"):
             from ..events import HepMCSource
@@ -98,12 +160,11 @@ def _run_point(task: dict[str, Any], doc: dict[str, Any]) -> None:
                                          xsec_source="the grid listing (xsec_fb)" if listed else None,
                                          slha_path=card, process=p["process"])
         else:
-            spec = pipeline.PointSpec(slha=card, analyses=s["analyses"], nevents=p["nevents"], seed=p["seed"],
-                                      process=p["process"], options=s["options"], chunk_size=s["chunk_size"],
-                                      xsec_fb=s["xsec_fb"], pythia_settings=tuple(s["pythia_settings"]))
-            results = pipeline.run_point(spec)
+            spec = _spec(task, card)
+            results = pipeline.run_point(spec, outcomes=outcomes) if outcomes else pipeline.run_point(spec)
     t1 = time.perf_counter()
-    doc["timing"]["run_s"] = round(t1 - t0, 3)
+    # with blocks counted by other tasks: their time, on whichever workers, plus the merge
+    doc["timing"]["run_s"] = round(t1 - t0 + sum(o.seconds for o in outcomes or ()), 3)
     source = f"points/{p['name']}.json"
     summaries = {}
     for aid, result in results.items():
@@ -179,9 +240,10 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
 
     A point finished earlier with other settings (events, seed, analyses, options, ...) is an
     error before anything runs, unless ``replace``: a rerun never overwrites results silently.
-    ``on_start(to_run, reused)`` is called once the work is known, ``on_point(row)`` after each
-    point is written, ``on_note(text)`` for anything the user should know (each skipped signal
-    region is named once per scan, with the reason, when the first point that skips it finishes)."""
+    ``on_start(to_run, reused)`` is called once the work is known (and the workers are warmed up),
+    ``on_point(row)`` after each point is written, ``on_note(text)`` for anything the user should
+    know (each skipped signal region is named once per scan, with the reason, when the first point
+    that skips it finishes)."""
     note = on_note or (lambda _msg: None)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -220,6 +282,9 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
         # connected first: an unreachable scheduler leaves nothing behind
         points_dir.mkdir(parents=True, exist_ok=True)
         flush()
+        if todo:  # what every worker pays once, paid by all at once before the first point
+            parallel.warm_up(client, warm_worker, list(settings.analyses),
+                             {k: dict(v) for k, v in settings.options.items()})
         if on_start:
             on_start(len(todo), report.skipped)
         if not todo:
@@ -227,7 +292,13 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
         tasks = {p.name: point_task(p, settings, shash, out_dir) for p, shash in todo}
         told: set[tuple[str, str]] = set()
         by_name = {p.name: p for p, _ in todo}
-        for name, doc in parallel.as_finished(client, run_task, tasks, "recast-point"):
+        futures = {}
+        for i, (name, task) in enumerate(tasks.items()):  # first points first, each point's blocks before others
+            blocks = point_blocks(task)
+            blocks = [parallel.submit(client, run_block_task, f"{name}-{b.index}", task, b, key_prefix="recast-block",
+                                      priority=-i) for b in blocks] if len(blocks) > 1 else []
+            futures[parallel.submit(client, run_task, name, task, *blocks, key_prefix="recast-point", priority=-i)] = name
+        for name, doc in parallel.finished(client, futures):
             point = by_name[name]
             if isinstance(doc, BaseException):  # the worker died (e.g. a crash in a C++ library) or was lost
                 exc, doc = doc, point_doc(tasks[point.name])

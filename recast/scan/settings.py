@@ -2,7 +2,8 @@
 point can be reused (:func:`settings_hash`): nevents, seed, process, analyses, resolved options,
 Pythia settings, cross-section settings and the SLHA text (and, for events grids, the events
 file's identity; for detector cards other than truth, the card's sha256, so that an edited card
-file is never taken for the one a point ran with)."""
+file is never taken for the one a point ran with; for a point of several generation blocks, their
+seeds and sizes)."""
 
 from __future__ import annotations
 
@@ -71,12 +72,27 @@ def settings_hash(point: GridPoint, settings: Settings) -> str:
     if point.events is not None:  # only for events grids: the hashes of SLHA grids stay as they were
         payload["events"] = _file_identity(point.events)
         payload["point_xsec_fb"] = point.xsec_fb
+    blocks = _generation_blocks(point)
+    if blocks:  # only then: points of one block are the single Pythia run they were, their hashes unchanged
+        payload["generation_blocks"] = blocks
     cards = detector_hashes(settings.options)
     if cards:  # only then: the hashes of truth-level scans stay as they were
         payload["detector_sha256"] = cards
     payload["analyses"] = sorted(payload["analyses"])
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _generation_blocks(point: GridPoint) -> list[dict[str, int]] | None:
+    """The seeds and sizes of a generated point's blocks when it has several (its events depend on
+    them: :func:`recast.events.pythia.generation_blocks`), else None."""
+    from .. import pipeline
+    from ..events.pythia import generation_blocks
+
+    if point.events is not None or not point.nevents:
+        return None
+    blocks = generation_blocks(point.nevents, point.seed, pipeline.BLOCK_EVENTS)
+    return [b.to_dict() for b in blocks] if len(blocks) > 1 else None
 
 
 def detector_hashes(options: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
@@ -104,5 +120,6 @@ def differences(prev: dict[str, Any], point: GridPoint, settings: Settings) -> l
 
     out = [f"{key} {show(key, then.get(key))} -> {show(key, value)}" for key, value in now.items()
            if then.get(key) != value and not (key == "analyses" and set(then.get(key) or ()) == set(value))]
-    return out or ["the events file (size or modification time) or a detector card's contents changed"]
+    return out or ["the events file (size or modification time), a detector card's contents or the generation "
+                   "blocks (points above 5000 events are generated in blocks of their own seeds) changed"]
 
