@@ -367,3 +367,27 @@ def test_what_a_kept_point_is_reused_for():
     assert resume.settings_hash(dataclasses.replace(spec, detectors=beside), point) != base
     reordered = {sr: dataclasses.replace(cf, rows=cf.rows[::-1]) for sr, cf in bench.cutflows.items()}
     assert resume.settings_hash(spec, dataclasses.replace(bench, cutflows=reordered)) != base_bench
+
+
+def test_a_kept_point_of_several_generation_blocks_is_tied_to_their_seeds(monkeypatch):
+    """A point above one generation block (recast.events.pythia.generation_blocks) is kept with its
+    blocks' seeds and sizes: other blocks, other events, so it runs again; a one-block point's hash
+    does not depend on them (the single Pythia run it always was)."""
+    import dataclasses
+
+    from recast.events import pythia
+    from recast.validation import resume
+
+    spec = validation.load_spec(validation.spec_path(ANA22.id))
+    one = next(p for p in spec.points if p.name == "T1_2200_0")
+    several = dataclasses.replace(one, nevents=12000)
+    assert [b.nevents for b in pythia.generation_blocks(12000, one.seed)] == [5000, 5000, 2000]
+    before = resume.settings_hash(spec, one), resume.settings_hash(spec, several)
+    real = pythia.generation_blocks
+
+    def other_seeds(nevents, seed, block_events=pythia.BLOCK_EVENTS):
+        return [dataclasses.replace(b, seed=b.seed + 1) if b.index else b for b in real(nevents, seed, block_events)]
+
+    monkeypatch.setattr(pythia, "generation_blocks", other_seeds)
+    assert resume.settings_hash(spec, one) == before[0]
+    assert resume.settings_hash(spec, several) != before[1]

@@ -5,7 +5,8 @@ Each point that ran without error is stored as ``<report>/points/<name>.json.gz`
 the result document, the results with the detector cards shown beside, the seconds it took) with
 the hash of what decides them (:func:`settings_hash`: the analysis, the point's process, events,
 seed, SLHA card text, cross section, resolved options, the contents of its detector card and of
-the cards beside it, and the order of any reordered cutflow). A
+the cards beside it, the order of any reordered cutflow, and the seeds and sizes of its generation
+blocks when it has several). A
 point whose stored hash differs, or whose file cannot be read, runs again and replaces it; failed
 points always run again. ``recast validate --rerun`` ignores what is stored.
 """
@@ -28,6 +29,7 @@ POINTS_DIR = "points"  # in the report directory
 def settings_hash(spec: Spec, point: Benchmark) -> str:
     """What decides a point's results (see the module docstring), hashed (16 hex digits)."""
     from .. import detector
+    from ..events.pythia import generation_blocks
     from ..scan.settings import detector_hashes, sha256_text
     from .run import slha_text
 
@@ -42,6 +44,9 @@ def settings_hash(spec: Spec, point: Benchmark) -> str:
                "options": options, "detector_sha256": detector_hashes({ana.id: options}),
                "cards_beside": {c: detector.load(c).sha256 for c in spec.detectors if c != options.get("detector")},
                "cutflow_order": {sr: cf.steps() for sr, cf in sorted(point.cutflows.items())}}
+    blocks = generation_blocks(point.nevents, point.seed)
+    if len(blocks) > 1:  # only then: a point of one block is the single Pythia run it was, its hash unchanged
+        payload["generation_blocks"] = [b.to_dict() for b in blocks]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
