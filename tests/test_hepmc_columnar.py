@@ -423,6 +423,7 @@ def _check_mutated(name: str, data: bytes, tmp_path: Path, assert_same_batches) 
 @example(case=("hepmc3", HAND3.read_bytes().replace(b"\n", b"\r\n")))  # refused, and the test let it pass
 @example(case=("hepmc2", HAND2.read_bytes().replace(b"\n", b"\r\n")))
 @example(case=("hepmc3", HAND3.read_bytes().replace(b"P 4 -1 11 ", b"P 4  -1 11\t")))
+@example(case=("hepmc3", HAND3.read_bytes().replace(b"W nominal", b"W n\rminal")))  # HepMC3: one name, 'nminal'
 def test_mutated_files_give_a_clean_error_or_the_same_events(case, tmp_path, assert_same_batches):
     """More examples for a thorough run: RECAST_MUTATION_EXAMPLES=4000 (and --hypothesis-seed)."""
     name, data = case

@@ -1034,6 +1034,8 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
                 weights_done = True
                 i = j
         elif c == 87:  # W outside an event: the run's weight names
+            # HepMC3 drops a CR inside a name ("n\rminal" is one name, as a trailing CR is no name):
+            # only spaces and tabs separate names
             j = i + 1
             n_names = 0
             while True:
@@ -1041,7 +1043,7 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
                 if j >= end or b[j] == 10:
                     break
                 n_names += 1
-                while not _ends(b, j, end):
+                while j < end and b[j] != 32 and b[j] != 9 and b[j] != 10:
                     j += 1
             i = j
         elif c == 85:  # U momentum-unit length-unit
