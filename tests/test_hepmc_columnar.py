@@ -416,7 +416,11 @@ def _check_mutated(name: str, data: bytes, tmp_path: Path, assert_same_batches) 
         assert_same_batches(ours, reference)
 
 
+# the same examples in every run (derandomize), so that CI judges the code and not the draw; set
+# RECAST_MUTATION_EXPLORE=1 (with RECAST_MUTATION_EXAMPLES) to search new mutations, and pin what
+# they find as an @example
 @settings(max_examples=int(os.environ.get("RECAST_MUTATION_EXAMPLES", "300")), deadline=5000,
+          derandomize=not os.environ.get("RECAST_MUTATION_EXPLORE"),
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=mutated())
 @example(case=("hepmc3", _forward_parent()))  # keep mode was compared with HepMC3 3.2's drop
@@ -425,7 +429,7 @@ def _check_mutated(name: str, data: bytes, tmp_path: Path, assert_same_batches) 
 @example(case=("hepmc3", HAND3.read_bytes().replace(b"P 4 -1 11 ", b"P 4  -1 11\t")))
 @example(case=("hepmc3", HAND3.read_bytes().replace(b"W nominal", b"W n\rminal")))  # HepMC3: one name, 'nminal'
 def test_mutated_files_give_a_clean_error_or_the_same_events(case, tmp_path, assert_same_batches):
-    """More examples for a thorough run: RECAST_MUTATION_EXAMPLES=4000 (and --hypothesis-seed)."""
+    """More examples for a thorough run: RECAST_MUTATION_EXPLORE=1 RECAST_MUTATION_EXAMPLES=4000."""
     name, data = case
     _check_mutated(name, data, tmp_path, assert_same_batches)
 
