@@ -83,7 +83,8 @@ DROPPED = -(2 ** 31)  # the status of a particle HepMC3 drops from its event (a 
 
 _POW10 = np.array([10.0 ** k for k in range(23)])
 _NAN = np.frombuffer(b"nan", np.uint8)
-_INF = np.frombuffer(b"infinity", np.uint8)
+_INF = np.frombuffer(b"inf", np.uint8)
+_INFINITY = np.frombuffer(b"infinity", np.uint8)
 _GEV = np.frombuffer(b"GEV", np.uint8)
 _MEV = np.frombuffer(b"MEV", np.uint8)
 _XSEC = np.frombuffer(b"GenCrossSection", np.uint8)
@@ -238,11 +239,11 @@ def _int(b, i, n, runs):
 
 
 @numba.njit(cache=True)
-def _is_word(b, i, j, word, k):
-    """b[i:j] equals the first ``k`` letters of ``word`` ignoring case."""
-    if j - i != k:
+def _is_word(b, i, j, word):
+    """b[i:j] equals ``word`` (lower case) ignoring case."""
+    if j - i != len(word):
         return False
-    for t in range(k):
+    for t in range(len(word)):
         if b[i + t] | 32 != word[t]:
             return False
     return True
@@ -455,9 +456,9 @@ def _float(b, b64, i, n):
         j = i
         while not _ends(b, j, n):
             j += 1
-        if _is_word(b, i, j, _NAN, 3):
+        if _is_word(b, i, j, _NAN):
             return np.nan, j, True
-        if _is_word(b, i, j, _INF, 3) or _is_word(b, i, j, _INF, 8):
+        if _is_word(b, i, j, _INF) or _is_word(b, i, j, _INFINITY):
             return (-np.inf if neg else np.inf), j, True
         return 0.0, -1, True
     if i < n and b[i] | 32 == 101:  # e E
@@ -795,14 +796,17 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
     in_event = False
     ev_start = pos
     last_line = pos
-    k = 0  # particles read in the current event
-    nv_decl = 0
-    np_decl = 0
-    n_vlines = 0
-    n_implied = 0
-    n_vin = 0
-    n_fwd = 0
-    n_later = 0
+    # counters passed to compiled helpers start as int64, not as the literal 0: numba would compile
+    # each helper once more for the literal's type (seconds of a first run)
+    zero = np.int64(0)
+    k = zero  # particles read in the current event
+    nv_decl = zero
+    np_decl = zero
+    n_vlines = zero
+    n_implied = zero
+    n_vin = zero
+    n_fwd = zero
+    n_later = zero
     n_fix0 = n_fix
     weights_done = False
     pv_seen = False
@@ -1087,7 +1091,7 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
 
 # -- HepMC2 ----------------------------------------------------------------------------------
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")  # inlined: the counts are literals, each would compile it anew
 def _ints(b, j, end, count):
     """Skip ``count`` integer fields: index after them or -1."""
     for _ in range(count):
@@ -1097,7 +1101,7 @@ def _ints(b, j, end, count):
     return j
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")  # as _ints
 def _floats(b, b64, j, end, count):
     for _ in range(count):
         if j < 0:
@@ -1240,11 +1244,12 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
     in_event = False
     ev_start = pos
     last_line = pos
-    k = 0
-    nv_decl = 0
-    n_v = 0
-    nout_cur = 0
-    parsed_cur = 0
+    zero = np.int64(0)  # not the literal 0: see parse_hepmc3
+    k = zero
+    nv_decl = zero
+    n_v = zero
+    nout_cur = zero
+    parsed_cur = zero
     n_fix0 = n_fix
     out_status = 0
     out_pos = pos
@@ -1319,7 +1324,7 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
                 break
             _, j = _int(b, i + 1, end, False)
             pdg, j = _int(b, j, end, False) if j >= 0 else (0, -1)
-            inexact = 0
+            inexact = zero
             for t in range(4):
                 if j < 0:
                     break
@@ -1403,8 +1408,8 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
             nw, j = _int(b, j, end, False) if j >= 0 else (0, -1)
             w0 = 1.0
             w0_exact = True
-            w0_s = 0
-            w0_e = 0
+            w0_s = zero
+            w0_e = zero
             if j >= 0 and 0 <= nw < 100000:
                 for t in range(nw):
                     v, s, j, exact = _value(b, b64, j, end, False)

@@ -146,7 +146,7 @@ class HepMCSource:
     # -- the columnar reader ------------------------------------------------------------------
 
     def _iter_columnar(self) -> Iterator:
-        kernel = _text.parse_hepmc3 if self.format == "hepmc3" else _text.parse_hepmc2
+        kernel = kernel_for(self.format)
         # momentum unit scale, number of weight names, links to parents further down the record, stamp,
         # the unit imposed by the user, the unit the file declares
         forced = self._forced_scale()
@@ -345,6 +345,19 @@ class HepMCSource:
                 self.cross_section_fb, self.cross_section_err_fb = cross_section
             yield self._finish_batch(rec, len(rec.weight), file_unit)
 
+
+
+def kernel_for(fmt: str):
+    """The columnar reader's parsing kernel for ``fmt`` ("hepmc3" or "hepmc2")."""
+    return _text.parse_hepmc3 if fmt == "hepmc3" else _text.parse_hepmc2
+
+
+def first_call_arguments() -> tuple:
+    """Arguments of the kind :meth:`HepMCSource._iter_columnar` gives the kernel (the types that
+    make its signature), on no text: the call returns at once (NEED_DATA), once compiled."""
+    acc = _text.Acc(capacity=16, events=1, parents=16)
+    return (_text.padded(np.zeros(0, np.uint8)), 0, 0, _text.BOUNDARY, 1, np.zeros(6), acc.arrays(), acc.counts(),
+            acc.scratch, np.zeros(7, np.int64), np.zeros(8, np.int64))
 
 
 def _without_dropped(rec: GenRecord) -> GenRecord:
