@@ -3,11 +3,24 @@ gives what a warm one gives."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numba
 import pytest
 
+from recast import kernels
+from recast.events import HepMCSource, hepmc
 from recast.events import _hepmc_text as text
 from recast.events.hepmc import first_call_arguments, kernel_for
+
+DATA = Path(__file__).parent / "data"
+HAND3 = DATA / "handmade.hepmc3"
+HAND2 = DATA / "handmade.hepmc2"
 
 
 def _helpers() -> dict[str, numba.core.registry.CPUDispatcher]:
@@ -28,3 +41,139 @@ def test_the_reader_kernels_compile_each_helper_once(fmt):
     asked = {name: len(f.overloads) for name, f in _helpers().items() if f.overloads}
     assert "_value" in asked and "_int" in asked  # the count has teeth: the helpers were asked
     assert {name: n for name, n in asked.items() if n > 1} == {}
+
+
+# -- compiling in a child process while the run goes on --------------------------------------
+
+def _sleeper(seconds: float, ready) -> None:
+    """A stand-in for a background compile (run in the child): says it is ready, then works on."""
+    import time
+
+    ready()
+    time.sleep(seconds)
+
+
+def _failing(ready) -> None:
+    raise RuntimeError("a compile that fails")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie waiting for its new parent to collect it has ended
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def importable(monkeypatch):
+    """This module importable as ``test_first_run`` in child processes (they take this sys.path)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    return "test_first_run"
+
+
+def test_a_background_compile_that_fails_says_so_quietly(importable, capfd):
+    working = kernels.BackgroundCompile(importable, "_sleeper", 0.0)
+    assert working.wait_ready() is True and working.wait() is True
+    child = kernels.BackgroundCompile(importable, "_failing")
+    assert child.wait_ready() is False and child.wait() is False
+    missing = kernels.BackgroundCompile(importable, "no_such_function")
+    assert missing.wait_ready() is False and missing.wait() is False
+    assert not _alive(child.proc.pid) and not _alive(missing.proc.pid)
+    assert capfd.readouterr() == ("", "")  # nothing printed: the caller compiles for itself
+
+
+def test_a_background_compile_ends_with_its_parent(importable):
+    """Killed when the parent exits while it runs; ending by itself when the parent dies without
+    cleaning up (its stdin closes)."""
+    code = ("import os, sys; sys.path[:0] = {path!r}; from recast import kernels; "
+            "child = kernels.BackgroundCompile({module!r}, '_sleeper', 120.0); "
+            "assert child.wait_ready(); print(child.proc.pid, flush=True); {end}")
+    for end in ("sys.exit(0)", "os._exit(0)"):  # an ordinary exit; a crash (no atexit)
+        out = subprocess.run([sys.executable, "-c", code.format(path=sys.path, module=importable, end=end)], capture_output=True,
+                             text=True, check=True, timeout=600)
+        pid = int(out.stdout)
+        assert _gone_within(pid, 60), f"background compile {pid} outlived its parent ({end})"
+
+
+def test_reading_waits_for_the_background_compile_and_reads_the_same(importable, assert_same_batches):
+    """The reader waits for a background compile of its format, then reads as ever; one that
+    fails changes nothing either."""
+    import awkward as ak
+
+    reference = ak.concatenate(list(HepMCSource(HAND3, chunk_size=1)))
+    for function in ("_sleeper", "_failing"):
+        child = kernels.BackgroundCompile(importable, function, *((0.5,) if function == "_sleeper" else ()))
+        hepmc._compiling["hepmc3"] = child
+        batches = list(HepMCSource(HAND3, chunk_size=1))
+        assert "hepmc3" not in hepmc._compiling and child.proc.returncode is not None  # waited for
+        assert_same_batches(ak.concatenate(batches), reference)
+        assert len(batches) == 2
+
+
+def test_nothing_to_compile_starts_nothing(tmp_path):
+    """The kernels this process has (as after any read) start no child; neither do a missing
+    file and the pyhepmc reader."""
+    list(HepMCSource(HAND3))
+    hepmc.compile_in_background(HAND3)
+    hepmc.compile_in_background(tmp_path / "missing.hepmc")
+    hepmc.compile_in_background(HAND2, reader="pyhepmc")
+    assert hepmc._compiling == {}
+    assert kernels.is_cached(kernel_for("hepmc3"), first_call_arguments()) is True
+
+
+_FIRST_RUN = """
+import json, sys
+from recast import kernels
+started = []
+original = kernels.BackgroundCompile.__init__
+def recorded(self, *args):
+    original(self, *args)
+    started.append(self.proc.pid)
+kernels.BackgroundCompile.__init__ = recorded
+from recast.cli import main
+code = main(sys.argv[1:])
+from recast.events import _hepmc_text
+stats = _hepmc_text.parse_hepmc3.stats
+print(json.dumps({"code": code, "children": started, "loaded": sum(stats.cache_hits.values()),
+                  "compiled": sum(stats.cache_misses.values())}))
+"""
+
+
+def test_a_first_run_gives_what_a_warm_run_gives(gtt_sample, tmp_path):
+    """`recast run` with an empty user cache (as after installing: the HepMC reader compiles in a
+    child process while the models load, this process loads it from the cache) writes the result
+    document a warm run writes, and leaves no process behind."""
+    _, events, _ = gtt_sample
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["RECAST_CACHE_DIR"] = str(tmp_path / "cache")
+    docs, reports = [], []
+    for name in ("first", "warm"):
+        out = tmp_path / f"{name}.json"
+        run = subprocess.run([sys.executable, "-c", _FIRST_RUN, "run", "ANA-SUSY-2018-22", "--events", str(events),
+                              "-q", "--out", str(out)], env=env, capture_output=True, text=True, timeout=3000)
+        assert run.returncode == 0, run.stderr
+        assert "Traceback" not in run.stderr
+        reports.append(json.loads(run.stdout.strip().splitlines()[-1]))
+        doc = json.loads(out.read_text())
+        doc.pop("created")
+        docs.append(doc)
+    first, warm = reports
+    assert first["code"] == warm["code"] == 0
+    assert len(first["children"]) == 1 and warm["children"] == []  # compiled in a child the first time only
+    assert (first["loaded"], first["compiled"]) == (1, 0)  # this process loaded what the child compiled
+    assert all(_gone_within(pid, 30) for pid in first["children"])
+    assert docs[0]["events"]["n"] == 120
+    assert docs[0] == docs[1]

@@ -19,6 +19,7 @@ overrides) for :mod:`recast.events.sanity`. Writing: :mod:`recast.events.hepmc_w
 
 from __future__ import annotations
 
+import contextlib
 import lzma
 import os
 import re
@@ -28,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EventFileError
+from .. import kernels
+from ..errors import EventFileError, RecastError
 from . import _hepmc_text as _text
 from . import hepmc_reference
 from .compression import compression_of, open_binary
@@ -147,9 +149,27 @@ class HepMCSource:
 
     def _iter_columnar(self) -> Iterator:
         kernel = kernel_for(self.format)
+        background = _compiling.pop(self.format, None)
+        if background is not None:  # compiling the kernel into the cache: the first call loads it
+            background.wait_ready()
+
+        def batch(acc: _text.Acc, file_unit: str):
+            nonlocal background
+            if background is not None:  # it goes on with the kernels that make a batch: wait for them
+                background.wait()
+                background = None
+            return self._columnar_batch(acc, file_unit)
+
+        try:
+            yield from self._read_columnar(kernel, batch)
+        finally:
+            if background is not None:  # no batch was made: let it finish what it started
+                background.wait()
+
+    def _read_columnar(self, kernel, batch) -> Iterator:
+        forced = self._forced_scale()
         # momentum unit scale, number of weight names, links to parents further down the record, stamp,
         # the unit imposed by the user, the unit the file declares
-        forced = self._forced_scale()
         state = np.array([forced or 1.0, -1.0, 1.0 if self.forward_parents == "keep" else 0.0, 0.0, forced, 0.0])
         err = np.zeros(7, np.int64)
         room = np.zeros(8, np.int64)
@@ -180,10 +200,10 @@ class HepMCSource:
                 if status == _text.ERROR:
                     message = self._parse_error(err, buf[:filled], offset, self.n_read + acc.n_ev + 1)
                     if acc.n_ev:  # the good events read before the failure still count
-                        yield self._columnar_batch(acc, file_unit)
+                        yield batch(acc, file_unit)
                     raise EventFileError(message)
                 if status == _text.CHUNK_FULL:
-                    yield self._columnar_batch(acc, file_unit)
+                    yield batch(acc, file_unit)
                     acc = _text.Acc(capacity=len(acc.pid), events=len(acc.ev_number), parents=len(acc.parents),
                                     scratch=acc.scratch)
                 elif status == _text.END:
@@ -195,7 +215,7 @@ class HepMCSource:
                         message = (f"{self.path}: event {self.n_read + acc.n_ev + 1}: cannot decompress the "
                                    f"data after line {line_number(self.path, offset + filled)}: {exc}")
                         if acc.n_ev:
-                            yield self._columnar_batch(acc, file_unit)
+                            yield batch(acc, file_unit)
                         raise EventFileError(message) from None
                     tail = filled - pos
                     new = _text.padded(buf[pos:filled], tail + len(data))
@@ -211,7 +231,7 @@ class HepMCSource:
                     else:
                         end, final = 0, _text.BOUNDARY
         if acc.n_ev:
-            yield self._columnar_batch(acc, "MEV" if state[5] == MEV_TO_GEV else "GEV")
+            yield batch(acc, "MEV" if state[5] == MEV_TO_GEV else "GEV")
 
     @staticmethod
     def _apply_fixes(acc: _text.Acc, buf: np.ndarray) -> None:
@@ -345,6 +365,36 @@ class HepMCSource:
                 self.cross_section_fb, self.cross_section_err_fb = cross_section
             yield self._finish_batch(rec, len(rec.weight), file_unit)
 
+
+
+_compiling: dict[str, kernels.BackgroundCompile] = {}  # by format: kernels compiling for the next columnar read
+
+
+def compile_in_background(path: Path, reader: str = "columnar") -> None:
+    """If the columnar reader's kernel for the file's format is not in numba's cache, start
+    compiling it in a child process, so that it compiles while this process does other work (a
+    first run after installing: while the analyses' models load); the next read of a file of that
+    format waits for it and loads it from the cache, and the child then compiles the kernels that
+    make a batch of the file's first event. Never fails: anything wrong (with the file, the
+    child) only means the reader compiles in this process, as it does without this."""
+    try:
+        if reader != "columnar":
+            return
+        fmt = detect_format(Path(path))
+        if fmt in _compiling or kernels.is_cached(kernel_for(fmt), first_call_arguments()) is not False:
+            return
+        _compiling[fmt] = kernels.BackgroundCompile(__name__, "_compile_reader", str(path), fmt)
+    except (RecastError, OSError):  # the source says what is wrong with the file when it reads it
+        return
+
+
+def _compile_reader(path: str, fmt: str, ready) -> None:
+    """The work of :func:`compile_in_background`'s child: the kernel, then one event of the file
+    read (the kernels of a batch, with the argument types a read gives them)."""
+    kernel_for(fmt)(*first_call_arguments())
+    ready()
+    with contextlib.suppress(RecastError):
+        next(iter(HepMCSource(Path(path), chunk_size=1, max_events=1)))
 
 
 def kernel_for(fmt: str):
