@@ -109,18 +109,40 @@ def test_a_background_compile_ends_with_its_parent(importable):
 
 
 def test_reading_waits_for_the_background_compile_and_reads_the_same(importable, assert_same_batches):
-    """The reader waits for a background compile of its format, then reads as ever; one that
-    fails changes nothing either."""
+    """The reader waits for a background compile of its format (handing ``on_wait`` the made-up
+    event meanwhile), then reads as ever; one that fails changes nothing either."""
     import awkward as ak
 
     reference = ak.concatenate(list(HepMCSource(HAND3, chunk_size=1)))
     for function in ("_sleeper", "_failing"):
         child = kernels.BackgroundCompile(importable, function, *((0.5,) if function == "_sleeper" else ()))
         hepmc._compiling["hepmc3"] = child
-        batches = list(HepMCSource(HAND3, chunk_size=1))
+        handed = []
+        batches = list(HepMCSource(HAND3, chunk_size=1, on_wait=handed.append))
         assert "hepmc3" not in hepmc._compiling and child.proc.returncode is not None  # waited for
         assert_same_batches(ak.concatenate(batches), reference)
         assert len(batches) == 2
+        assert len(handed) == 1 and len(handed[0]) == 1 and handed[0].particles.pid.tolist()[0][0] == -11
+    handed = []
+    list(HepMCSource(HAND3, on_wait=handed.append))
+    assert handed == []  # nothing to wait for
+
+
+def test_the_made_up_event_goes_where_events_go():
+    """What the pipeline does with the made-up event while the reader compiles: objects of every
+    kind (the kernels of each compile), and a selection."""
+    from recast import detector, engine, pipeline
+    from recast.events.record import to_batch
+
+    batch = to_batch(hepmc.made_up_event())
+    assert [len(batch[c][0]) for c in ("bhadrons", "chadrons", "taus")] == [1, 1, 1]
+    (run,) = pipeline.prepare(["ANA-SUSY-2018-22"])
+    objects = detector.build(batch, run.object_config, 1)
+    assert [len(getattr(objects, c)[0]) for c in ("electrons", "muons", "taus")] == [1, 1, 1]
+    assert len(objects.jets[0]) >= 2
+    counts = engine.Counts.for_analysis(run.analysis, run.options, run.counts.skipped)
+    engine.select(run.analysis, objects, run.options, counts, run.models)
+    assert counts.n_events == 1
 
 
 def test_nothing_to_compile_starts_nothing(tmp_path):
@@ -136,26 +158,37 @@ def test_nothing_to_compile_starts_nothing(tmp_path):
 
 _FIRST_RUN = """
 import json, sys
-from recast import kernels
-started = []
+from numba.core import event
+from recast import kernels, pipeline
+started, compiled, warmed = [], [], []
 original = kernels.BackgroundCompile.__init__
 def recorded(self, *args):
     original(self, *args)
     started.append(self.proc.pid)
 kernels.BackgroundCompile.__init__ = recorded
+compile_on = pipeline._compile_on
+pipeline._compile_on = lambda *args: (compile_on(*args), warmed.append(len(compiled)))
+class Compiled(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__qualname__ if ev.data.get("dispatcher") else "?")
+    def on_end(self, ev):
+        pass
+event.register("numba:compile", Compiled())
 from recast.cli import main
 code = main(sys.argv[1:])
 from recast.events import _hepmc_text
 stats = _hepmc_text.parse_hepmc3.stats
 print(json.dumps({"code": code, "children": started, "loaded": sum(stats.cache_hits.values()),
-                  "compiled": sum(stats.cache_misses.values())}))
+                  "compiled": sum(stats.cache_misses.values()),
+                  "compiled after the warm-up": compiled[warmed[0]:] if warmed else None}))
 """
 
 
 def test_a_first_run_gives_what_a_warm_run_gives(gtt_sample, tmp_path):
     """`recast run` with an empty user cache (as after installing: the HepMC reader compiles in a
-    child process while the models load, this process loads it from the cache) writes the result
-    document a warm run writes, and leaves no process behind."""
+    child process while the models load and the rest compiles on a made-up event, this process
+    loads the reader from the cache) writes the result document a warm run writes, and leaves no
+    process behind."""
     _, events, _ = gtt_sample
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env["RECAST_CACHE_DIR"] = str(tmp_path / "cache")
@@ -174,6 +207,8 @@ def test_a_first_run_gives_what_a_warm_run_gives(gtt_sample, tmp_path):
     assert first["code"] == warm["code"] == 0
     assert len(first["children"]) == 1 and warm["children"] == []  # compiled in a child the first time only
     assert (first["loaded"], first["compiled"]) == (1, 0)  # this process loaded what the child compiled
+    assert first["compiled after the warm-up"] == []  # the made-up event took everything else
+    assert warm["compiled after the warm-up"] is None  # nothing to wait for, nothing made up
     assert all(_gone_within(pid, 30) for pid in first["children"])
     assert docs[0]["events"]["n"] == 120
     assert docs[0] == docs[1]

@@ -23,7 +23,7 @@ import contextlib
 import lzma
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +85,12 @@ class HepMCSource:
     ``reader`` picks the parser (:data:`READERS`); both give the same batches. ``momentum_unit``
     (None, "GEV" or "MEV") overrides the unit the file declares.
 
+    ``on_wait``: when the columnar reader must wait for its kernel, compiling in a child process
+    (:func:`compile_in_background`: a first run after installing), it calls ``on_wait`` with a
+    batch of one made-up event (:func:`made_up_event`): time in which the consumer can compile
+    what it does with batches. Reading the file's first event with the pyhepmc reader instead
+    would cost seconds more (its own process, imports and kernels to compile).
+
     After (or during) iteration: ``n_read`` events read, ``cross_section_fb`` the last cross
     section the file carried (HepMC ``GenCrossSection``), or None; ``collision`` what the first
     batch shows of the collision (beams, sqrt(s), momentum unit: a
@@ -98,6 +104,7 @@ class HepMCSource:
     reader: str = "columnar"
     forward_parents: str = "keep"
     momentum_unit: str | None = None
+    on_wait: Callable[[object], None] | None = field(default=None, repr=False, compare=False)
     n_read: int = 0
     cross_section_fb: float | None = None
     cross_section_err_fb: float | None = None
@@ -149,9 +156,7 @@ class HepMCSource:
 
     def _iter_columnar(self) -> Iterator:
         kernel = kernel_for(self.format)
-        background = _compiling.pop(self.format, None)
-        if background is not None:  # compiling the kernel into the cache: the first call loads it
-            background.wait_ready()
+        background = _compiling.pop(self.format, None)  # compiling the kernel into the cache
 
         def batch(acc: _text.Acc, file_unit: str):
             nonlocal background
@@ -161,10 +166,17 @@ class HepMCSource:
             return self._columnar_batch(acc, file_unit)
 
         try:
+            if background is not None:
+                if self.on_wait is not None:  # what it compiles would compile later anyway: no loss if ready
+                    self.on_wait(to_batch(made_up_event()))
+                background.wait_ready()  # the kernel's first call below loads it from the cache
             yield from self._read_columnar(kernel, batch)
-        finally:
-            if background is not None:  # no batch was made: let it finish what it started
-                background.wait()
+        except BaseException:  # a bad file, Ctrl-C, a consumer that stops reading: the child stops too
+            if background is not None:
+                background.stop()
+            raise
+        if background is not None:  # no batch was made (no events): let it finish what it started
+            background.wait()
 
     def _read_columnar(self, kernel, batch) -> Iterator:
         forced = self._forced_scale()
@@ -395,6 +407,32 @@ def _compile_reader(path: str, fmt: str, ready) -> None:
     ready()
     with contextlib.suppress(RecastError):
         next(iter(HepMCSource(Path(path), chunk_size=1, max_events=1)))
+
+
+def made_up_event() -> GenRecord:
+    """One made-up event with the arrays of a read chunk and the usual kinds of particles (beams;
+    a top pair with a leptonic and a tau decay, a B and a C hadron decaying, a photon near the
+    electron; a prompt muon and an invisible BSM particle), for compiling what batches go
+    through: its numbers mean nothing."""
+    # pid, status, first parent, last parent (-1: none), px, py, pz, mass
+    rows = [(2212, 4, -1, -1, 0, 0, 6500, 0.938), (2212, 4, -1, -1, 0, 0, -6500, 0.938),
+            (21, 21, 0, 0, 0, 0, 300, 0), (21, 21, 1, 1, 0, 0, -200, 0),
+            (6, 22, 2, 3, 100, 50, 80, 173), (-6, 22, 2, 3, -100, -50, -30, 173),
+            (24, 22, 4, 4, 60, 40, 50, 80.4), (5, 23, 4, 4, 40, 10, 30, 4.8),
+            (-11, 1, 6, 6, 40, 30, 20, 0.000511), (12, 1, 6, 6, 20, 10, 30, 0), (22, 1, 6, 6, 4, 3, 2, 0),
+            (511, 2, 7, 7, 35, 9, 26, 5.28), (13, 1, 11, 11, 8, 2, 6, 0.106), (211, 1, 11, 11, 27, 7, 20, 0.14),
+            (-24, 22, 5, 5, -60, -30, -10, 80.4), (15, 2, 14, 14, -40, -20, -5, 1.777),
+            (-16, 1, 14, 14, -20, -10, -5, 0), (-211, 1, 15, 15, -30, -15, -4, 0.14), (16, 1, 15, 15, -10, -5, -1, 0),
+            (-5, 23, 5, 5, -40, -20, -20, 4.8), (421, 2, 19, 19, -38, -19, -19, 1.865),
+            (-321, 1, 20, 20, -20, -10, -10, 0.494), (211, 1, 20, 20, -18, -9, -9, 0.14),
+            (1000022, 1, 2, 3, 30, -60, 40, 100), (13, 1, 2, 3, 30, -40, 10, 0.106), (22, 1, 13, 13, 3, 1, 2, 0)]
+    pid, status, first, last, px, py, pz, mass = (np.array(c) for c in zip(*rows))
+    p4 = np.stack([px, py, pz, np.sqrt(px ** 2 + py ** 2 + pz ** 2 + mass ** 2)], axis=1).astype(np.float64)
+    parents = [np.arange(a, b + 1) for a, b in zip(first, last)]
+    return GenRecord(event_offsets=np.array([0, len(rows)], np.int64), pid=pid.astype(np.int32), final=status == 1,
+                     beam=status == 4, p4=p4, parent_offsets=np.concatenate([[0], np.cumsum([len(q) for q in parents])]),
+                     parents=np.concatenate(parents).astype(np.int64), weight=np.ones(1), event_number=np.ones(1, np.int64),
+                     status=status.astype(np.int32))
 
 
 def kernel_for(fmt: str):
