@@ -1,6 +1,7 @@
 """Stage-by-stage speed of the pipeline on a generated gluino sample (not a test: run by hand).
 
     python benchmarks/run.py [--nevents 1000] [--chunk-size 1000] [--out benchmarks/results]
+    python benchmarks/run.py --first-run-only   # the first-run stage alone
 
 The sample (Gtt, m(gluino) = 2 TeV, m(LSP) = 1 GeV, seed 1) is generated once with Pythia and
 cached in ``benchmarks/cache/``. Each stage is timed on its own over the same events:
@@ -25,7 +26,8 @@ cached in ``benchmarks/cache/``. Each stage is timed on its own over the same ev
 * first-run: ``recast run ANA-SUSY-2018-22 --events`` on the gzip file in a fresh process with a
   fresh user cache (``RECAST_CACHE_DIR``: compiled numba kernels, converted BDTs), as after
   ``pip install``, then again in fresh processes with that cache warm (best of two); wall and CPU
-  time (the CPU time is what a loaded machine does not inflate).
+  time (the CPU time is what a loaded machine does not inflate) and the load average, since the
+  first run compiles in two processes at once. Goal (issue 17): first - warm <= 5 s.
 * selection-2019-04+NN: ATLAS-SUSY-2019-04 variables (combinatorial kernels), its five networks and
   cuts on objects in memory; minmax-kernel: the min-max split mass alone on the same jets.
 * models: the eight ATLAS-SUSY-2018-22 BDTs (both folds) on 100,000 events, batched (one call
@@ -222,13 +224,21 @@ def limit_stage(record) -> None:
     record("limits (CLs+mu95, 1 bin)", n, t, unit="limits")
 
 
+FIRST_RUN_GOAL_S = 5.0  # issue 17: the first run costs at most this much more than a warm one
+
+
 def first_run_stage(gz: Path) -> dict:
     """Wall time of ``recast run ANA-SUSY-2018-22 --events FILE`` in a fresh process: with an empty
-    user cache (what the first run after installing pays: numba compilation, TMVA conversion),
-    then warm (best of two)."""
+    user cache (what the first run after installing pays: numba compilation, the HepMC reader's
+    kernel in a child process while the models load, TMVA conversion), then warm (best of two).
+    The load average is recorded with them: on a shared machine the first run's parallel compile
+    competes with other work."""
     import os
     import tempfile
 
+    with open(gz, "rb") as f:  # into the page cache: the first run must not pay for the disk alone
+        while f.read(1 << 24):
+            pass
     with tempfile.TemporaryDirectory(prefix="recast-first-run-") as tmp:
         env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
         env["RECAST_CACHE_DIR"] = str(Path(tmp) / "cache")
@@ -244,11 +254,16 @@ def first_run_stage(gz: Path) -> dict:
             cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             return time.perf_counter() - start, cpu
 
+        load_before = os.getloadavg()[0]
         first, first_cpu = once()
         warm, warm_cpu = min(once(), once())
+        load_after = os.getloadavg()[0]
     print(f"  first run {first:.1f} s ({first_cpu:.1f} s CPU), warm run {warm:.1f} s ({warm_cpu:.1f} s CPU) "
-          "(recast run --events, fresh processes)", file=sys.stderr)
-    return {"first_s": first, "warm_s": warm, "first_cpu_s": first_cpu, "warm_cpu_s": warm_cpu}
+          f"(recast run --events, fresh processes): first - warm {first - warm:.1f} s (goal <= {FIRST_RUN_GOAL_S:g} s); "
+          f"load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} cores", file=sys.stderr)
+    return {"first_s": first, "warm_s": warm, "first_cpu_s": first_cpu, "warm_cpu_s": warm_cpu,
+            "first_minus_warm_s": first - warm, "goal_s": FIRST_RUN_GOAL_S,
+            "load_average": [load_before, load_after], "cores": os.cpu_count()}
 
 
 def main() -> None:
@@ -258,7 +273,16 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--cache", type=Path, default=HERE / "cache")
     ap.add_argument("--model-events", type=int, default=100_000, help="events for the model stages")
+    ap.add_argument("--first-run-only", action="store_true",
+                    help="only the first-run stage (fresh user cache against warm), on the gzip sample")
     args = ap.parse_args()
+    if args.first_run_only:
+        gz = args.cache / f"gtt_2000_1_seed1_{args.nevents}.hepmc.gz"
+        if not gz.exists():
+            gz = sample(args.nevents, args.cache).with_suffix(".hepmc.gz")
+        first_run = first_run_stage(gz)
+        write_results(args.out, {"nevents": args.nevents, "first_run": first_run})
+        return
 
     plain = sample(args.nevents, args.cache)
     gz = plain.with_suffix(".hepmc.gz")
@@ -394,19 +418,24 @@ def main() -> None:
         "warm run / pyhepmc bare read of the plain file": first_run["warm_s"] * rate["read-ref-pyhepmc"] / n,
     }
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    doc = {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
-           "software": results.software_versions(), "nevents": n, "chunk_size": args.chunk_size,
-           "stages": stages, "ratios": ratios, "peak_rss_mb": peak_mb,
-           "reading_peak_rss_mb": {"1 chunk": rss_1, "10 chunks": rss_10, "chunk_size": small},
-           "first_run": first_run}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"bench-{doc['created'].replace(':', '')}.json"
-    path.write_text(json.dumps(doc, indent=1))
     print("\nratios:", file=sys.stderr)
     for k, v in ratios.items():
         print(f"  {k:<56} {v:8.3f}", file=sys.stderr)
+    path = write_results(args.out, {
+        "nevents": n, "chunk_size": args.chunk_size, "stages": stages, "ratios": ratios, "peak_rss_mb": peak_mb,
+        "reading_peak_rss_mb": {"1 chunk": rss_1, "10 chunks": rss_10, "chunk_size": small}, "first_run": first_run})
     print(f"peak RSS {peak_mb:.0f} MB; wrote {path}", file=sys.stderr)
+
+
+def write_results(out: Path, figures: dict) -> Path:
+    """One JSON per run (``bench-<time>.json`` in ``out``): the figures, when, on what."""
+    doc = {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+           "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
+           "software": results.software_versions(), **figures}
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench-{doc['created'].replace(':', '')}.json"
+    path.write_text(json.dumps(doc, indent=1))
+    return path
 
 
 if __name__ == "__main__":
