@@ -259,7 +259,8 @@ def first_run_stage(gz: Path) -> dict:
         warm, warm_cpu = min(once(), once())
         load_after = os.getloadavg()[0]
     print(f"  first run {first:.1f} s ({first_cpu:.1f} s CPU), warm run {warm:.1f} s ({warm_cpu:.1f} s CPU) "
-          f"(recast run --events, fresh processes): first - warm {first - warm:.1f} s (goal <= {FIRST_RUN_GOAL_S:g} s); "
+          f"(recast run --events, fresh processes): first - warm {first - warm:.1f} s "
+          f"(goal <= {FIRST_RUN_GOAL_S:g} s); "
           f"load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} cores", file=sys.stderr)
     return {"first_s": first, "warm_s": warm, "first_cpu_s": first_cpu, "warm_cpu_s": warm_cpu,
             "first_minus_warm_s": first - warm, "goal_s": FIRST_RUN_GOAL_S,

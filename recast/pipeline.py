@@ -194,9 +194,9 @@ def analyse(source: Iterable, runs: Sequence[AnalysisRun], *, seed: int,
 
 
 def _compile_on(batch, runs: Sequence[AnalysisRun], seed: int) -> None:
-    """Build the objects of ``batch`` and select them once, into counts thrown away: the kernels
-    that takes compile (into the cache) while the HepMC reader's kernel compiles in a child
-    process (see :class:`~recast.events.HepMCSource`, ``on_wait``)."""
+    """Build the objects of ``batch`` and select them once, into counts thrown away, so that the
+    kernels this takes compile (into the cache) while the HepMC reader's kernel compiles in a
+    child process (see :class:`~recast.events.HepMCSource`, ``on_wait``)."""
     try:
         for run in runs:
             objects = detector.build(batch, run.object_config, seed)

@@ -102,8 +102,8 @@ def test_a_background_compile_ends_with_its_parent(importable):
             "child = kernels.BackgroundCompile({module!r}, '_sleeper', 120.0); "
             "assert child.wait_ready(); print(child.proc.pid, flush=True); {end}")
     for end in ("sys.exit(0)", "os._exit(0)"):  # an ordinary exit; a crash (no atexit)
-        out = subprocess.run([sys.executable, "-c", code.format(path=sys.path, module=importable, end=end)], capture_output=True,
-                             text=True, check=True, timeout=600)
+        script = code.format(path=sys.path, module=importable, end=end)
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=600)
         pid = int(out.stdout)
         assert _gone_within(pid, 60), f"background compile {pid} outlived its parent ({end})"
 

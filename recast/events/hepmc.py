@@ -8,6 +8,10 @@ Two readers feed the same event batches (:mod:`recast.events.record`):
 * ``pyhepmc``: HepMC3's own readers through pyhepmc, in a child process
   (:mod:`recast.events.hepmc_reference`). Kept as the reference implementation and as a fallback.
 
+The columnar kernels take seconds to compile, once (numba's cache keeps them): a first run starts
+compiling the one its file needs in a child process early (:func:`compile_in_background`) and
+reads once it is in the cache, its consumer compiling the rest meanwhile (``on_wait``).
+
 Compression (gzip, bzip2, xz, zstd) is recognised by the file's magic bytes, not its name, and
 each format is read with the fastest decompressor installed (:mod:`recast.events.compression`).
 Bad input ends in an :class:`~recast.errors.EventFileError` naming the file, the event and the
@@ -428,10 +432,11 @@ def made_up_event() -> GenRecord:
             (1000022, 1, 2, 3, 30, -60, 40, 100), (13, 1, 2, 3, 30, -40, 10, 0.106), (22, 1, 13, 13, 3, 1, 2, 0)]
     pid, status, first, last, px, py, pz, mass = (np.array(c) for c in zip(*rows))
     p4 = np.stack([px, py, pz, np.sqrt(px ** 2 + py ** 2 + pz ** 2 + mass ** 2)], axis=1).astype(np.float64)
-    parents = [np.arange(a, b + 1) for a, b in zip(first, last)]
+    n_parents = np.where(first >= 0, last - first + 1, 0)
+    parents = np.concatenate([np.arange(a, a + k) for a, k in zip(first, n_parents)]).astype(np.int64)
     return GenRecord(event_offsets=np.array([0, len(rows)], np.int64), pid=pid.astype(np.int32), final=status == 1,
-                     beam=status == 4, p4=p4, parent_offsets=np.concatenate([[0], np.cumsum([len(q) for q in parents])]),
-                     parents=np.concatenate(parents).astype(np.int64), weight=np.ones(1), event_number=np.ones(1, np.int64),
+                     beam=status == 4, p4=p4, parent_offsets=np.concatenate([[0], np.cumsum(n_parents)]),
+                     parents=parents, weight=np.ones(1), event_number=np.ones(1, np.int64),
                      status=status.astype(np.int32))
 
 
