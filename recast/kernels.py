@@ -58,9 +58,8 @@ def is_cached(kernel, args: tuple) -> bool | None:
 
 
 class BackgroundCompile:
-    """``module.function(*args, ready)`` in a child process, whose job is to fill numba's cache
-    (``NUMBA_CACHE_DIR``, which the child inherits) while this process does other work; the
-    child calls ``ready()`` once the kernel this process waits for first is in the cache.
+    """``module.function(*args)`` in a child process, whose job is to fill numba's cache
+    (``NUMBA_CACHE_DIR``, which the child inherits) while this process does other work.
 
     Whatever goes wrong in the child (it prints nothing) only means this process compiles for
     itself, as without it. The child ends with this process: it is killed at exit if still
@@ -71,7 +70,7 @@ class BackgroundCompile:
         code = ("import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
                 "from recast.kernels import _background_child; _background_child()")
         self.owner = os.getpid()  # a process forked from this one does not own the child
-        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         _running.add(self)
         try:
@@ -81,20 +80,11 @@ class BackgroundCompile:
         except OSError:  # the child could not start its interpreter
             self.stop()
 
-    def wait_ready(self) -> bool:
-        """Wait until the child has said its first kernel is in the cache (True) or has ended
-        without saying it (False)."""
-        try:
-            return self.proc.stdout.readline().strip() == b"ready"
-        except BaseException:  # Ctrl-C while waiting: the child must not outlive the run
-            self.stop()
-            raise
-
     def wait(self) -> bool:
         """Wait until the child has ended; True if it did all it had to."""
         try:
             code = self.proc.wait()
-        except BaseException:
+        except BaseException:  # Ctrl-C while waiting: the child must not outlive the run
             self.stop()
             raise
         self._close()
@@ -109,9 +99,8 @@ class BackgroundCompile:
 
     def _close(self) -> None:
         _running.discard(self)
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            with contextlib.suppress(OSError):
-                pipe.close()
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
 
 
 _running: set[BackgroundCompile] = set()
@@ -135,16 +124,8 @@ def _background_child() -> None:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
-
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # what libraries print must not look like a message
-
-    def ready() -> None:
-        out.write(b"ready\n")
-        out.flush()
-
     try:
-        getattr(importlib.import_module(module), function)(*args, ready)
+        getattr(importlib.import_module(module), function)(*args)
     except BaseException:  # noqa: BLE001 - the parent compiles for itself; nothing to print
         os._exit(1)
     os._exit(0)

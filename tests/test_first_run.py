@@ -45,15 +45,15 @@ def test_the_reader_kernels_compile_each_helper_once(fmt):
 
 # -- compiling in a child process while the run goes on --------------------------------------
 
-def _sleeper(seconds: float, ready) -> None:
-    """A stand-in for a background compile (run in the child): says it is ready, then works on."""
-    import time
-
-    ready()
+def _sleeper(seconds: float, started: str | None = None) -> None:
+    """A stand-in for a background compile (run in the child): takes ``seconds``; creates the
+    file ``started`` first if given."""
+    if started:
+        Path(started).touch()
     time.sleep(seconds)
 
 
-def _failing(ready) -> None:
+def _failing() -> None:
     raise RuntimeError("a compile that fails")
 
 
@@ -85,26 +85,28 @@ def importable(monkeypatch):
 
 
 def test_a_background_compile_that_fails_says_so_quietly(importable, capfd):
-    working = kernels.BackgroundCompile(importable, "_sleeper", 0.0)
-    assert working.wait_ready() is True and working.wait() is True
+    assert kernels.BackgroundCompile(importable, "_sleeper", 0.0).wait() is True
     child = kernels.BackgroundCompile(importable, "_failing")
-    assert child.wait_ready() is False and child.wait() is False
     missing = kernels.BackgroundCompile(importable, "no_such_function")
-    assert missing.wait_ready() is False and missing.wait() is False
+    assert child.wait() is False and missing.wait() is False
     assert not _alive(child.proc.pid) and not _alive(missing.proc.pid)
     assert capfd.readouterr() == ("", "")  # nothing printed: the caller compiles for itself
 
 
-def test_a_background_compile_ends_with_its_parent(importable):
+def test_a_background_compile_ends_with_its_parent(importable, tmp_path):
     """Killed when the parent exits while it runs; ending by itself when the parent dies without
     cleaning up (its stdin closes)."""
-    code = ("import os, sys; sys.path[:0] = {path!r}; from recast import kernels; "
-            "child = kernels.BackgroundCompile({module!r}, '_sleeper', 120.0); "
-            "assert child.wait_ready(); print(child.proc.pid, flush=True); {end}")
+    started = tmp_path / "started"
+    code = ("import os, sys, time; sys.path[:0] = {path!r}; from recast import kernels; "
+            "child = kernels.BackgroundCompile({module!r}, '_sleeper', 120.0, {started!r}); "
+            "[time.sleep(0.05) for _ in range(6000) if not os.path.exists({started!r})]; "
+            "print(child.proc.pid, flush=True); {end}")
     for end in ("sys.exit(0)", "os._exit(0)"):  # an ordinary exit; a crash (no atexit)
-        script = code.format(path=sys.path, module=importable, end=end)
+        started.unlink(missing_ok=True)
+        script = code.format(path=sys.path, module=importable, started=str(started), end=end)
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=600)
         pid = int(out.stdout)
+        assert started.exists()  # it was running its function when the parent ended
         assert _gone_within(pid, 60), f"background compile {pid} outlived its parent ({end})"
 
 
@@ -120,6 +122,7 @@ def test_reading_waits_for_the_background_compile_and_reads_the_same(importable,
         handed = []
         batches = list(HepMCSource(HAND3, chunk_size=1, on_wait=handed.append))
         assert "hepmc3" not in hepmc._compiling and child.proc.returncode is not None  # waited for
+        assert (child.proc.returncode == 0) == (function == "_sleeper")
         assert_same_batches(ak.concatenate(batches), reference)
         assert len(batches) == 2
         assert len(handed) == 1 and len(handed[0]) == 1 and handed[0].particles.pid.tolist()[0][0] == -11

@@ -23,7 +23,6 @@ overrides) for :mod:`recast.events.sanity`. Writing: :mod:`recast.events.hepmc_w
 
 from __future__ import annotations
 
-import contextlib
 import lzma
 import os
 import re
@@ -90,10 +89,11 @@ class HepMCSource:
     (None, "GEV" or "MEV") overrides the unit the file declares.
 
     ``on_wait``: when the columnar reader must wait for its kernel, compiling in a child process
-    (:func:`compile_in_background`: a first run after installing), it calls ``on_wait`` with a
-    batch of one made-up event (:func:`made_up_event`): time in which the consumer can compile
-    what it does with batches. Reading the file's first event with the pyhepmc reader instead
-    would cost seconds more (its own process, imports and kernels to compile).
+    (:func:`compile_in_background`: a first run after installing), it makes a batch of one
+    made-up event (:func:`made_up_event`), which compiles its own kernels, and calls ``on_wait``
+    with it: time in which the consumer can compile what it does with batches. Reading the file's
+    first event with the pyhepmc reader instead would cost seconds more (its own process, imports
+    and kernels to compile).
 
     After (or during) iteration: ``n_read`` events read, ``cross_section_fb`` the last cross
     section the file carried (HepMC ``GenCrossSection``), or None; ``collision`` what the first
@@ -161,28 +161,29 @@ class HepMCSource:
     def _iter_columnar(self) -> Iterator:
         kernel = kernel_for(self.format)
         background = _compiling.pop(self.format, None)  # compiling the kernel into the cache
-
-        def batch(acc: _text.Acc, file_unit: str):
-            nonlocal background
-            if background is not None:  # it goes on with the kernels that make a batch: wait for them
-                background.wait()
-                background = None
-            return self._columnar_batch(acc, file_unit)
-
-        try:
-            if background is not None:
-                if self.on_wait is not None:  # what it compiles would compile later anyway: no loss if ready
-                    self.on_wait(to_batch(made_up_event()))
-                background.wait_ready()  # the kernel's first call below loads it from the cache
-            yield from self._read_columnar(kernel, batch)
-        except BaseException:  # a bad file, Ctrl-C, a consumer that stops reading: the child stops too
-            if background is not None:
+        if background is not None:
+            try:  # meanwhile what makes and takes batches compiles here (later otherwise: no loss)
+                self._made_up_batch_to(self.on_wait)
+            except BaseException:  # Ctrl-C: the child must not outlive the read
                 background.stop()
-            raise
-        if background is not None:  # no batch was made (no events): let it finish what it started
-            background.wait()
+                raise
+            background.wait()  # the kernel's first call below loads it from the cache
+        yield from self._read_columnar(kernel)
 
-    def _read_columnar(self, kernel, batch) -> Iterator:
+    @staticmethod
+    def _made_up_batch_to(on_wait: Callable[[object], None] | None) -> None:
+        """Make a batch of the made-up event as a read makes one and hand it to ``on_wait``: the
+        kernels this takes compile. Only a head start: if it fails, the read will compile them."""
+        try:
+            rec = made_up_event()
+            momentum_check(rec)
+            batch = to_batch(rec)
+        except Exception:  # noqa: BLE001
+            return
+        if on_wait is not None:
+            on_wait(batch)
+
+    def _read_columnar(self, kernel) -> Iterator:
         forced = self._forced_scale()
         # momentum unit scale, number of weight names, links to parents further down the record, stamp,
         # the unit imposed by the user, the unit the file declares
@@ -216,10 +217,10 @@ class HepMCSource:
                 if status == _text.ERROR:
                     message = self._parse_error(err, buf[:filled], offset, self.n_read + acc.n_ev + 1)
                     if acc.n_ev:  # the good events read before the failure still count
-                        yield batch(acc, file_unit)
+                        yield self._columnar_batch(acc, file_unit)
                     raise EventFileError(message)
                 if status == _text.CHUNK_FULL:
-                    yield batch(acc, file_unit)
+                    yield self._columnar_batch(acc, file_unit)
                     acc = _text.Acc(capacity=len(acc.pid), events=len(acc.ev_number), parents=len(acc.parents),
                                     scratch=acc.scratch)
                 elif status == _text.END:
@@ -231,7 +232,7 @@ class HepMCSource:
                         message = (f"{self.path}: event {self.n_read + acc.n_ev + 1}: cannot decompress the "
                                    f"data after line {line_number(self.path, offset + filled)}: {exc}")
                         if acc.n_ev:
-                            yield batch(acc, file_unit)
+                            yield self._columnar_batch(acc, file_unit)
                         raise EventFileError(message) from None
                     tail = filled - pos
                     new = _text.padded(buf[pos:filled], tail + len(data))
@@ -247,7 +248,7 @@ class HepMCSource:
                     else:
                         end, final = 0, _text.BOUNDARY
         if acc.n_ev:
-            yield batch(acc, "MEV" if state[5] == MEV_TO_GEV else "GEV")
+            yield self._columnar_batch(acc, "MEV" if state[5] == MEV_TO_GEV else "GEV")
 
     @staticmethod
     def _apply_fixes(acc: _text.Acc, buf: np.ndarray) -> None:
@@ -390,27 +391,23 @@ def compile_in_background(path: Path, reader: str = "columnar") -> None:
     """If the columnar reader's kernel for the file's format is not in numba's cache, start
     compiling it in a child process, so that it compiles while this process does other work (a
     first run after installing: while the analyses' models load); the next read of a file of that
-    format waits for it and loads it from the cache, and the child then compiles the kernels that
-    make a batch of the file's first event. Never fails: anything wrong (with the file, the
-    child) only means the reader compiles in this process, as it does without this."""
+    format waits for it (see ``HepMCSource.on_wait``) and loads it from the cache. Never fails:
+    anything wrong (with the file, the child) only means the reader compiles in this process, as
+    it does without this."""
     try:
         if reader != "columnar":
             return
         fmt = detect_format(Path(path))
         if fmt in _compiling or kernels.is_cached(kernel_for(fmt), first_call_arguments()) is not False:
             return
-        _compiling[fmt] = kernels.BackgroundCompile(__name__, "_compile_reader", str(path), fmt)
+        _compiling[fmt] = kernels.BackgroundCompile(__name__, "_compile_reader", fmt)
     except (RecastError, OSError):  # the source says what is wrong with the file when it reads it
         return
 
 
-def _compile_reader(path: str, fmt: str, ready) -> None:
-    """The work of :func:`compile_in_background`'s child: the kernel, then one event of the file
-    read (the kernels of a batch, with the argument types a read gives them)."""
+def _compile_reader(fmt: str) -> None:
+    """The work of :func:`compile_in_background`'s child."""
     kernel_for(fmt)(*first_call_arguments())
-    ready()
-    with contextlib.suppress(RecastError):
-        next(iter(HepMCSource(Path(path), chunk_size=1, max_events=1)))
 
 
 def made_up_event() -> GenRecord:
