@@ -1,6 +1,7 @@
 """Stage-by-stage speed of the pipeline on a generated gluino sample (not a test: run by hand).
 
     python benchmarks/run.py [--nevents 1000] [--chunk-size 1000] [--out benchmarks/results]
+    python benchmarks/run.py --first-run-only   # the first-run stage alone
 
 The sample (Gtt, m(gluino) = 2 TeV, m(LSP) = 1 GeV, seed 1) is generated once with Pythia and
 cached in ``benchmarks/cache/``. Each stage is timed on its own over the same events:
@@ -25,7 +26,8 @@ cached in ``benchmarks/cache/``. Each stage is timed on its own over the same ev
 * first-run: ``recast run ANA-SUSY-2018-22 --events`` on the gzip file in a fresh process with a
   fresh user cache (``RECAST_CACHE_DIR``: compiled numba kernels, converted BDTs), as after
   ``pip install``, then again in fresh processes with that cache warm (best of two); wall and CPU
-  time (the CPU time is what a loaded machine does not inflate).
+  time (the CPU time is what a loaded machine does not inflate) and the load average, since the
+  first run compiles in two processes at once. Goal (issue 17): first - warm <= 5 s.
 * selection-2019-04+NN: ATLAS-SUSY-2019-04 variables (combinatorial kernels), its five networks and
   cuts on objects in memory; minmax-kernel: the min-max split mass alone on the same jets.
 * slha-to-yields: ATLAS-SUSY-2018-22 from the sample's SLHA card on one core: Pythia alone (its
@@ -231,13 +233,21 @@ def limit_stage(record) -> None:
     record("limits (CLs+mu95, 1 bin)", n, t, unit="limits")
 
 
+FIRST_RUN_GOAL_S = 5.0  # issue 17: the first run costs at most this much more than a warm one
+
+
 def first_run_stage(gz: Path) -> dict:
     """Wall time of ``recast run ANA-SUSY-2018-22 --events FILE`` in a fresh process: with an empty
-    user cache (what the first run after installing pays: numba compilation, TMVA conversion),
-    then warm (best of two)."""
+    user cache (what the first run after installing pays: numba compilation, the HepMC reader's
+    kernel in a child process while the models load, TMVA conversion), then warm (best of two).
+    The load average is recorded with them: on a shared machine the first run's parallel compile
+    competes with other work."""
     import os
     import tempfile
 
+    with open(gz, "rb") as f:  # into the page cache: the first run must not pay for the disk alone
+        while f.read(1 << 24):
+            pass
     with tempfile.TemporaryDirectory(prefix="recast-first-run-") as tmp:
         env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
         env["RECAST_CACHE_DIR"] = str(Path(tmp) / "cache")
@@ -253,11 +263,17 @@ def first_run_stage(gz: Path) -> dict:
             cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             return time.perf_counter() - start, cpu
 
+        load_before = os.getloadavg()[0]
         first, first_cpu = once()
         warm, warm_cpu = min(once(), once())
+        load_after = os.getloadavg()[0]
     print(f"  first run {first:.1f} s ({first_cpu:.1f} s CPU), warm run {warm:.1f} s ({warm_cpu:.1f} s CPU) "
-          "(recast run --events, fresh processes)", file=sys.stderr)
-    return {"first_s": first, "warm_s": warm, "first_cpu_s": first_cpu, "warm_cpu_s": warm_cpu}
+          f"(recast run --events, fresh processes): first - warm {first - warm:.1f} s "
+          f"(goal <= {FIRST_RUN_GOAL_S:g} s); "
+          f"load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} cores", file=sys.stderr)
+    return {"first_s": first, "warm_s": warm, "first_cpu_s": first_cpu, "warm_cpu_s": warm_cpu,
+            "first_minus_warm_s": first - warm, "goal_s": FIRST_RUN_GOAL_S,
+            "load_average": [load_before, load_after], "cores": os.cpu_count()}
 
 
 def _bare_pythia(card: Path, n: int, seed: int, chunk: int) -> None:
@@ -394,13 +410,6 @@ def slha_ratios(stage: dict) -> dict[str, float]:
             "point wall, 2 workers / 1 worker": stage["point_2_workers_s"] / stage["point_1_worker_s"]}
 
 
-def _write(doc: dict, out: Path, prefix: str = "bench") -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{prefix}-{doc['created'].replace(':', '')}.json"
-    path.write_text(json.dumps(doc, indent=1))
-    return path
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nevents", type=int, default=1000)
@@ -414,7 +423,16 @@ def main() -> None:
                     help="events of the point the slha-to-yields stage runs on 1 and on 2 workers (blocks of 5000; "
                          "below 10000, two blocks of half of them)")
     ap.add_argument("--only", choices=["slha-to-yields"], help="run this stage alone")
+    ap.add_argument("--first-run-only", action="store_true",
+                    help="only the first-run stage (fresh user cache against warm), on the gzip sample")
     args = ap.parse_args()
+    if args.first_run_only:
+        gz = args.cache / f"gtt_2000_1_seed1_{args.nevents}.hepmc.gz"
+        if not gz.exists():
+            gz = sample(args.nevents, args.cache).with_suffix(".hepmc.gz")
+        first_run = first_run_stage(gz)
+        write_results(args.out, {"nevents": args.nevents, "first_run": first_run})
+        return
 
     card = args.cache / "gtt_2000_1.slha"
     if args.only == "slha-to-yields":
@@ -422,10 +440,7 @@ def main() -> None:
         card.write_text(simplified_model("gtt", 2000, 1))
         stage = slha_to_yields_stage(card, args.slha_events, args.point_events, chunk=args.chunk_size)
         ratios = slha_ratios(stage)
-        doc = {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-               "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
-               "software": results.software_versions(), "slha_to_yields": stage, "ratios": ratios}
-        path = _write(doc, args.out, "bench-slha")
+        path = write_results(args.out, {"slha_to_yields": stage, "ratios": ratios})
         for k, v in ratios.items():
             print(f"  {k:<56} {v:8.3f}", file=sys.stderr)
         print(f"wrote {path}", file=sys.stderr)
@@ -565,17 +580,25 @@ def main() -> None:
         **slha_ratios(slha_stage),
     }
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    doc = {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
-           "software": results.software_versions(), "nevents": n, "chunk_size": args.chunk_size,
-           "stages": stages, "ratios": ratios, "peak_rss_mb": peak_mb,
-           "reading_peak_rss_mb": {"1 chunk": rss_1, "10 chunks": rss_10, "chunk_size": small},
-           "first_run": first_run, "slha_to_yields": slha_stage}
-    path = _write(doc, args.out)
     print("\nratios:", file=sys.stderr)
     for k, v in ratios.items():
         print(f"  {k:<56} {v:8.3f}", file=sys.stderr)
+    path = write_results(args.out, {
+        "nevents": n, "chunk_size": args.chunk_size, "stages": stages, "ratios": ratios, "peak_rss_mb": peak_mb,
+        "reading_peak_rss_mb": {"1 chunk": rss_1, "10 chunks": rss_10, "chunk_size": small}, "first_run": first_run,
+        "slha_to_yields": slha_stage})
     print(f"peak RSS {peak_mb:.0f} MB; wrote {path}", file=sys.stderr)
+
+
+def write_results(out: Path, figures: dict) -> Path:
+    """One JSON per run (``bench-<time>.json`` in ``out``): the figures, when, on what."""
+    doc = {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+           "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
+           "software": results.software_versions(), **figures}
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench-{doc['created'].replace(':', '')}.json"
+    path.write_text(json.dumps(doc, indent=1))
+    return path
 
 
 if __name__ == "__main__":

@@ -193,6 +193,8 @@ def analyse(source: Iterable, runs: Sequence[AnalysisRun], *, seed: int,
     if dump is not None and len(runs) != 1:
         raise RecastError("the model inputs can be dumped for one analysis at a time")
     needs = [(run.analysis.id, run.analysis.sqrt_s_tev * 1000.0) for run in runs]
+    if isinstance(source, HepMCSource):  # while a first run's HepMC reader compiles, the rest compiles too
+        source.on_wait = lambda batch: _compile_on(batch, runs, seed)
     for batch in checked_batches(source, needs, allow_mismatch=allow_beam_mismatch):
         objects_by_config: dict = {}
         for run in runs:
@@ -202,6 +204,19 @@ def analyse(source: Iterable, runs: Sequence[AnalysisRun], *, seed: int,
                           run.models, dump)
         if on_batch is not None:
             on_batch(len(batch))
+
+
+def _compile_on(batch, runs: Sequence[AnalysisRun], seed: int) -> None:
+    """Build the objects of ``batch`` and select them once, into counts thrown away, so that the
+    kernels this takes compile (into the cache) while the HepMC reader's kernel compiles in a
+    child process (see :class:`~recast.events.HepMCSource`, ``on_wait``)."""
+    try:
+        for run in runs:
+            objects = detector.build(batch, run.object_config, seed)
+            engine.select(run.analysis, objects, run.options,
+                          engine.Counts.for_analysis(run.analysis, run.options, run.counts.skipped), run.models)
+    except Exception:  # noqa: BLE001 - only a head start: the real batches say what is wrong, if anything
+        pass
 
 
 def documents(source, runs: Sequence[AnalysisRun], *, seed: int, xsec_fb: float | None = None,

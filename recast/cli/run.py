@@ -93,6 +93,10 @@ def _save_json(path: Path, doc: dict, what: str, remark: str = "") -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.events is not None:  # a first run compiles the HepMC reader while the models load
+        from ..events.hepmc import compile_in_background
+
+        compile_in_background(Path(args.events), args.reader)
     from .. import output, pipeline, report, xsec
     from .. import slha as slha_mod
     from ..errors import RecastError

@@ -83,7 +83,8 @@ DROPPED = -(2 ** 31)  # the status of a particle HepMC3 drops from its event (a 
 
 _POW10 = np.array([10.0 ** k for k in range(23)])
 _NAN = np.frombuffer(b"nan", np.uint8)
-_INF = np.frombuffer(b"infinity", np.uint8)
+_INF = np.frombuffer(b"inf", np.uint8)
+_INFINITY = np.frombuffer(b"infinity", np.uint8)
 _GEV = np.frombuffer(b"GEV", np.uint8)
 _MEV = np.frombuffer(b"MEV", np.uint8)
 _XSEC = np.frombuffer(b"GenCrossSection", np.uint8)
@@ -160,20 +161,27 @@ class Acc:
 
 # -- field readers ---------------------------------------------------------------------------
 
-@numba.njit(cache=True, inline="always")
+# The helpers are called from the kernels only: without the wrappers numba makes for calls from
+# Python (and from C), a first run compiles the HepMC3 kernel in 0.6 s less. Small ones on scalars
+# are left for LLVM to inline: inlining them in numba's IR (``inline="always"``) types them again
+# at every call.
+_HELPER = {"cache": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+
+
+@numba.njit(**_HELPER, inline="always")
 def _ends(b, i, n):
     """A field ends at a blank, a newline or the end of the data."""
     return i >= n or b[i] == 32 or b[i] == 9 or b[i] == 13 or b[i] == 10
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(**_HELPER, inline="always")
 def _skip(b, i, n):
     while i < n and (b[i] == 32 or b[i] == 9 or b[i] == 13):
         i += 1
     return i
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(**_HELPER, inline="always")
 def _blanks(b, i, n):
     """Index of the first character at or after ``i`` that is not a space or a tab."""
     while i < n and (b[i] == 32 or b[i] == 9):
@@ -181,14 +189,14 @@ def _blanks(b, i, n):
     return i
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _eol(b, i, n):
     while i < n and b[i] != 10:
         i += 1
     return i
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _line_done(b, i, n):
     """Index past the newline if only blanks are left on the line, else -1 (an extra field)."""
     i = _skip(b, i, n)
@@ -197,7 +205,7 @@ def _line_done(b, i, n):
     return i + 1 if b[i] == 10 else -1
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(**_HELPER, inline="always")
 def _field(b, i, n, runs):
     """Start of the field after the separator at ``i``, or -1 if there is no separator there.
 
@@ -215,7 +223,7 @@ def _field(b, i, n, runs):
     return i
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _int(b, i, n, runs):
     """(value, index after the field) of the integer field after the separator at ``i`` (see
     :func:`_field`); index -1 if the field is not an integer (up to 18 digits) or not after a
@@ -237,12 +245,12 @@ def _int(b, i, n, runs):
     return (-v if neg else v), i
 
 
-@numba.njit(cache=True)
-def _is_word(b, i, j, word, k):
-    """b[i:j] equals the first ``k`` letters of ``word`` ignoring case."""
-    if j - i != k:
+@numba.njit(**_HELPER)
+def _is_word(b, i, j, word):
+    """b[i:j] equals ``word`` (lower case) ignoring case."""
+    if j - i != len(word):
         return False
-    for t in range(k):
+    for t in range(len(word)):
         if b[i + t] | 32 != word[t]:
             return False
     return True
@@ -276,7 +284,7 @@ _POW5 = _powers_of_five()
 _U32 = np.uint64(0xFFFFFFFF)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(**_HELPER)
 def _mul128(a, b):
     """High and low 64 bits of the product of two uint64."""
     a_lo = a & _U32
@@ -293,7 +301,7 @@ def _mul128(a, b):
     return hi, lo
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _eisel_lemire(man, e10):
     """The double nearest to man * 10**e10 (man: uint64 > 0), by the Eisel-Lemire algorithm;
     (value, True), or (0, False) in the rare cases it cannot decide (left to Python)."""
@@ -336,7 +344,7 @@ def _eisel_lemire(man, e10):
     return np.float64(mant) * _POW2[ret_exp2], True
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(**_HELPER, inline="always")
 def _eight_bytes(b64, i):
     """Bytes i..i+7 of the buffer as a little-endian uint64, from the two aligned words they
     straddle (the buffer is padded: see :func:`padded`)."""
@@ -357,14 +365,14 @@ def padded(data: np.ndarray, length: int | None = None) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(**_HELPER)
 def _all_digits(v):
     """All eight bytes of ``v`` are ASCII digits."""
     return ((v + np.uint64(0x4646464646464646)) | (v - np.uint64(0x3030303030303030))) \
         & np.uint64(0x8080808080808080) == np.uint64(0)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(**_HELPER)
 def _eight_digits(v):
     """The number written by eight ASCII digits packed little-endian in ``v`` (SWAR)."""
     v = v - np.uint64(0x3030303030303030)
@@ -455,9 +463,9 @@ def _float(b, b64, i, n):
         j = i
         while not _ends(b, j, n):
             j += 1
-        if _is_word(b, i, j, _NAN, 3):
+        if _is_word(b, i, j, _NAN):
             return np.nan, j, True
-        if _is_word(b, i, j, _INF, 3) or _is_word(b, i, j, _INF, 8):
+        if _is_word(b, i, j, _INF) or _is_word(b, i, j, _INFINITY):
             return (-np.inf if neg else np.inf), j, True
         return 0.0, -1, True
     if i < n and b[i] | 32 == 101:  # e E
@@ -488,7 +496,7 @@ def _float(b, b64, i, n):
     return (-v if neg else v), i, exact
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _check_number(b, b64, i, n, runs):
     """Index after the number field after the separator at ``i`` (or -1 if it is not one),
     without converting it: for fields that are checked but not kept."""
@@ -505,7 +513,7 @@ def _check_number(b, b64, i, n, runs):
     return j
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _value(b, b64, i, n, runs):
     """The number field after the separator at ``i``: (value, its start, its end or -1,
     exact)."""
@@ -516,7 +524,7 @@ def _value(b, b64, i, n, runs):
     return v, s, j, exact
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _numbers_to_eol(b, b64, i, n, runs):
     """Check that the rest of the line holds only number fields: index past the line or -1."""
     while True:
@@ -528,7 +536,7 @@ def _numbers_to_eol(b, b64, i, n, runs):
             return -1
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _starts_with(b, i, n, word):
     if i + len(word) > n:
         return False
@@ -540,7 +548,7 @@ def _starts_with(b, i, n, word):
 
 # -- numbers left to Python ---------------------------------------------------------------
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _add_fix(fix, n_fix, target, start, end):
     """Record a number for Python; returns the new count, or -1 if ``fix`` is full."""
     if n_fix >= len(fix):
@@ -552,7 +560,7 @@ def _add_fix(fix, n_fix, target, start, end):
     return n_fix + 1
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _momentum_unit(b, i, end):
     """Scale to GeV of the momentum unit named by the ``U`` line at ``i``, or -1 if unknown."""
     j = _skip(b, i + 1, end)
@@ -563,7 +571,7 @@ def _momentum_unit(b, i, end):
     return -1.0
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _to_gev(p4, n_p, k, scale, fix, n_fix0, n_fix):
     """Scale the momenta of the event just closed (``k`` particles from ``n_p``) to GeV; its
     numbers left to Python are scaled when converted."""
@@ -577,7 +585,7 @@ def _to_gev(p4, n_p, k, scale, fix, n_fix0, n_fix):
 
 # -- HepMC3 ----------------------------------------------------------------------------------
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _vertex_list(b, j, end, vin, n_vin, mark, stamp):
     """Read "[1,2,...]" at ``j``: append the distinct positive ids to ``vin`` (``mark[id] ==
     stamp`` flags an id already in this list; ids beyond ``len(mark) - 1`` are returned as
@@ -624,7 +632,7 @@ def _vertex_list(b, j, end, vin, n_vin, mark, stamp):
     return j, n_vin, largest
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _position(b, b64, j, end):
     """Optional " @ x y z t" (HepMC3: blanks as in :func:`_field`) then the end of the line:
     index past the line or -1."""
@@ -638,7 +646,7 @@ def _position(b, b64, j, end):
     return _line_done(b, j, end)
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _particle3(b, b64, i, end, p4, g):
     """Fields of the HepMC3 particle line at ``i``: the momentum into ``p4[g]``; returns (index
     past the line or -1, id, mother, pid, status, bit mask of the momentum components left to
@@ -662,7 +670,7 @@ def _particle3(b, b64, i, end, p4, g):
     return j, pid_in, mo, pdg, st, inexact
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _fix_fields(b, b64, i, end, first, mask, target, fix, n_fix):
     """Record the text spans of the fields ``first + t`` (t in ``mask``) of the line at ``i`` for
     Python to convert (targets ``target + t``)."""
@@ -680,7 +688,7 @@ def _fix_fields(b, b64, i, end, first, mask, target, fix, n_fix):
     return n_fix
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _finish3(k, np_decl, nv_decl, n_vlines, n_implied, scratch, n_fwd, n_later, n_p, n_par, parents, par_off,
              err, room):
     """Close a HepMC3 event: check the counts, resolve the links named before their particles,
@@ -795,14 +803,17 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
     in_event = False
     ev_start = pos
     last_line = pos
-    k = 0  # particles read in the current event
-    nv_decl = 0
-    np_decl = 0
-    n_vlines = 0
-    n_implied = 0
-    n_vin = 0
-    n_fwd = 0
-    n_later = 0
+    # counters passed to compiled helpers start as int64, not as the literal 0: numba would compile
+    # each helper once more for the literal's type (seconds of a first run)
+    zero = np.int64(0)
+    k = zero  # particles read in the current event
+    nv_decl = zero
+    np_decl = zero
+    n_vlines = zero
+    n_implied = zero
+    n_vin = zero
+    n_fwd = zero
+    n_later = zero
     n_fix0 = n_fix
     weights_done = False
     pv_seen = False
@@ -1089,7 +1100,7 @@ def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, er
 
 # -- HepMC2 ----------------------------------------------------------------------------------
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER, inline="always")  # inlined: the counts are literals, each would compile it anew
 def _ints(b, j, end, count):
     """Skip ``count`` integer fields: index after them or -1."""
     for _ in range(count):
@@ -1099,7 +1110,7 @@ def _ints(b, j, end, count):
     return j
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER, inline="always")  # as _ints
 def _floats(b, b64, j, end, count):
     for _ in range(count):
         if j < 0:
@@ -1108,7 +1119,7 @@ def _floats(b, b64, j, end, count):
     return j
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status_ev):
     """End vertex (index) of every particle from its end-vertex barcode (the first vertex with
     that barcode; none if there is no such vertex, as in HepMC3), then the beam rule: a vertex
@@ -1173,7 +1184,7 @@ def _hepmc2_links(k, n_v, vbc, prodv, endbc, orphan, status_ev):
     return endv, dropped, -1
 
 
-@numba.njit(cache=True)
+@numba.njit(**_HELPER)
 def _finish2(k, n_v, vbc, prodv, endbc, orphan, status, n_p, n_par, parents, par_off, room, err):
     """Close a HepMC2 event: links from the end-vertex barcodes, then the parents of its ``k``
     particles; the particles HepMC3 drops get the status :data:`DROPPED`. Returns the new parent
@@ -1242,11 +1253,12 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
     in_event = False
     ev_start = pos
     last_line = pos
-    k = 0
-    nv_decl = 0
-    n_v = 0
-    nout_cur = 0
-    parsed_cur = 0
+    zero = np.int64(0)  # not the literal 0: see parse_hepmc3
+    k = zero
+    nv_decl = zero
+    n_v = zero
+    nout_cur = zero
+    parsed_cur = zero
     n_fix0 = n_fix
     out_status = 0
     out_pos = pos
@@ -1321,7 +1333,7 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
                 break
             _, j = _int(b, i + 1, end, False)
             pdg, j = _int(b, j, end, False) if j >= 0 else (0, -1)
-            inexact = 0
+            inexact = zero
             for t in range(4):
                 if j < 0:
                     break
@@ -1405,8 +1417,8 @@ def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, er
             nw, j = _int(b, j, end, False) if j >= 0 else (0, -1)
             w0 = 1.0
             w0_exact = True
-            w0_s = 0
-            w0_e = 0
+            w0_s = zero
+            w0_e = zero
             if j >= 0 and 0 <= nw < 100000:
                 for t in range(nw):
                     v, s, j, exact = _value(b, b64, j, end, False)

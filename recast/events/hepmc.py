@@ -8,6 +8,10 @@ Two readers feed the same event batches (:mod:`recast.events.record`):
 * ``pyhepmc``: HepMC3's own readers through pyhepmc, in a child process
   (:mod:`recast.events.hepmc_reference`). Kept as the reference implementation and as a fallback.
 
+The columnar kernels take seconds to compile, once (numba's cache keeps them): a first run starts
+compiling the one its file needs in a child process early (:func:`compile_in_background`) and
+reads once it is in the cache, its consumer compiling the rest meanwhile (``on_wait``).
+
 Compression (gzip, bzip2, xz, zstd) is recognised by the file's magic bytes, not its name, and
 each format is read with the fastest decompressor installed (:mod:`recast.events.compression`).
 Bad input ends in an :class:`~recast.errors.EventFileError` naming the file, the event and the
@@ -22,13 +26,14 @@ from __future__ import annotations
 import lzma
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import EventFileError
+from .. import kernels
+from ..errors import EventFileError, RecastError
 from . import _hepmc_text as _text
 from . import hepmc_reference
 from .compression import compression_of, open_binary
@@ -83,6 +88,13 @@ class HepMCSource:
     ``reader`` picks the parser (:data:`READERS`); both give the same batches. ``momentum_unit``
     (None, "GEV" or "MEV") overrides the unit the file declares.
 
+    ``on_wait``: when the columnar reader must wait for its kernel, compiling in a child process
+    (:func:`compile_in_background`: a first run after installing), it makes a batch of one
+    made-up event (:func:`made_up_event`), which compiles its own kernels, and calls ``on_wait``
+    with it: time in which the consumer can compile what it does with batches. Reading the file's
+    first event with the pyhepmc reader instead would cost seconds more (its own process, imports
+    and kernels to compile).
+
     After (or during) iteration: ``n_read`` events read, ``cross_section_fb`` the last cross
     section the file carried (HepMC ``GenCrossSection``), or None; ``collision`` what the first
     batch shows of the collision (beams, sqrt(s), momentum unit: a
@@ -96,6 +108,7 @@ class HepMCSource:
     reader: str = "columnar"
     forward_parents: str = "keep"
     momentum_unit: str | None = None
+    on_wait: Callable[[object], None] | None = field(default=None, repr=False, compare=False)
     n_read: int = 0
     cross_section_fb: float | None = None
     cross_section_err_fb: float | None = None
@@ -146,10 +159,34 @@ class HepMCSource:
     # -- the columnar reader ------------------------------------------------------------------
 
     def _iter_columnar(self) -> Iterator:
-        kernel = _text.parse_hepmc3 if self.format == "hepmc3" else _text.parse_hepmc2
+        kernel = kernel_for(self.format)
+        background = _compiling.pop(self.format, None)  # compiling the kernel into the cache
+        if background is not None:
+            try:  # meanwhile what makes and takes batches compiles here (later otherwise: no loss)
+                self._made_up_batch_to(self.on_wait)
+            except BaseException:  # Ctrl-C: the child must not outlive the read
+                background.stop()
+                raise
+            background.wait()  # the kernel's first call below loads it from the cache
+        yield from self._read_columnar(kernel)
+
+    @staticmethod
+    def _made_up_batch_to(on_wait: Callable[[object], None] | None) -> None:
+        """Make a batch of the made-up event as a read makes one and hand it to ``on_wait``: the
+        kernels this takes compile. Only a head start: if it fails, the read will compile them."""
+        try:
+            rec = made_up_event()
+            momentum_check(rec)
+            batch = to_batch(rec)
+        except Exception:  # noqa: BLE001
+            return
+        if on_wait is not None:
+            on_wait(batch)
+
+    def _read_columnar(self, kernel) -> Iterator:
+        forced = self._forced_scale()
         # momentum unit scale, number of weight names, links to parents further down the record, stamp,
         # the unit imposed by the user, the unit the file declares
-        forced = self._forced_scale()
         state = np.array([forced or 1.0, -1.0, 1.0 if self.forward_parents == "keep" else 0.0, 0.0, forced, 0.0])
         err = np.zeros(7, np.int64)
         room = np.zeros(8, np.int64)
@@ -345,6 +382,72 @@ class HepMCSource:
                 self.cross_section_fb, self.cross_section_err_fb = cross_section
             yield self._finish_batch(rec, len(rec.weight), file_unit)
 
+
+
+_compiling: dict[str, kernels.BackgroundCompile] = {}  # by format: kernels compiling for the next columnar read
+
+
+def compile_in_background(path: Path, reader: str = "columnar") -> None:
+    """If the columnar reader's kernel for the file's format is not in numba's cache, start
+    compiling it in a child process, so that it compiles while this process does other work (a
+    first run after installing: while the analyses' models load); the next read of a file of that
+    format waits for it (see ``HepMCSource.on_wait``) and loads it from the cache. Never fails:
+    anything wrong (with the file, the child) only means the reader compiles in this process, as
+    it does without this."""
+    try:
+        if reader != "columnar":
+            return
+        fmt = detect_format(Path(path))
+        if fmt in _compiling or kernels.is_cached(kernel_for(fmt), first_call_arguments()) is not False:
+            return
+        _compiling[fmt] = kernels.BackgroundCompile(__name__, "_compile_reader", fmt)
+    except (RecastError, OSError):  # the source says what is wrong with the file when it reads it
+        return
+
+
+def _compile_reader(fmt: str) -> None:
+    """The work of :func:`compile_in_background`'s child."""
+    kernel_for(fmt)(*first_call_arguments())
+
+
+def made_up_event() -> GenRecord:
+    """One made-up event with the arrays of a read chunk and the usual kinds of particles (beams;
+    a top pair with a leptonic and a tau decay, a B and a C hadron decaying, a photon near the
+    electron; a prompt muon and an invisible BSM particle), for compiling what batches go
+    through: its numbers mean nothing."""
+    # pid, status, first parent, last parent (-1: none), px, py, pz, mass
+    rows = [(2212, 4, -1, -1, 0, 0, 6500, 0.938), (2212, 4, -1, -1, 0, 0, -6500, 0.938),
+            (21, 21, 0, 0, 0, 0, 300, 0), (21, 21, 1, 1, 0, 0, -200, 0),
+            (6, 22, 2, 3, 100, 50, 80, 173), (-6, 22, 2, 3, -100, -50, -30, 173),
+            (24, 22, 4, 4, 60, 40, 50, 80.4), (5, 23, 4, 4, 40, 10, 30, 4.8),
+            (-11, 1, 6, 6, 40, 30, 20, 0.000511), (12, 1, 6, 6, 20, 10, 30, 0), (22, 1, 6, 6, 4, 3, 2, 0),
+            (511, 2, 7, 7, 35, 9, 26, 5.28), (13, 1, 11, 11, 8, 2, 6, 0.106), (211, 1, 11, 11, 27, 7, 20, 0.14),
+            (-24, 22, 5, 5, -60, -30, -10, 80.4), (15, 2, 14, 14, -40, -20, -5, 1.777),
+            (-16, 1, 14, 14, -20, -10, -5, 0), (-211, 1, 15, 15, -30, -15, -4, 0.14), (16, 1, 15, 15, -10, -5, -1, 0),
+            (-5, 23, 5, 5, -40, -20, -20, 4.8), (421, 2, 19, 19, -38, -19, -19, 1.865),
+            (-321, 1, 20, 20, -20, -10, -10, 0.494), (211, 1, 20, 20, -18, -9, -9, 0.14),
+            (1000022, 1, 2, 3, 30, -60, 40, 100), (13, 1, 2, 3, 30, -40, 10, 0.106), (22, 1, 13, 13, 3, 1, 2, 0)]
+    pid, status, first, last, px, py, pz, mass = (np.array(c) for c in zip(*rows))
+    p4 = np.stack([px, py, pz, np.sqrt(px ** 2 + py ** 2 + pz ** 2 + mass ** 2)], axis=1).astype(np.float64)
+    n_parents = np.where(first >= 0, last - first + 1, 0)
+    parents = np.concatenate([np.arange(a, a + k) for a, k in zip(first, n_parents)]).astype(np.int64)
+    return GenRecord(event_offsets=np.array([0, len(rows)], np.int64), pid=pid.astype(np.int32), final=status == 1,
+                     beam=status == 4, p4=p4, parent_offsets=np.concatenate([[0], np.cumsum(n_parents)]),
+                     parents=parents, weight=np.ones(1), event_number=np.ones(1, np.int64),
+                     status=status.astype(np.int32))
+
+
+def kernel_for(fmt: str):
+    """The columnar reader's parsing kernel for ``fmt`` ("hepmc3" or "hepmc2")."""
+    return _text.parse_hepmc3 if fmt == "hepmc3" else _text.parse_hepmc2
+
+
+def first_call_arguments() -> tuple:
+    """Arguments of the kind :meth:`HepMCSource._iter_columnar` gives the kernel (the types that
+    make its signature), on no text: the call returns at once (NEED_DATA), once compiled."""
+    acc = _text.Acc(capacity=16, events=1, parents=16)
+    return (_text.padded(np.zeros(0, np.uint8)), 0, 0, _text.BOUNDARY, 1, np.zeros(6), acc.arrays(), acc.counts(),
+            acc.scratch, np.zeros(7, np.int64), np.zeros(8, np.int64))
 
 
 def _without_dropped(rec: GenRecord) -> GenRecord:
