@@ -199,10 +199,12 @@ def test_a_first_run_gives_what_a_warm_run_gives(gtt_sample, tmp_path):
     for name in ("first", "warm"):
         out = tmp_path / f"{name}.json"
         run = subprocess.run([sys.executable, "-c", _FIRST_RUN, "run", "ANA-SUSY-2018-22", "--events", str(events),
-                              "-q", "--out", str(out)], env=env, capture_output=True, text=True, timeout=3000)
+                              "-q", "--out", str(out)], env=env, capture_output=True, text=True, timeout=3000,
+                             cwd=tmp_path)  # as a user runs it: not from a checkout's top, whose recast/ is not installed
         assert run.returncode == 0, run.stderr
         assert "Traceback" not in run.stderr
         reports.append(json.loads(run.stdout.strip().splitlines()[-1]))
+        assert reports[-1]["code"] == 0, run.stderr
         doc = json.loads(out.read_text())
         doc.pop("created")
         docs.append(doc)
