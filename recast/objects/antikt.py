@@ -259,19 +259,38 @@ def _link(j, t, tile, head, next_in_tile, prev_in_tile):
     head[t] = j
 
 
-# --- the smallest diJ -----------------------------------------------------------------------------
+# --- nearest-neighbour lists ------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _tree_update(tree, value, n_leaves, p):
-    """Position p's value changed: recompute the winners above it. A node's winner is the
-    position of the smaller value of its children's winners, the left one when equal (the first
-    in list order, as fastjet's linear scan finds it)."""
-    node = (n_leaves + p) >> 1
-    while node > 0:
-        left = tree[2 * node]
-        right = tree[2 * node + 1]
-        tree[node] = right if value[right] < value[left] else left
-        node >>= 1
+def _set_nn(i, j, nn, first_of, next_of, prev_of):
+    """Make j (or _NO_JET) jet i's NN, moving i from the list of the jets whose NN was its old
+    NN (``first_of[old]``, chained by ``next_of``/``prev_of``) to j's."""
+    old = nn[i]
+    if old == j:
+        return
+    if old != _NO_JET:
+        p, q = prev_of[i], next_of[i]
+        if p == _NO_JET:
+            first_of[old] = q
+        else:
+            next_of[p] = q
+        if q != _NO_JET:
+            prev_of[q] = p
+    nn[i] = j
+    if j != _NO_JET:
+        q = first_of[j]
+        next_of[i] = q
+        prev_of[i] = _NO_JET
+        if q != _NO_JET:
+            prev_of[q] = i
+        first_of[j] = i
+
+
+# --- the smallest diJ -----------------------------------------------------------------------------
+
+_BLOCK = 16
+"""The list positions are in blocks of this many, each with its smallest diJ (refreshed when
+one of its values changed); the smallest of all is the first smallest of the blocks'."""
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -284,17 +303,43 @@ def _dij(i, nn, nn_dist, scale):
     return nn_dist[i] * s
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _smallest(value, n_active, block_value, block_pos, stale, n_stale):
+    """The position of the smallest value among the first n_active, the first one when equal
+    (fastjet's linear scan), after refreshing the stale blocks."""
+    for k in range(n_stale):
+        b = stale[k]
+        lo = b * _BLOCK
+        best = value[lo]
+        best_p = lo
+        for p in range(lo + 1, lo + _BLOCK):
+            if value[p] < best:
+                best = value[p]
+                best_p = p
+        block_value[b] = best
+        block_pos[b] = best_p
+    n_blocks = (n_active + _BLOCK - 1) // _BLOCK
+    best = block_value[0]
+    best_p = block_pos[0]
+    for b in range(1, n_blocks):
+        if block_value[b] < best:
+            best = block_value[b]
+            best_p = block_pos[b]
+    return best_p
+
+
 # --- one event ------------------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _cluster_event(px, py, pz, e, r, r2, reach,
-                   jpx, jpy, jpz, je, rap, phi, scale, nn, nn_dist, pos, at_pos, value, tree,
-                   tile, head, next_in_tile, prev_in_tile, stamp, most, row_lo, row_hi, phi_nb,
+                   jpx, jpy, jpz, je, rap, phi, scale, nn, nn_dist, first_of, next_of, prev_of, lost,
+                   pos, at_pos, value, block_value, block_pos, is_stale, stale,
+                   tile, head, next_in_tile, prev_in_tile, most, row_lo, row_hi, phi_nb,
                    first, last, next_constituent, made, made_first):
     """Cluster one event (n = len(px) > 0); fills ``made`` (four-momenta) and ``made_first``
     (the first constituent, whose ``next_constituent`` chain lists the others) of the jets in the
     order they were made, and returns how many were made. Every other array is work space of at
-    least n (tiles: at least the tile count; ``tree``: twice the leaf count).
+    least n (tiles: at least the tile count; ``value``: n rounded up to whole blocks).
 
     Tiles have sides of at least R/reach, so that jets closer than R are at most ``reach`` rows
     and columns apart. ``most[t]`` is at least the NN distance of every jet in tile t."""
@@ -318,6 +363,8 @@ def _cluster_event(px, py, pz, e, r, r2, reach,
         next_constituent[i] = _NO_JET
         pos[i] = i
         at_pos[i] = i
+        nn[i] = _NO_JET
+        first_of[i] = _NO_JET
     rap_lo = max(rap_lo, -_TILE_RAP_MAX)
     rap_hi = min(rap_hi, _TILE_RAP_MAX)
     side = r * _TILE_MARGIN / reach
@@ -340,39 +387,57 @@ def _cluster_event(px, py, pz, e, r, r2, reach,
     n_tiles = n_rap * n_phi
     for t in range(n_tiles):
         head[t] = _NO_JET
-        stamp[t] = 0
+        most[t] = 0.0
     # inputs into tiles in reverse so that each tile lists its jets in input order
     for i in range(n - 1, -1, -1):
         _link(i, _tile_of(rap[i], phi[i], rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi),
               tile, head, next_in_tile, prev_in_tile)
-    for t in range(n_tiles):
-        most[t] = 0.0
     for i in range(n):
-        nn[i], nn_dist[i] = _nearest(i, rap, phi, pos, tile, head, next_in_tile, n_rap, n_phi, phi_nb, n_phi_nb,
-                                     reach, row_lo, row_hi, phi_size, r2)
-        if nn_dist[i] > most[tile[i]]:
-            most[tile[i]] = nn_dist[i]
+        j, d = _nearest(i, rap, phi, pos, tile, head, next_in_tile, n_rap, n_phi, phi_nb, n_phi_nb, reach,
+                        row_lo, row_hi, phi_size, r2)
+        _set_nn(i, j, nn, first_of, next_of, prev_of)
+        nn_dist[i] = d
+        if d > most[tile[i]]:
+            most[tile[i]] = d
 
-    n_leaves = 1
-    while n_leaves < n:
-        n_leaves *= 2
-    for p in range(n_leaves):
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for p in range(n_blocks * _BLOCK):
         value[p] = _dij(p, nn, nn_dist, scale) if p < n else np.inf
-        tree[n_leaves + p] = p
-    for node in range(n_leaves - 1, 0, -1):
-        left = tree[2 * node]
-        right = tree[2 * node + 1]
-        tree[node] = right if value[right] < value[left] else left
+    for b in range(n_blocks):
+        stale[b] = b
+        is_stale[b] = True
+    n_stale = n_blocks
 
     n_made = 0
-    step = 0
     n_active = n
     while n_active > 0:
-        a = at_pos[tree[1]]
+        a = at_pos[_smallest(value, n_active, block_value, block_pos, stale, n_stale)]
+        for k in range(n_stale):
+            is_stale[stale[k]] = False
+        n_stale = 0
         b = nn[a]
-        tail = n_active - 1
+        # the last jet of the list moves into the position freed by a or by the merge's leaving jet
         if b == _NO_JET:
-            # a is a jet
+            keep, gone = a, a
+        elif pos[a] < pos[b]:
+            keep, gone = a, b
+        else:
+            keep, gone = b, a
+        tail = n_active - 1
+        freed = pos[gone]
+        moved = at_pos[tail]
+        at_pos[freed] = moved
+        pos[moved] = freed
+        value[freed] = value[tail]
+        value[tail] = np.inf
+        for p in (freed, tail):
+            if not is_stale[p // _BLOCK]:
+                is_stale[p // _BLOCK] = True
+                stale[n_stale] = p // _BLOCK
+                n_stale += 1
+        n_active -= 1
+        if b == _NO_JET:
+            # a is a jet; no jet has a as its NN (it would be a NN of a)
             made[n_made, 0] = jpx[a]
             made[n_made, 1] = jpy[a]
             made[n_made, 2] = jpz[a]
@@ -380,22 +445,23 @@ def _cluster_event(px, py, pz, e, r, r2, reach,
             made_first[n_made] = first[a]
             n_made += 1
             _unlink(a, tile, head, next_in_tile, prev_in_tile)
-            # no jet has a as its NN: it would be a NN of a
-            freed = pos[a]
-            moved = at_pos[tail]
-            at_pos[freed] = moved
-            pos[moved] = freed
-            value[freed] = value[tail]
-            value[tail] = np.inf
-            _tree_update(tree, value, n_leaves, freed)
-            _tree_update(tree, value, n_leaves, tail)
-            n_active -= 1
             continue
 
-        # merge: the new jet takes the lower list position, the other one leaves
-        keep, gone = (a, b) if pos[a] < pos[b] else (b, a)
-        tile_keep, tile_gone = tile[keep], tile[gone]
-        rap_keep, phi_keep, rap_gone, phi_gone = rap[keep], phi[keep], rap[gone], phi[gone]
+        # merge into keep (the lower list position)
+        n_lost = 0
+        for owner in (keep, gone):
+            i = first_of[owner]
+            while i != _NO_JET:
+                if i != keep and i != gone:
+                    lost[n_lost] = i
+                    n_lost += 1
+                i = next_of[i]
+        _set_nn(keep, _NO_JET, nn, first_of, next_of, prev_of)
+        _set_nn(gone, _NO_JET, nn, first_of, next_of, prev_of)
+        for k in range(n_lost):  # their lists are gone with keep's and gone's
+            nn[lost[k]] = _NO_JET
+        first_of[keep] = _NO_JET
+        first_of[gone] = _NO_JET
         _unlink(gone, tile, head, next_in_tile, prev_in_tile)
         _unlink(keep, tile, head, next_in_tile, prev_in_tile)
         jpx[keep] += jpx[gone]
@@ -411,63 +477,71 @@ def _cluster_event(px, py, pz, e, r, r2, reach,
         _link(keep, tile_new, tile, head, next_in_tile, prev_in_tile)
         next_constituent[last[keep]] = first[gone]
         last[keep] = last[gone]
-        freed = pos[gone]
-        moved = at_pos[tail]
-        at_pos[freed] = moved
-        pos[moved] = freed
-        value[freed] = value[tail]
-        value[tail] = np.inf
-        _tree_update(tree, value, n_leaves, freed)
-        _tree_update(tree, value, n_leaves, tail)
-        n_active -= 1
-        # the new jet's NN: the first nearest in list order, as fastjet's update loop finds it
-        nn[keep], nn_dist[keep] = _nearest(keep, rap, phi, pos, tile, head, next_in_tile, n_rap, n_phi, phi_nb,
-                                           n_phi_nb, reach, row_lo, row_hi, phi_size, r2)
 
-        # the jets whose NN was keep or gone are near where those were; the jets that may now
-        # have the new jet as their NN are near it
-        step += 1
-        for centre in (tile_keep, tile_gone, tile_new):
-            row = centre // n_phi
-            col = centre - row * n_phi
+        # the jets whose NN was keep or gone: their NN again (the new jet included)
+        for k in range(n_lost):
+            i = lost[k]
+            j, d = _nearest(i, rap, phi, pos, tile, head, next_in_tile, n_rap, n_phi, phi_nb, n_phi_nb, reach,
+                            row_lo, row_hi, phi_size, r2)
+            _set_nn(i, j, nn, first_of, next_of, prev_of)
+            nn_dist[i] = d
+            if d > most[tile[i]]:
+                most[tile[i]] = d
+            p = pos[i]
+            value[p] = _dij(i, nn, nn_dist, scale)
+            if not is_stale[p // _BLOCK]:
+                is_stale[p // _BLOCK] = True
+                stale[n_stale] = p // _BLOCK
+                n_stale += 1
+        # around the new jet: its NN (the first of the nearest in list order, as fastjet's
+        # update loop finds it), and the jets to which it is nearer than their NN (fastjet:
+        # strictly). A tile is searched if it can hold a jet for either.
+        best = r2
+        best_j = _NO_JET
+        row = tile_new // n_phi
+        col = tile_new - row * n_phi
+        for pass_ in range(2):
             for r_ in range(max(row - reach, 0), min(row + reach + 1, n_rap)):
                 for k in range(n_phi_nb):
                     c = phi_nb[col, k]
                     t = r_ * n_phi + c
-                    if stamp[t] == step:
-                        continue
-                    stamp[t] = step
-                    bound = most[t]
-                    lost = (_below(rap_keep, phi_keep, r_, c, row_lo, row_hi, phi_size) <= bound
-                            or _below(rap_gone, phi_gone, r_, c, row_lo, row_hi, phi_size) <= bound)
-                    near = _below(y, f, r_, c, row_lo, row_hi, phi_size) <= bound
-                    if not (lost or near):
+                    if pass_ == 0:
+                        if t != tile_new:
+                            continue
+                    elif t == tile_new or _below(y, f, r_, c, row_lo, row_hi, phi_size) > max(most[t], best):
                         continue
                     bound = 0.0
                     i = head[t]
                     while i != _NO_JET:
                         if i != keep:
-                            changed = False
-                            if lost and (nn[i] == keep or nn[i] == gone):
-                                nn[i], nn_dist[i] = _nearest(i, rap, phi, pos, tile, head, next_in_tile, n_rap,
-                                                             n_phi, phi_nb, n_phi_nb, reach, row_lo, row_hi,
-                                                             phi_size, r2)
-                                changed = True
-                            if near:
-                                d = _distance(rap[i], phi[i], y, f)
-                                if d < nn_dist[i]:
-                                    nn[i] = keep
-                                    nn_dist[i] = d
-                                    changed = True
-                            if changed:
-                                value[pos[i]] = _dij(i, nn, nn_dist, scale)
-                                _tree_update(tree, value, n_leaves, pos[i])
-                        if nn_dist[i] > bound:
-                            bound = nn_dist[i]
+                            d = _distance(rap[i], phi[i], y, f)
+                            if d < nn_dist[i]:
+                                _set_nn(i, keep, nn, first_of, next_of, prev_of)
+                                nn_dist[i] = d
+                                p = pos[i]
+                                value[p] = _dij(i, nn, nn_dist, scale)
+                                if not is_stale[p // _BLOCK]:
+                                    is_stale[p // _BLOCK] = True
+                                    stale[n_stale] = p // _BLOCK
+                                    n_stale += 1
+                            if d <= best:
+                                if d < best or (best_j != _NO_JET and pos[i] < pos[best_j]):
+                                    best = d
+                                    best_j = i
+                            if nn_dist[i] > bound:
+                                bound = nn_dist[i]
                         i = next_in_tile[i]
                     most[t] = bound
-        value[pos[keep]] = _dij(keep, nn, nn_dist, scale)
-        _tree_update(tree, value, n_leaves, pos[keep])
+        _set_nn(keep, best_j, nn, first_of, next_of, prev_of)
+        nn_dist[keep] = best
+        if best > most[tile_new]:
+            most[tile_new] = best
+        p = pos[keep]
+        value[p] = _dij(keep, nn, nn_dist, scale)
+        if not is_stale[p // _BLOCK]:
+            is_stale[p // _BLOCK] = True
+            stale[n_stale] = p // _BLOCK
+            n_stale += 1
     return n_made
 
 
@@ -484,9 +558,6 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, reach):
     dcut = pt_min * pt_min
     max_phi_tiles = max(1, int(_TWO_PI * reach / (r * _TILE_MARGIN)))
     max_tiles = _MAX_TILES_PER_JET * n_max + 16 + max_phi_tiles
-    n_leaves = 1
-    while n_leaves < n_max:
-        n_leaves *= 2
 
     out_px = np.empty(n_total)
     out_py = np.empty(n_total)
@@ -498,13 +569,16 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, reach):
 
     jpx, jpy, jpz, je = np.empty(n_max), np.empty(n_max), np.empty(n_max), np.empty(n_max)
     rap, phi, scale, nn_dist = np.empty(n_max), np.empty(n_max), np.empty(n_max), np.empty(n_max)
-    nn, pos, at_pos = np.empty(n_max, np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64)
+    nn, first_of, next_of, prev_of = (np.empty(n_max, np.int64), np.empty(n_max, np.int64),
+                                      np.empty(n_max, np.int64), np.empty(n_max, np.int64))
+    lost, pos, at_pos = np.empty(n_max, np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64)
+    n_blocks = (n_max + _BLOCK - 1) // _BLOCK
+    value = np.empty(n_blocks * _BLOCK)
+    block_value, block_pos = np.empty(n_blocks), np.empty(n_blocks, np.int64)
+    is_stale, stale = np.zeros(n_blocks, np.bool_), np.empty(n_blocks, np.int64)
     tile, next_in_tile, prev_in_tile = np.empty(n_max, np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64)
     first, last, next_constituent = np.empty(n_max, np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64)
-    value = np.empty(n_leaves)
-    tree = np.empty(2 * n_leaves, np.int64)
     head = np.empty(max_tiles, np.int64)
-    stamp = np.empty(max_tiles, np.int64)
     most = np.empty(max_tiles)
     row_lo = np.empty(max_tiles)
     row_hi = np.empty(max_tiles)
@@ -526,11 +600,12 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, reach):
         n_made = _cluster_event(
             borrowed(px[start:stop]), borrowed(py[start:stop]), borrowed(pz[start:stop]), borrowed(e[start:stop]),
             r, r2, reach, borrowed(jpx), borrowed(jpy), borrowed(jpz), borrowed(je), borrowed(rap), borrowed(phi),
-            borrowed(scale), borrowed(nn), borrowed(nn_dist), borrowed(pos), borrowed(at_pos), borrowed(value),
-            borrowed(tree), borrowed(tile), borrowed(head), borrowed(next_in_tile), borrowed(prev_in_tile),
-            borrowed(stamp), borrowed(most), borrowed(row_lo), borrowed(row_hi), borrowed(phi_nb), borrowed(first),
-            borrowed(last), borrowed(next_constituent),
-            borrowed(made), borrowed(made_first))
+            borrowed(scale), borrowed(nn), borrowed(nn_dist), borrowed(first_of), borrowed(next_of), borrowed(prev_of),
+            borrowed(lost), borrowed(pos), borrowed(at_pos), borrowed(value), borrowed(block_value),
+            borrowed(block_pos), borrowed(is_stale), borrowed(stale), borrowed(tile), borrowed(head),
+            borrowed(next_in_tile), borrowed(prev_in_tile), borrowed(most), borrowed(row_lo), borrowed(row_hi),
+            borrowed(phi_nb), borrowed(first), borrowed(last), borrowed(next_constituent), borrowed(made),
+            borrowed(made_first))
         # inclusive_jets: the last jet made first, kt2 >= pt_min^2
         m = 0
         for k in range(n_made - 1, -1, -1):
