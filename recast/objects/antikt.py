@@ -64,10 +64,26 @@ very forward particles do not spread the tiles thin. Changes the speed, never th
 _MAX_TILES_PER_JET = 4
 """At most this many tiles per input (plus a few): small R on a small event makes tiles larger
 than R instead of many empty ones. Changes the speed, never the result."""
-_NO_JET = -1
-_REACH = 2
+_REACH = 1
 """Tiles have sides of at least R/_REACH; a NN is searched up to _REACH tiles away."""
+_TILE_SLACK = 2
+"""Room for this many more jets in each tile than it holds when laid out (a merged jet may move
+into another tile); a full tile has the tiles laid out again."""
+_BLOCK = 16
+"""The list positions are in blocks of this many, each with its smallest diJ (refreshed when one
+of its values changed); the smallest of all is the first smallest of the blocks'."""
 _SORTED_BY_INSERTION = 32  # more jets than this in an event: merge sort
+_NO_JET = -1
+
+# columns of the work arrays: per jet (floats, ints), per stored jet, per tile
+PX, PY, PZ, E, RAP, PHI, SCALE, NN_DIST = range(8)
+(NN, FIRST_OF, NEXT_OF, PREV_OF, POS, TILE, WHERE, FIRST, LAST, NEXT_CONSTITUENT) = range(10)
+"""NN: the jet's NN or _NO_JET; FIRST_OF: the first of the jets whose NN it is, NEXT_OF/PREV_OF
+chaining them; POS: its list position; TILE and WHERE: its tile and place in the tile store
+(_NO_JET while out of it); FIRST/LAST: its first and last constituent, NEXT_CONSTITUENT chaining
+them (by input index)."""
+S_RAP, S_PHI, S_NN_DIST = range(3)
+T_START, T_COUNT, T_ROOM = range(3)
 
 
 class AntiKtJets(NamedTuple):
@@ -149,6 +165,16 @@ def _distance(rap_a, phi_a, rap_b, phi_b):
     return dphi * dphi + drap * drap
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _dij(i, jet, link):
+    """fastjet's _bj_diJ: NN distance times the smaller scale of the jet and its NN."""
+    s = jet[i, SCALE]
+    j = link[i, NN]
+    if j != _NO_JET and jet[j, SCALE] < s:
+        s = jet[j, SCALE]
+    return jet[i, NN_DIST] * s
+
+
 # --- tiles ------------------------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -171,13 +197,13 @@ def _tile_of(rap, phi, rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _below(rap, phi, row, col, row_lo, row_hi, phi_size):
+def _below(rap, phi, row, col, rows, phi_size):
     """A lower bound of the distance from (rap, phi) to any jet in the tile (row, col), as
     _distance computes it: the gaps to the tile's edges, each shortened by far more than the
     rounding of a distance or of a tile index (so that a jet at exactly the current best
     distance, which may win a tie, is never left out). Edge rows reach to infinity."""
-    lo = row_lo[row]
-    hi = row_hi[row]
+    lo = rows[row, 0]
+    hi = rows[row, 1]
     gap_rap = 0.0
     if rap < lo:
         gap_rap = lo - rap
@@ -200,115 +226,144 @@ def _below(rap, phi, row, col, row_lo, row_hi, phi_size):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _nearest(i, rap, phi, pos, tile, head, next_in_tile, n_rap, n_phi, phi_nb, n_phi_nb, reach,
-             row_lo, row_hi, phi_size, r2):
+def _nearest(i, jet, link, store, store_id, tiles, n_rap, n_phi, phi_nb, n_phi_nb, reach, rows, phi_size, r2):
     """Jet i's NN and their squared distance (_NO_JET and R^2 when no jet is strictly nearer
     than R): of equally near jets, the first in list order. Searches jet i's own tile, then the
     tiles around it that can hold a jet as near as the nearest found so far."""
     best = r2
     best_j = _NO_JET
-    rap_i = rap[i]
-    phi_i = phi[i]
-    own = tile[i]
+    rap_i = jet[i, RAP]
+    phi_i = jet[i, PHI]
+    own = link[i, TILE]
     row = own // n_phi
     col = own - row * n_phi
-    j = head[own]
-    while j != _NO_JET:
-        if j != i:
-            d = _distance(rap_i, phi_i, rap[j], phi[j])
-            if d <= best:
-                if d < best or (best_j != _NO_JET and pos[j] < pos[best_j]):
-                    best = d
-                    best_j = j
-        j = next_in_tile[j]
-    for r in range(max(row - reach, 0), min(row + reach + 1, n_rap)):
-        for k in range(n_phi_nb):
-            c = phi_nb[col, k]
-            if (r == row and c == col) or _below(rap_i, phi_i, r, c, row_lo, row_hi, phi_size) > best:
-                continue
-            j = head[r * n_phi + c]
-            while j != _NO_JET:
-                d = _distance(rap_i, phi_i, rap[j], phi[j])
-                if d <= best:
-                    if d < best or (best_j != _NO_JET and pos[j] < pos[best_j]):
-                        best = d
-                        best_j = j
-                j = next_in_tile[j]
+    for pass_ in range(2):
+        for r in range(max(row - reach, 0), min(row + reach + 1, n_rap)):
+            for k in range(n_phi_nb):
+                c = phi_nb[col, k]
+                t = r * n_phi + c
+                start = tiles[t, T_START]
+                stop = start + tiles[t, T_COUNT]
+                if start == stop or (t == own) != (pass_ == 0):
+                    continue
+                if pass_ == 1 and _below(rap_i, phi_i, r, c, rows, phi_size) > best:
+                    continue
+                for s in range(start, stop):
+                    d = _distance(rap_i, phi_i, store[s, S_RAP], store[s, S_PHI])
+                    if d <= best:
+                        j = store_id[s]
+                        if j != i and (d < best or (best_j != _NO_JET and link[j, POS] < link[best_j, POS])):
+                            best = d
+                            best_j = j
     return best_j, best
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _unlink(j, tile, head, next_in_tile, prev_in_tile):
-    p, q = prev_in_tile[j], next_in_tile[j]
-    if p == _NO_JET:
-        head[tile[j]] = q
-    else:
-        next_in_tile[p] = q
-    if q != _NO_JET:
-        prev_in_tile[q] = p
+def _lay_out(tiles, n_tiles, jet, link, store, store_id, at_pos, n_active):
+    """Place the tiles one after the other, each with room for _TILE_SLACK more jets than it
+    holds, and store the active jets that are in the store (WHERE != _NO_JET) in them."""
+    start = 0
+    for t in range(n_tiles):
+        tiles[t, T_START] = start
+        tiles[t, T_ROOM] = tiles[t, T_COUNT] + _TILE_SLACK
+        start += tiles[t, T_ROOM]
+        tiles[t, T_COUNT] = 0
+    for p in range(n_active):
+        i = at_pos[p]
+        if link[i, WHERE] != _NO_JET:
+            t = link[i, TILE]
+            s = tiles[t, T_START] + tiles[t, T_COUNT]
+            tiles[t, T_COUNT] += 1
+            store[s, S_RAP] = jet[i, RAP]
+            store[s, S_PHI] = jet[i, PHI]
+            store[s, S_NN_DIST] = jet[i, NN_DIST]
+            store_id[s] = i
+            link[i, WHERE] = s
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _link(j, t, tile, head, next_in_tile, prev_in_tile):
-    tile[j] = t
-    q = head[t]
-    next_in_tile[j] = q
-    prev_in_tile[j] = _NO_JET
-    if q != _NO_JET:
-        prev_in_tile[q] = j
-    head[t] = j
+def _store_add(i, t, tiles, n_tiles, jet, link, store, store_id, at_pos, n_active):
+    """Put jet i (out of the store) into tile t."""
+    if tiles[t, T_COUNT] == tiles[t, T_ROOM]:
+        _lay_out(tiles, n_tiles, jet, link, store, store_id, at_pos, n_active)
+    s = tiles[t, T_START] + tiles[t, T_COUNT]
+    tiles[t, T_COUNT] += 1
+    store[s, S_RAP] = jet[i, RAP]
+    store[s, S_PHI] = jet[i, PHI]
+    store[s, S_NN_DIST] = jet[i, NN_DIST]
+    store_id[s] = i
+    link[i, TILE] = t
+    link[i, WHERE] = s
 
-
-# --- nearest-neighbour lists ------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _set_nn(i, j, nn, first_of, next_of, prev_of):
-    """Make j (or _NO_JET) jet i's NN, moving i from the list of the jets whose NN was its old
-    NN (``first_of[old]``, chained by ``next_of``/``prev_of``) to j's."""
-    old = nn[i]
+def _store_remove(i, tiles, link, store, store_id):
+    """Take jet i out of its tile (the tile's last jet takes its place)."""
+    t = link[i, TILE]
+    s = link[i, WHERE]
+    last = tiles[t, T_START] + tiles[t, T_COUNT] - 1
+    if s != last:
+        store[s, S_RAP] = store[last, S_RAP]
+        store[s, S_PHI] = store[last, S_PHI]
+        store[s, S_NN_DIST] = store[last, S_NN_DIST]
+        j = store_id[last]
+        store_id[s] = j
+        link[j, WHERE] = s
+    tiles[t, T_COUNT] -= 1
+    link[i, WHERE] = _NO_JET
+
+
+# --- nearest neighbours -----------------------------------------------------------------------------
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _set_nn(i, j, d, jet, link, store):
+    """Make j (or _NO_JET) jet i's NN at squared distance d, moving i from the list of the jets
+    whose NN was its old NN to j's."""
+    jet[i, NN_DIST] = d
+    w = link[i, WHERE]
+    if w != _NO_JET:
+        store[w, S_NN_DIST] = d
+    old = link[i, NN]
     if old == j:
         return
     if old != _NO_JET:
-        p, q = prev_of[i], next_of[i]
+        p, q = link[i, PREV_OF], link[i, NEXT_OF]
         if p == _NO_JET:
-            first_of[old] = q
+            link[old, FIRST_OF] = q
         else:
-            next_of[p] = q
+            link[p, NEXT_OF] = q
         if q != _NO_JET:
-            prev_of[q] = p
-    nn[i] = j
+            link[q, PREV_OF] = p
+    link[i, NN] = j
     if j != _NO_JET:
-        q = first_of[j]
-        next_of[i] = q
-        prev_of[i] = _NO_JET
+        q = link[j, FIRST_OF]
+        link[i, NEXT_OF] = q
+        link[i, PREV_OF] = _NO_JET
         if q != _NO_JET:
-            prev_of[q] = i
-        first_of[j] = i
+            link[q, PREV_OF] = i
+        link[j, FIRST_OF] = i
 
 
 # --- the smallest diJ -----------------------------------------------------------------------------
 
-_BLOCK = 16
-"""The list positions are in blocks of this many, each with its smallest diJ (refreshed when
-one of its values changed); the smallest of all is the first smallest of the blocks'."""
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _mark_stale(p, is_stale, stale, n_stale):
+    """Position p's value changed: its block's smallest needs a refresh. Returns n_stale."""
+    b = p // _BLOCK
+    if not is_stale[b]:
+        is_stale[b] = True
+        stale[n_stale] = b
+        n_stale += 1
+    return n_stale
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _dij(i, nn, nn_dist, scale):
-    """fastjet's _bj_diJ."""
-    s = scale[i]
-    j = nn[i]
-    if j != _NO_JET and scale[j] < s:
-        s = scale[j]
-    return nn_dist[i] * s
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _smallest(value, n_active, block_value, block_pos, stale, n_stale):
+def _smallest(value, n_active, block_value, block_pos, is_stale, stale, n_stale):
     """The position of the smallest value among the first n_active, the first one when equal
     (fastjet's linear scan), after refreshing the stale blocks."""
     for k in range(n_stale):
         b = stale[k]
+        is_stale[b] = False
         lo = b * _BLOCK
         best = value[lo]
         best_p = lo
@@ -318,10 +373,9 @@ def _smallest(value, n_active, block_value, block_pos, stale, n_stale):
                 best_p = p
         block_value[b] = best
         block_pos[b] = best_p
-    n_blocks = (n_active + _BLOCK - 1) // _BLOCK
     best = block_value[0]
     best_p = block_pos[0]
-    for b in range(1, n_blocks):
+    for b in range(1, (n_active + _BLOCK - 1) // _BLOCK):
         if block_value[b] < best:
             best = block_value[b]
             best_p = block_pos[b]
@@ -331,15 +385,12 @@ def _smallest(value, n_active, block_value, block_pos, stale, n_stale):
 # --- one event ------------------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _cluster_event(px, py, pz, e, r, r2, reach,
-                   jpx, jpy, jpz, je, rap, phi, scale, nn, nn_dist, first_of, next_of, prev_of, lost,
-                   pos, at_pos, value, block_value, block_pos, is_stale, stale,
-                   tile, head, next_in_tile, prev_in_tile, most, row_lo, row_hi, phi_nb,
-                   first, last, next_constituent, made, made_first):
+def _cluster_event(px, py, pz, e, r, r2, reach, jet, link, at_pos, value, lost, block_value, block_pos,
+                   is_stale, stale, store, store_id, tiles, most, rows, phi_nb, made, made_first):
     """Cluster one event (n = len(px) > 0); fills ``made`` (four-momenta) and ``made_first``
-    (the first constituent, whose ``next_constituent`` chain lists the others) of the jets in the
-    order they were made, and returns how many were made. Every other array is work space of at
-    least n (tiles: at least the tile count; ``value``: n rounded up to whole blocks).
+    (the first constituent, whose NEXT_CONSTITUENT chain lists the others) of the jets in the
+    order they were made, and returns how many were made. Every other array is work space (see
+    _cluster_events for the sizes).
 
     Tiles have sides of at least R/reach, so that jets closer than R are at most ``reach`` rows
     and columns apart. ``most[t]`` is at least the NN distance of every jet in tile t."""
@@ -350,21 +401,23 @@ def _cluster_event(px, py, pz, e, r, r2, reach,
     for i in range(n):
         kt2 = px[i] * px[i] + py[i] * py[i]
         y, f = _rap_phi(px[i], py[i], pz[i], e[i], kt2)
-        jpx[i], jpy[i], jpz[i], je[i] = px[i], py[i], pz[i], e[i]
-        rap[i] = y
-        phi[i] = f
-        scale[i] = _scale(kt2)
+        jet[i, PX], jet[i, PY], jet[i, PZ], jet[i, E] = px[i], py[i], pz[i], e[i]
+        jet[i, RAP] = y
+        jet[i, PHI] = f
+        jet[i, SCALE] = _scale(kt2)
+        jet[i, NN_DIST] = r2
         if y < rap_lo:
             rap_lo = y
         if y > rap_hi:
             rap_hi = y
-        first[i] = i
-        last[i] = i
-        next_constituent[i] = _NO_JET
-        pos[i] = i
+        link[i, NN] = _NO_JET
+        link[i, FIRST_OF] = _NO_JET
+        link[i, POS] = i
+        link[i, FIRST] = i
+        link[i, LAST] = i
+        link[i, NEXT_CONSTITUENT] = _NO_JET
+        link[i, WHERE] = 0  # to be stored
         at_pos[i] = i
-        nn[i] = _NO_JET
-        first_of[i] = _NO_JET
     rap_lo = max(rap_lo, -_TILE_RAP_MAX)
     rap_hi = min(rap_hi, _TILE_RAP_MAX)
     side = r * _TILE_MARGIN / reach
@@ -372,12 +425,12 @@ def _cluster_event(px, py, pz, e, r, r2, reach,
     n_phi = max(1, min(int(_TWO_PI / side), phi_nb.shape[0], max_tiles))
     n_rap = 1
     if rap_hi > rap_lo:
-        n_rap = max(1, min(int((rap_hi - rap_lo) / side), max(1, max_tiles // n_phi), len(row_lo)))
+        n_rap = max(1, min(int((rap_hi - rap_lo) / side), max(1, max_tiles // n_phi), rows.shape[0]))
     rap_size = (rap_hi - rap_lo) / n_rap
     inv_rap_size = 1.0 / rap_size if n_rap > 1 else 0.0
     for k in range(n_rap):
-        row_lo[k] = rap_lo + k * rap_size if k > 0 else -np.inf
-        row_hi[k] = rap_lo + (k + 1) * rap_size if k < n_rap - 1 else np.inf
+        rows[k, 0] = rap_lo + k * rap_size if k > 0 else -np.inf
+        rows[k, 1] = rap_lo + (k + 1) * rap_size if k < n_rap - 1 else np.inf
     phi_size = _TWO_PI / n_phi
     inv_phi_size = n_phi / _TWO_PI
     n_phi_nb = min(2 * reach + 1, n_phi)
@@ -386,116 +439,105 @@ def _cluster_event(px, py, pz, e, r, r2, reach,
             phi_nb[c, k] = (c - reach + k) % n_phi if n_phi_nb == 2 * reach + 1 else k
     n_tiles = n_rap * n_phi
     for t in range(n_tiles):
-        head[t] = _NO_JET
+        tiles[t, T_COUNT] = 0
         most[t] = 0.0
-    # inputs into tiles in reverse so that each tile lists its jets in input order
-    for i in range(n - 1, -1, -1):
-        _link(i, _tile_of(rap[i], phi[i], rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi),
-              tile, head, next_in_tile, prev_in_tile)
     for i in range(n):
-        j, d = _nearest(i, rap, phi, pos, tile, head, next_in_tile, n_rap, n_phi, phi_nb, n_phi_nb, reach,
-                        row_lo, row_hi, phi_size, r2)
-        _set_nn(i, j, nn, first_of, next_of, prev_of)
-        nn_dist[i] = d
-        if d > most[tile[i]]:
-            most[tile[i]] = d
+        t = _tile_of(jet[i, RAP], jet[i, PHI], rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi)
+        link[i, TILE] = t
+        tiles[t, T_COUNT] += 1
+    _lay_out(tiles, n_tiles, jet, link, store, store_id, at_pos, n)
+    for i in range(n):
+        j, d = _nearest(i, jet, link, store, store_id, tiles, n_rap, n_phi, phi_nb, n_phi_nb, reach, rows,
+                        phi_size, r2)
+        _set_nn(i, j, d, jet, link, store)
+        if d > most[link[i, TILE]]:
+            most[link[i, TILE]] = d
 
     n_blocks = (n + _BLOCK - 1) // _BLOCK
     for p in range(n_blocks * _BLOCK):
-        value[p] = _dij(p, nn, nn_dist, scale) if p < n else np.inf
-    for b in range(n_blocks):
-        stale[b] = b
-        is_stale[b] = True
-    n_stale = n_blocks
+        value[p] = _dij(p, jet, link) if p < n else np.inf
+    is_stale[:] = False  # the last step of the previous event may have left some
+    n_stale = 0
+    for p in range(0, n, _BLOCK):
+        n_stale = _mark_stale(p, is_stale, stale, n_stale)
 
     n_made = 0
     n_active = n
     while n_active > 0:
-        a = at_pos[_smallest(value, n_active, block_value, block_pos, stale, n_stale)]
-        for k in range(n_stale):
-            is_stale[stale[k]] = False
+        a = at_pos[_smallest(value, n_active, block_value, block_pos, is_stale, stale, n_stale)]
         n_stale = 0
-        b = nn[a]
-        # the last jet of the list moves into the position freed by a or by the merge's leaving jet
+        b = link[a, NN]
         if b == _NO_JET:
             keep, gone = a, a
-        elif pos[a] < pos[b]:
+        elif link[a, POS] < link[b, POS]:
             keep, gone = a, b
         else:
             keep, gone = b, a
+        # the last jet of the list moves into the position freed by a, or by the merge's leaving jet
         tail = n_active - 1
-        freed = pos[gone]
+        freed = link[gone, POS]
         moved = at_pos[tail]
         at_pos[freed] = moved
-        pos[moved] = freed
+        link[moved, POS] = freed
         value[freed] = value[tail]
         value[tail] = np.inf
-        for p in (freed, tail):
-            if not is_stale[p // _BLOCK]:
-                is_stale[p // _BLOCK] = True
-                stale[n_stale] = p // _BLOCK
-                n_stale += 1
+        n_stale = _mark_stale(freed, is_stale, stale, n_stale)
+        n_stale = _mark_stale(tail, is_stale, stale, n_stale)
         n_active -= 1
+        _store_remove(gone, tiles, link, store, store_id)
         if b == _NO_JET:
             # a is a jet; no jet has a as its NN (it would be a NN of a)
-            made[n_made, 0] = jpx[a]
-            made[n_made, 1] = jpy[a]
-            made[n_made, 2] = jpz[a]
-            made[n_made, 3] = je[a]
-            made_first[n_made] = first[a]
+            made[n_made, 0] = jet[a, PX]
+            made[n_made, 1] = jet[a, PY]
+            made[n_made, 2] = jet[a, PZ]
+            made[n_made, 3] = jet[a, E]
+            made_first[n_made] = link[a, FIRST]
             n_made += 1
-            _unlink(a, tile, head, next_in_tile, prev_in_tile)
             continue
 
-        # merge into keep (the lower list position)
+        # merge into keep (the lower list position); the jets whose NN was keep or gone are lost
         n_lost = 0
         for owner in (keep, gone):
-            i = first_of[owner]
+            i = link[owner, FIRST_OF]
             while i != _NO_JET:
                 if i != keep and i != gone:
                     lost[n_lost] = i
                     n_lost += 1
-                i = next_of[i]
-        _set_nn(keep, _NO_JET, nn, first_of, next_of, prev_of)
-        _set_nn(gone, _NO_JET, nn, first_of, next_of, prev_of)
-        for k in range(n_lost):  # their lists are gone with keep's and gone's
-            nn[lost[k]] = _NO_JET
-        first_of[keep] = _NO_JET
-        first_of[gone] = _NO_JET
-        _unlink(gone, tile, head, next_in_tile, prev_in_tile)
-        _unlink(keep, tile, head, next_in_tile, prev_in_tile)
-        jpx[keep] += jpx[gone]
-        jpy[keep] += jpy[gone]
-        jpz[keep] += jpz[gone]
-        je[keep] += je[gone]
-        kt2 = jpx[keep] * jpx[keep] + jpy[keep] * jpy[keep]
-        y, f = _rap_phi(jpx[keep], jpy[keep], jpz[keep], je[keep], kt2)
-        rap[keep] = y
-        phi[keep] = f
-        scale[keep] = _scale(kt2)
+                i = link[i, NEXT_OF]
+        _set_nn(keep, _NO_JET, r2, jet, link, store)
+        _set_nn(gone, _NO_JET, r2, jet, link, store)
+        for k in range(n_lost):  # their lists went with keep's and gone's
+            link[lost[k], NN] = _NO_JET
+        link[keep, FIRST_OF] = _NO_JET
+        link[gone, FIRST_OF] = _NO_JET
+        _store_remove(keep, tiles, link, store, store_id)
+        jet[keep, PX] += jet[gone, PX]
+        jet[keep, PY] += jet[gone, PY]
+        jet[keep, PZ] += jet[gone, PZ]
+        jet[keep, E] += jet[gone, E]
+        kt2 = jet[keep, PX] * jet[keep, PX] + jet[keep, PY] * jet[keep, PY]
+        y, f = _rap_phi(jet[keep, PX], jet[keep, PY], jet[keep, PZ], jet[keep, E], kt2)
+        jet[keep, RAP] = y
+        jet[keep, PHI] = f
+        jet[keep, SCALE] = _scale(kt2)
         tile_new = _tile_of(y, f, rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi)
-        _link(keep, tile_new, tile, head, next_in_tile, prev_in_tile)
-        next_constituent[last[keep]] = first[gone]
-        last[keep] = last[gone]
+        _store_add(keep, tile_new, tiles, n_tiles, jet, link, store, store_id, at_pos, n_active)
+        link[link[keep, LAST], NEXT_CONSTITUENT] = link[gone, FIRST]
+        link[keep, LAST] = link[gone, LAST]
 
-        # the jets whose NN was keep or gone: their NN again (the new jet included)
+        # the lost jets' NN again, the new jet included
         for k in range(n_lost):
             i = lost[k]
-            j, d = _nearest(i, rap, phi, pos, tile, head, next_in_tile, n_rap, n_phi, phi_nb, n_phi_nb, reach,
-                            row_lo, row_hi, phi_size, r2)
-            _set_nn(i, j, nn, first_of, next_of, prev_of)
-            nn_dist[i] = d
-            if d > most[tile[i]]:
-                most[tile[i]] = d
-            p = pos[i]
-            value[p] = _dij(i, nn, nn_dist, scale)
-            if not is_stale[p // _BLOCK]:
-                is_stale[p // _BLOCK] = True
-                stale[n_stale] = p // _BLOCK
-                n_stale += 1
-        # around the new jet: its NN (the first of the nearest in list order, as fastjet's
-        # update loop finds it), and the jets to which it is nearer than their NN (fastjet:
-        # strictly). A tile is searched if it can hold a jet for either.
+            j, d = _nearest(i, jet, link, store, store_id, tiles, n_rap, n_phi, phi_nb, n_phi_nb, reach, rows,
+                            phi_size, r2)
+            _set_nn(i, j, d, jet, link, store)
+            if d > most[link[i, TILE]]:
+                most[link[i, TILE]] = d
+            value[link[i, POS]] = _dij(i, jet, link)
+            n_stale = _mark_stale(link[i, POS], is_stale, stale, n_stale)
+        # around the new jet: its NN (the first of the nearest in list order, as fastjet's update
+        # loop finds it), and the jets to which it is nearer than their NN (fastjet: strictly).
+        # A tile is searched if it can hold a jet for either.
         best = r2
         best_j = _NO_JET
         row = tile_new // n_phi
@@ -505,43 +547,34 @@ def _cluster_event(px, py, pz, e, r, r2, reach,
                 for k in range(n_phi_nb):
                     c = phi_nb[col, k]
                     t = r_ * n_phi + c
-                    if pass_ == 0:
-                        if t != tile_new:
-                            continue
-                    elif t == tile_new or _below(y, f, r_, c, row_lo, row_hi, phi_size) > max(most[t], best):
+                    start = tiles[t, T_START]
+                    stop = start + tiles[t, T_COUNT]
+                    if start == stop or (t == tile_new) != (pass_ == 0):
+                        continue
+                    if pass_ == 1 and _below(y, f, r_, c, rows, phi_size) > max(most[t], best):
                         continue
                     bound = 0.0
-                    i = head[t]
-                    while i != _NO_JET:
-                        if i != keep:
-                            d = _distance(rap[i], phi[i], y, f)
-                            if d < nn_dist[i]:
-                                _set_nn(i, keep, nn, first_of, next_of, prev_of)
-                                nn_dist[i] = d
-                                p = pos[i]
-                                value[p] = _dij(i, nn, nn_dist, scale)
-                                if not is_stale[p // _BLOCK]:
-                                    is_stale[p // _BLOCK] = True
-                                    stale[n_stale] = p // _BLOCK
-                                    n_stale += 1
-                            if d <= best:
-                                if d < best or (best_j != _NO_JET and pos[i] < pos[best_j]):
-                                    best = d
-                                    best_j = i
-                            if nn_dist[i] > bound:
-                                bound = nn_dist[i]
-                        i = next_in_tile[i]
+                    for s in range(start, stop):
+                        d = _distance(store[s, S_RAP], store[s, S_PHI], y, f)
+                        if d < store[s, S_NN_DIST]:
+                            i = store_id[s]
+                            if i != keep:
+                                _set_nn(i, keep, d, jet, link, store)
+                                value[link[i, POS]] = _dij(i, jet, link)
+                                n_stale = _mark_stale(link[i, POS], is_stale, stale, n_stale)
+                        if d <= best:
+                            i = store_id[s]
+                            if i != keep and (d < best or (best_j != _NO_JET and link[i, POS] < link[best_j, POS])):
+                                best = d
+                                best_j = i
+                        if store[s, S_NN_DIST] > bound:
+                            bound = store[s, S_NN_DIST]
                     most[t] = bound
-        _set_nn(keep, best_j, nn, first_of, next_of, prev_of)
-        nn_dist[keep] = best
+        _set_nn(keep, best_j, best, jet, link, store)
         if best > most[tile_new]:
             most[tile_new] = best
-        p = pos[keep]
-        value[p] = _dij(keep, nn, nn_dist, scale)
-        if not is_stale[p // _BLOCK]:
-            is_stale[p // _BLOCK] = True
-            stale[n_stale] = p // _BLOCK
-            n_stale += 1
+        value[link[keep, POS]] = _dij(keep, jet, link)
+        n_stale = _mark_stale(link[keep, POS], is_stale, stale, n_stale)
     return n_made
 
 
@@ -558,6 +591,7 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, reach):
     dcut = pt_min * pt_min
     max_phi_tiles = max(1, int(_TWO_PI * reach / (r * _TILE_MARGIN)))
     max_tiles = _MAX_TILES_PER_JET * n_max + 16 + max_phi_tiles
+    n_blocks = (n_max + _BLOCK - 1) // _BLOCK
 
     out_px = np.empty(n_total)
     out_py = np.empty(n_total)
@@ -567,21 +601,20 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, reach):
     constituent_offsets = np.zeros(n_total + 1, np.int64)
     constituents = np.empty(n_total, np.int64)
 
-    jpx, jpy, jpz, je = np.empty(n_max), np.empty(n_max), np.empty(n_max), np.empty(n_max)
-    rap, phi, scale, nn_dist = np.empty(n_max), np.empty(n_max), np.empty(n_max), np.empty(n_max)
-    nn, first_of, next_of, prev_of = (np.empty(n_max, np.int64), np.empty(n_max, np.int64),
-                                      np.empty(n_max, np.int64), np.empty(n_max, np.int64))
-    lost, pos, at_pos = np.empty(n_max, np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64)
-    n_blocks = (n_max + _BLOCK - 1) // _BLOCK
+    jet = np.empty((n_max, 8))
+    link = np.empty((n_max, 10), np.int64)
+    at_pos = np.empty(n_max, np.int64)
     value = np.empty(n_blocks * _BLOCK)
-    block_value, block_pos = np.empty(n_blocks), np.empty(n_blocks, np.int64)
-    is_stale, stale = np.zeros(n_blocks, np.bool_), np.empty(n_blocks, np.int64)
-    tile, next_in_tile, prev_in_tile = np.empty(n_max, np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64)
-    first, last, next_constituent = np.empty(n_max, np.int64), np.empty(n_max, np.int64), np.empty(n_max, np.int64)
-    head = np.empty(max_tiles, np.int64)
+    lost = np.empty(n_max, np.int64)
+    block_value = np.empty(n_blocks)
+    block_pos = np.empty(n_blocks, np.int64)
+    is_stale = np.zeros(n_blocks, np.bool_)
+    stale = np.empty(n_blocks, np.int64)
+    store = np.empty((n_max + _TILE_SLACK * max_tiles, 3))
+    store_id = np.empty(n_max + _TILE_SLACK * max_tiles, np.int64)
+    tiles = np.empty((max_tiles, 3), np.int64)
     most = np.empty(max_tiles)
-    row_lo = np.empty(max_tiles)
-    row_hi = np.empty(max_tiles)
+    rows = np.empty((max_tiles, 2))
     phi_nb = np.empty((max_phi_tiles, 2 * reach + 1), np.int64)
     made = np.empty((n_max, 4))
     made_first = np.empty(n_max, np.int64)
@@ -599,12 +632,9 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, reach):
             continue
         n_made = _cluster_event(
             borrowed(px[start:stop]), borrowed(py[start:stop]), borrowed(pz[start:stop]), borrowed(e[start:stop]),
-            r, r2, reach, borrowed(jpx), borrowed(jpy), borrowed(jpz), borrowed(je), borrowed(rap), borrowed(phi),
-            borrowed(scale), borrowed(nn), borrowed(nn_dist), borrowed(first_of), borrowed(next_of), borrowed(prev_of),
-            borrowed(lost), borrowed(pos), borrowed(at_pos), borrowed(value), borrowed(block_value),
-            borrowed(block_pos), borrowed(is_stale), borrowed(stale), borrowed(tile), borrowed(head),
-            borrowed(next_in_tile), borrowed(prev_in_tile), borrowed(most), borrowed(row_lo), borrowed(row_hi),
-            borrowed(phi_nb), borrowed(first), borrowed(last), borrowed(next_constituent), borrowed(made),
+            r, r2, reach, borrowed(jet), borrowed(link), borrowed(at_pos), borrowed(value), borrowed(lost),
+            borrowed(block_value), borrowed(block_pos), borrowed(is_stale), borrowed(stale), borrowed(store),
+            borrowed(store_id), borrowed(tiles), borrowed(most), borrowed(rows), borrowed(phi_nb), borrowed(made),
             borrowed(made_first))
         # inclusive_jets: the last jet made first, kt2 >= pt_min^2
         m = 0
@@ -613,7 +643,7 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, reach):
                 kept[m] = k
                 pt[m] = math.hypot(made[k, 0], made[k, 1])
                 m += 1
-        if by_pt:
+        if by_pt:  # as a stable sort by decreasing pT
             if m <= _SORTED_BY_INSERTION:
                 for q in range(1, m):
                     k, x = kept[q], pt[q]
@@ -632,17 +662,17 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, reach):
             owner[i] = _NO_JET
         for q in range(m):
             k = kept[q]
-            jet = n_jets + q
-            out_px[jet] = made[k, 0]
-            out_py[jet] = made[k, 1]
-            out_pz[jet] = made[k, 2]
-            out_e[jet] = made[k, 3]
+            out = n_jets + q
+            out_px[out] = made[k, 0]
+            out_py[out] = made[k, 1]
+            out_pz[out] = made[k, 2]
+            out_e[out] = made[k, 3]
             filled[q] = 0
             c = made_first[k]
             while c != _NO_JET:
                 owner[c] = q
                 filled[q] += 1
-                c = next_constituent[c]
+                c = link[c, NEXT_CONSTITUENT]
         start_of = n_constituents
         for q in range(m):
             constituent_offsets[n_jets + q] = start_of
