@@ -64,11 +64,10 @@ very forward particles do not spread the tiles thin. Changes the speed, never th
 _MAX_TILES_PER_JET = 4
 """At most this many tiles per input (plus a few): small R on a small event makes tiles larger
 than R instead of many empty ones. Changes the speed, never the result."""
-_REACH = 1
-"""Tiles have sides of at least R/_REACH; a NN is searched up to _REACH tiles away."""
 _TILE_SLACK = 2
 """Room for this many more jets in each tile than it holds when laid out (a merged jet may move
-into another tile); a full tile has the tiles laid out again."""
+into another tile); a full tile has the tiles laid out again. The free places hold NaN, which
+no comparison accepts, so that the tiles of a row are searched as one range."""
 _BLOCK = 16
 """The list positions are in blocks of this many, each with its smallest diJ (refreshed when one
 of its values changed); the smallest of all is the first smallest of the blocks'."""
@@ -83,7 +82,6 @@ chaining them; POS: its list position; TILE and WHERE: its tile and place in the
 (_NO_JET while out of it); FIRST/LAST: its first and last constituent, NEXT_CONSTITUENT chaining
 them (by input index)."""
 S_RAP, S_PHI, S_NN_DIST = range(3)
-T_START, T_COUNT, T_ROOM = range(3)
 
 
 class AntiKtJets(NamedTuple):
@@ -120,7 +118,7 @@ def cluster(px: np.ndarray, py: np.ndarray, pz: np.ndarray, E: np.ndarray, offse
     if len(offsets) == 0 or offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] != len(arrays[0]) \
             or any(len(a) != len(arrays[0]) for a in arrays):
         raise ValueError("offsets must start at 0, not decrease and end at the number of inputs")
-    return AntiKtJets(*_cluster_events(*arrays, offsets, float(radius), float(pt_min), bool(by_pt), _REACH))
+    return AntiKtJets(*_cluster_events(*arrays, offsets, float(radius), float(pt_min), bool(by_pt)))
 
 
 # --- pseudojets -----------------------------------------------------------------------------------
@@ -197,39 +195,36 @@ def _tile_of(rap, phi, rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _below(rap, phi, row, col, rows, phi_size):
-    """A lower bound of the distance from (rap, phi) to any jet in the tile (row, col), as
-    _distance computes it: the gaps to the tile's edges, each shortened by far more than the
-    rounding of a distance or of a tile index (so that a jet at exactly the current best
-    distance, which may win a tie, is never left out). Edge rows reach to infinity."""
-    lo = rows[row, 0]
-    hi = rows[row, 1]
-    gap_rap = 0.0
-    if rap < lo:
-        gap_rap = lo - rap
-    elif rap > hi:
-        gap_rap = rap - hi
-    gap_rap -= 1e-9 * (1.0 + abs(rap))
-    if not gap_rap > 0.0:  # NaN too: then no bound
-        gap_rap = 0.0
-    phi_lo = col * phi_size
-    phi_hi = phi_lo + phi_size
-    gap_phi = 0.0
-    if phi < phi_lo:
-        gap_phi = min(phi_lo - phi, phi + _TWO_PI - phi_hi)
-    elif phi > phi_hi:
-        gap_phi = min(phi - phi_hi, _TWO_PI - phi + phi_lo)
-    gap_phi -= 1e-9
-    if not gap_phi > 0.0:
-        gap_phi = 0.0
-    return gap_rap * gap_rap + gap_phi * gap_phi
+def _row_gap(rap, row, r, rows):
+    """A lower bound of |rap - rapidity| for any jet in row r of the tiles, seen from row ``row``
+    (shortened by far more than the rounding of a distance or of a tile index, so that a jet at
+    exactly the current best distance, which may win a tie, is never left out; 0 for NaN)."""
+    if r == row:
+        return 0.0
+    gap = rap - rows[r, 1] if r < row else rows[r, 0] - rap
+    gap -= 1e-9 * (1.0 + abs(rap))
+    return gap if gap > 0.0 else 0.0
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _nearest(i, jet, link, store, store_id, tiles, n_rap, n_phi, phi_nb, n_phi_nb, reach, rows, phi_size, r2):
+def _ranges(r, col, n_phi, start):
+    """The store ranges of the tiles of row r in columns col - 1, col, col + 1 (around the
+    circle): (a, b, c, d) for [a, b) and [c, d)."""
+    base = r * n_phi
+    if n_phi < 3:
+        return start[base], start[base + n_phi], 0, 0
+    if col == 0:
+        return start[base], start[base + 2], start[base + n_phi - 1], start[base + n_phi]
+    if col == n_phi - 1:
+        return start[base + n_phi - 2], start[base + n_phi], start[base], start[base + 1]
+    return start[base + col - 1], start[base + col + 2], 0, 0
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _nearest(i, jet, link, store, store_id, start, n_rap, n_phi, rows, r2):
     """Jet i's NN and their squared distance (_NO_JET and R^2 when no jet is strictly nearer
-    than R): of equally near jets, the first in list order. Searches jet i's own tile, then the
-    tiles around it that can hold a jet as near as the nearest found so far."""
+    than R): of equally near jets, the first in list order. Searches the 3 x 3 tiles around jet
+    i's, its own row first (rows too far from it are left out)."""
     best = r2
     best_j = _NO_JET
     rap_i = jet[i, RAP]
@@ -237,43 +232,47 @@ def _nearest(i, jet, link, store, store_id, tiles, n_rap, n_phi, phi_nb, n_phi_n
     own = link[i, TILE]
     row = own // n_phi
     col = own - row * n_phi
-    for pass_ in range(2):
-        for r in range(max(row - reach, 0), min(row + reach + 1, n_rap)):
-            for k in range(n_phi_nb):
-                c = phi_nb[col, k]
-                t = r * n_phi + c
-                start = tiles[t, T_START]
-                stop = start + tiles[t, T_COUNT]
-                if start == stop or (t == own) != (pass_ == 0):
-                    continue
-                if pass_ == 1 and _below(rap_i, phi_i, r, c, rows, phi_size) > best:
-                    continue
-                for s in range(start, stop):
-                    d = _distance(rap_i, phi_i, store[s, S_RAP], store[s, S_PHI])
-                    if d <= best:
-                        j = store_id[s]
-                        if j != i and (d < best or (best_j != _NO_JET and link[j, POS] < link[best_j, POS])):
-                            best = d
-                            best_j = j
+    for k in range(3):
+        r = row + (0, -1, 1)[k]
+        if r < 0 or r >= n_rap:
+            continue
+        gap = _row_gap(rap_i, row, r, rows)
+        if gap * gap > best:
+            continue
+        a, b, c, d = _ranges(r, col, n_phi, start)
+        for half in range(2):
+            lo, hi = (a, b) if half == 0 else (c, d)
+            for s in range(lo, hi):
+                dist = _distance(rap_i, phi_i, store[s, S_RAP], store[s, S_PHI])
+                if dist <= best:
+                    j = store_id[s]
+                    if j != i and (dist < best or (best_j != _NO_JET and link[j, POS] < link[best_j, POS])):
+                        best = dist
+                        best_j = j
     return best_j, best
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _lay_out(tiles, n_tiles, jet, link, store, store_id, at_pos, n_active):
+def _lay_out(count, start, n_tiles, jet, link, store, store_id, at_pos, n_active):
     """Place the tiles one after the other, each with room for _TILE_SLACK more jets than it
     holds, and store the active jets that are in the store (WHERE != _NO_JET) in them."""
-    start = 0
+    top = 0
     for t in range(n_tiles):
-        tiles[t, T_START] = start
-        tiles[t, T_ROOM] = tiles[t, T_COUNT] + _TILE_SLACK
-        start += tiles[t, T_ROOM]
-        tiles[t, T_COUNT] = 0
+        start[t] = top
+        top += count[t] + _TILE_SLACK
+        count[t] = 0
+    start[n_tiles] = top
+    for s in range(top):
+        store[s, S_RAP] = np.nan
+        store[s, S_PHI] = np.nan
+        store[s, S_NN_DIST] = np.nan
+        store_id[s] = _NO_JET
     for p in range(n_active):
         i = at_pos[p]
         if link[i, WHERE] != _NO_JET:
             t = link[i, TILE]
-            s = tiles[t, T_START] + tiles[t, T_COUNT]
-            tiles[t, T_COUNT] += 1
+            s = start[t] + count[t]
+            count[t] += 1
             store[s, S_RAP] = jet[i, RAP]
             store[s, S_PHI] = jet[i, PHI]
             store[s, S_NN_DIST] = jet[i, NN_DIST]
@@ -282,12 +281,12 @@ def _lay_out(tiles, n_tiles, jet, link, store, store_id, at_pos, n_active):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _store_add(i, t, tiles, n_tiles, jet, link, store, store_id, at_pos, n_active):
+def _store_add(i, t, count, start, n_tiles, jet, link, store, store_id, at_pos, n_active):
     """Put jet i (out of the store) into tile t."""
-    if tiles[t, T_COUNT] == tiles[t, T_ROOM]:
-        _lay_out(tiles, n_tiles, jet, link, store, store_id, at_pos, n_active)
-    s = tiles[t, T_START] + tiles[t, T_COUNT]
-    tiles[t, T_COUNT] += 1
+    if start[t] + count[t] == start[t + 1]:
+        _lay_out(count, start, n_tiles, jet, link, store, store_id, at_pos, n_active)
+    s = start[t] + count[t]
+    count[t] += 1
     store[s, S_RAP] = jet[i, RAP]
     store[s, S_PHI] = jet[i, PHI]
     store[s, S_NN_DIST] = jet[i, NN_DIST]
@@ -297,11 +296,11 @@ def _store_add(i, t, tiles, n_tiles, jet, link, store, store_id, at_pos, n_activ
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _store_remove(i, tiles, link, store, store_id):
-    """Take jet i out of its tile (the tile's last jet takes its place)."""
+def _store_remove(i, count, start, link, store, store_id):
+    """Take jet i out of its tile (the tile's last jet takes its place, NaN takes the last's)."""
     t = link[i, TILE]
     s = link[i, WHERE]
-    last = tiles[t, T_START] + tiles[t, T_COUNT] - 1
+    last = start[t] + count[t] - 1
     if s != last:
         store[s, S_RAP] = store[last, S_RAP]
         store[s, S_PHI] = store[last, S_PHI]
@@ -309,7 +308,11 @@ def _store_remove(i, tiles, link, store, store_id):
         j = store_id[last]
         store_id[s] = j
         link[j, WHERE] = s
-    tiles[t, T_COUNT] -= 1
+    store[last, S_RAP] = np.nan
+    store[last, S_PHI] = np.nan
+    store[last, S_NN_DIST] = np.nan
+    store_id[last] = _NO_JET
+    count[t] -= 1
     link[i, WHERE] = _NO_JET
 
 
@@ -385,15 +388,12 @@ def _smallest(value, n_active, block_value, block_pos, is_stale, stale, n_stale)
 # --- one event ------------------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _cluster_event(px, py, pz, e, r, r2, reach, jet, link, at_pos, value, lost, block_value, block_pos,
-                   is_stale, stale, store, store_id, tiles, most, rows, phi_nb, made, made_first):
+def _cluster_event(px, py, pz, e, r, r2, jet, link, at_pos, value, lost, block_value, block_pos, is_stale, stale,
+                   store, store_id, count, start, rows, made, made_first):
     """Cluster one event (n = len(px) > 0); fills ``made`` (four-momenta) and ``made_first``
     (the first constituent, whose NEXT_CONSTITUENT chain lists the others) of the jets in the
     order they were made, and returns how many were made. Every other array is work space (see
-    _cluster_events for the sizes).
-
-    Tiles have sides of at least R/reach, so that jets closer than R are at most ``reach`` rows
-    and columns apart. ``most[t]`` is at least the NN distance of every jet in tile t."""
+    _cluster_events for the sizes)."""
     n = len(px)
     # pseudojets, and the tiles' extent
     rap_lo = _TILE_RAP_MAX
@@ -420,38 +420,28 @@ def _cluster_event(px, py, pz, e, r, r2, reach, jet, link, at_pos, value, lost, 
         at_pos[i] = i
     rap_lo = max(rap_lo, -_TILE_RAP_MAX)
     rap_hi = min(rap_hi, _TILE_RAP_MAX)
-    side = r * _TILE_MARGIN / reach
+    side = r * _TILE_MARGIN
     max_tiles = _MAX_TILES_PER_JET * n + 16
-    n_phi = max(1, min(int(_TWO_PI / side), phi_nb.shape[0], max_tiles))
+    n_phi = max(1, min(int(_TWO_PI / side), max_tiles))
     n_rap = 1
     if rap_hi > rap_lo:
-        n_rap = max(1, min(int((rap_hi - rap_lo) / side), max(1, max_tiles // n_phi), rows.shape[0]))
+        n_rap = max(1, min(int((rap_hi - rap_lo) / side), max(1, max_tiles // n_phi)))
     rap_size = (rap_hi - rap_lo) / n_rap
     inv_rap_size = 1.0 / rap_size if n_rap > 1 else 0.0
     for k in range(n_rap):
         rows[k, 0] = rap_lo + k * rap_size if k > 0 else -np.inf
         rows[k, 1] = rap_lo + (k + 1) * rap_size if k < n_rap - 1 else np.inf
-    phi_size = _TWO_PI / n_phi
     inv_phi_size = n_phi / _TWO_PI
-    n_phi_nb = min(2 * reach + 1, n_phi)
-    for c in range(n_phi):
-        for k in range(n_phi_nb):
-            phi_nb[c, k] = (c - reach + k) % n_phi if n_phi_nb == 2 * reach + 1 else k
     n_tiles = n_rap * n_phi
-    for t in range(n_tiles):
-        tiles[t, T_COUNT] = 0
-        most[t] = 0.0
+    count[:n_tiles] = 0
     for i in range(n):
         t = _tile_of(jet[i, RAP], jet[i, PHI], rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi)
         link[i, TILE] = t
-        tiles[t, T_COUNT] += 1
-    _lay_out(tiles, n_tiles, jet, link, store, store_id, at_pos, n)
+        count[t] += 1
+    _lay_out(count, start, n_tiles, jet, link, store, store_id, at_pos, n)
     for i in range(n):
-        j, d = _nearest(i, jet, link, store, store_id, tiles, n_rap, n_phi, phi_nb, n_phi_nb, reach, rows,
-                        phi_size, r2)
+        j, d = _nearest(i, jet, link, store, store_id, start, n_rap, n_phi, rows, r2)
         _set_nn(i, j, d, jet, link, store)
-        if d > most[link[i, TILE]]:
-            most[link[i, TILE]] = d
 
     n_blocks = (n + _BLOCK - 1) // _BLOCK
     for p in range(n_blocks * _BLOCK):
@@ -484,7 +474,7 @@ def _cluster_event(px, py, pz, e, r, r2, reach, jet, link, at_pos, value, lost, 
         n_stale = _mark_stale(freed, is_stale, stale, n_stale)
         n_stale = _mark_stale(tail, is_stale, stale, n_stale)
         n_active -= 1
-        _store_remove(gone, tiles, link, store, store_id)
+        _store_remove(gone, count, start, link, store, store_id)
         if b == _NO_JET:
             # a is a jet; no jet has a as its NN (it would be a NN of a)
             made[n_made, 0] = jet[a, PX]
@@ -510,7 +500,7 @@ def _cluster_event(px, py, pz, e, r, r2, reach, jet, link, at_pos, value, lost, 
             link[lost[k], NN] = _NO_JET
         link[keep, FIRST_OF] = _NO_JET
         link[gone, FIRST_OF] = _NO_JET
-        _store_remove(keep, tiles, link, store, store_id)
+        _store_remove(keep, count, start, link, store, store_id)
         jet[keep, PX] += jet[gone, PX]
         jet[keep, PY] += jet[gone, PY]
         jet[keep, PZ] += jet[gone, PZ]
@@ -521,58 +511,47 @@ def _cluster_event(px, py, pz, e, r, r2, reach, jet, link, at_pos, value, lost, 
         jet[keep, PHI] = f
         jet[keep, SCALE] = _scale(kt2)
         tile_new = _tile_of(y, f, rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi)
-        _store_add(keep, tile_new, tiles, n_tiles, jet, link, store, store_id, at_pos, n_active)
+        _store_add(keep, tile_new, count, start, n_tiles, jet, link, store, store_id, at_pos, n_active)
         link[link[keep, LAST], NEXT_CONSTITUENT] = link[gone, FIRST]
         link[keep, LAST] = link[gone, LAST]
 
         # the lost jets' NN again, the new jet included
         for k in range(n_lost):
             i = lost[k]
-            j, d = _nearest(i, jet, link, store, store_id, tiles, n_rap, n_phi, phi_nb, n_phi_nb, reach, rows,
-                            phi_size, r2)
+            j, d = _nearest(i, jet, link, store, store_id, start, n_rap, n_phi, rows, r2)
             _set_nn(i, j, d, jet, link, store)
-            if d > most[link[i, TILE]]:
-                most[link[i, TILE]] = d
             value[link[i, POS]] = _dij(i, jet, link)
             n_stale = _mark_stale(link[i, POS], is_stale, stale, n_stale)
         # around the new jet: its NN (the first of the nearest in list order, as fastjet's update
-        # loop finds it), and the jets to which it is nearer than their NN (fastjet: strictly).
-        # A tile is searched if it can hold a jet for either.
+        # loop finds it), and the jets to which it is nearer than their NN (fastjet: strictly)
         best = r2
         best_j = _NO_JET
         row = tile_new // n_phi
         col = tile_new - row * n_phi
-        for pass_ in range(2):
-            for r_ in range(max(row - reach, 0), min(row + reach + 1, n_rap)):
-                for k in range(n_phi_nb):
-                    c = phi_nb[col, k]
-                    t = r_ * n_phi + c
-                    start = tiles[t, T_START]
-                    stop = start + tiles[t, T_COUNT]
-                    if start == stop or (t == tile_new) != (pass_ == 0):
-                        continue
-                    if pass_ == 1 and _below(y, f, r_, c, rows, phi_size) > max(most[t], best):
-                        continue
-                    bound = 0.0
-                    for s in range(start, stop):
-                        d = _distance(store[s, S_RAP], store[s, S_PHI], y, f)
-                        if d < store[s, S_NN_DIST]:
-                            i = store_id[s]
-                            if i != keep:
-                                _set_nn(i, keep, d, jet, link, store)
-                                value[link[i, POS]] = _dij(i, jet, link)
-                                n_stale = _mark_stale(link[i, POS], is_stale, stale, n_stale)
-                        if d <= best:
-                            i = store_id[s]
-                            if i != keep and (d < best or (best_j != _NO_JET and link[i, POS] < link[best_j, POS])):
-                                best = d
-                                best_j = i
-                        if store[s, S_NN_DIST] > bound:
-                            bound = store[s, S_NN_DIST]
-                    most[t] = bound
+        for k in range(3):
+            r_ = row + (0, -1, 1)[k]
+            if r_ < 0 or r_ >= n_rap:
+                continue
+            gap = _row_gap(y, row, r_, rows)
+            if gap * gap > r2:
+                continue
+            a0, b0, c0, d0 = _ranges(r_, col, n_phi, start)
+            for half in range(2):
+                lo, hi = (a0, b0) if half == 0 else (c0, d0)
+                for s in range(lo, hi):
+                    d = _distance(store[s, S_RAP], store[s, S_PHI], y, f)
+                    if d < store[s, S_NN_DIST]:
+                        i = store_id[s]
+                        if i != keep:
+                            _set_nn(i, keep, d, jet, link, store)
+                            value[link[i, POS]] = _dij(i, jet, link)
+                            n_stale = _mark_stale(link[i, POS], is_stale, stale, n_stale)
+                    if d <= best:
+                        i = store_id[s]
+                        if i != keep and (d < best or (best_j != _NO_JET and link[i, POS] < link[best_j, POS])):
+                            best = d
+                            best_j = i
         _set_nn(keep, best_j, best, jet, link, store)
-        if best > most[tile_new]:
-            most[tile_new] = best
         value[link[keep, POS]] = _dij(keep, jet, link)
         n_stale = _mark_stale(link[keep, POS], is_stale, stale, n_stale)
     return n_made
@@ -581,7 +560,7 @@ def _cluster_event(px, py, pz, e, r, r2, reach, jet, link, at_pos, value, lost, 
 # --- many events ----------------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, reach):
+def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt):
     n_events = len(offsets) - 1
     n_total = offsets[-1]
     n_max = 0
@@ -589,8 +568,7 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, reach):
         n_max = max(n_max, offsets[ev + 1] - offsets[ev])
     r2 = r * r
     dcut = pt_min * pt_min
-    max_phi_tiles = max(1, int(_TWO_PI * reach / (r * _TILE_MARGIN)))
-    max_tiles = _MAX_TILES_PER_JET * n_max + 16 + max_phi_tiles
+    max_tiles = _MAX_TILES_PER_JET * n_max + 16
     n_blocks = (n_max + _BLOCK - 1) // _BLOCK
 
     out_px = np.empty(n_total)
@@ -612,10 +590,9 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, reach):
     stale = np.empty(n_blocks, np.int64)
     store = np.empty((n_max + _TILE_SLACK * max_tiles, 3))
     store_id = np.empty(n_max + _TILE_SLACK * max_tiles, np.int64)
-    tiles = np.empty((max_tiles, 3), np.int64)
-    most = np.empty(max_tiles)
+    count = np.empty(max_tiles, np.int64)
+    start = np.empty(max_tiles + 1, np.int64)
     rows = np.empty((max_tiles, 2))
-    phi_nb = np.empty((max_phi_tiles, 2 * reach + 1), np.int64)
     made = np.empty((n_max, 4))
     made_first = np.empty(n_max, np.int64)
     kept = np.empty(n_max, np.int64)
@@ -626,15 +603,15 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, reach):
     n_jets = 0
     n_constituents = 0
     for ev in range(n_events):
-        start, stop = offsets[ev], offsets[ev + 1]
-        n = stop - start
+        start_ev, stop_ev = offsets[ev], offsets[ev + 1]
+        n = stop_ev - start_ev
         if n == 0:
             continue
         n_made = _cluster_event(
-            borrowed(px[start:stop]), borrowed(py[start:stop]), borrowed(pz[start:stop]), borrowed(e[start:stop]),
-            r, r2, reach, borrowed(jet), borrowed(link), borrowed(at_pos), borrowed(value), borrowed(lost),
-            borrowed(block_value), borrowed(block_pos), borrowed(is_stale), borrowed(stale), borrowed(store),
-            borrowed(store_id), borrowed(tiles), borrowed(most), borrowed(rows), borrowed(phi_nb), borrowed(made),
+            borrowed(px[start_ev:stop_ev]), borrowed(py[start_ev:stop_ev]), borrowed(pz[start_ev:stop_ev]),
+            borrowed(e[start_ev:stop_ev]), r, r2, borrowed(jet), borrowed(link), borrowed(at_pos), borrowed(value),
+            borrowed(lost), borrowed(block_value), borrowed(block_pos), borrowed(is_stale), borrowed(stale),
+            borrowed(store), borrowed(store_id), borrowed(count), borrowed(start), borrowed(rows), borrowed(made),
             borrowed(made_first))
         # inclusive_jets: the last jet made first, kt2 >= pt_min^2
         m = 0
