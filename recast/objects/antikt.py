@@ -195,60 +195,83 @@ def _tile_of(rap, phi, rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _row_gap(rap, row, r, rows):
-    """A lower bound of |rap - rapidity| for any jet in row r of the tiles, seen from row ``row``
-    (shortened by far more than the rounding of a distance or of a tile index, so that a jet at
-    exactly the current best distance, which may win a tie, is never left out; 0 for NaN)."""
-    if r == row:
-        return 0.0
-    gap = rap - rows[r, 1] if r < row else rows[r, 0] - rap
+def _gap2(gap, rap):
+    """A rapidity or azimuth gap to a tile, shortened by far more than the rounding of a
+    distance or of a tile index (so that a jet at exactly the current best distance, which may
+    win a tie, is never left out), squared; 0 when negative or NaN."""
     gap -= 1e-9 * (1.0 + abs(rap))
-    return gap if gap > 0.0 else 0.0
+    return gap * gap if gap > 0.0 else 0.0
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _ranges(r, col, n_phi, start):
-    """The store ranges of the tiles of row r in columns col - 1, col, col + 1 (around the
-    circle): (a, b, c, d) for [a, b) and [c, d)."""
-    base = r * n_phi
-    if n_phi < 3:
-        return start[base], start[base + n_phi], 0, 0
-    if col == 0:
-        return start[base], start[base + 2], start[base + n_phi - 1], start[base + n_phi]
-    if col == n_phi - 1:
-        return start[base + n_phi - 2], start[base + n_phi], start[base], start[base + 1]
-    return start[base + col - 1], start[base + col + 2], 0, 0
+def _around(y, f, t, n_rap, n_phi, rows):
+    """For (y, f) in tile t: its row and column, and the squared gaps to the rows below and
+    above and to the columns left and right (as _gap2)."""
+    row = t // n_phi
+    col = t - row * n_phi
+    phi_size = _TWO_PI / n_phi
+    below = _gap2(y - rows[row - 1, 1], y) if row > 0 else np.inf
+    above = _gap2(rows[row + 1, 0] - y, y) if row + 1 < n_rap else np.inf
+    left = _gap2(f - col * phi_size, 0.0) if n_phi >= 3 else 0.0
+    right = _gap2((col + 1) * phi_size - f, 0.0) if n_phi >= 3 else 0.0
+    return row, col, below, above, left, right
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _nearest(i, jet, link, store, store_id, start, n_rap, n_phi, rows, r2):
-    """Jet i's NN and their squared distance (_NO_JET and R^2 when no jet is strictly nearer
-    than R): of equally near jets, the first in list order. Searches the 3 x 3 tiles around jet
-    i's, its own row first (rows too far from it are left out)."""
-    best = r2
-    best_j = _NO_JET
-    rap_i = jet[i, RAP]
-    phi_i = jet[i, PHI]
+def _nearest_in(i, y, f, lo, hi, best, best_j, link, store, store_id):
+    """(best, best_j) updated with the stored jets lo..hi-1 other than i: the nearest, the first
+    in list order of equally near ones."""
+    for s in range(lo, hi):
+        d = _distance(y, f, store[s, S_RAP], store[s, S_PHI])
+        if d <= best:
+            j = store_id[s]
+            if j != i and (d < best or (best_j != _NO_JET and link[j, POS] < link[best_j, POS])):
+                best = d
+                best_j = j
+    return best, best_j
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _nearest(i, best, best_j, jet, link, store, store_id, start, n_rap, n_phi, rows):
+    """Jet i's NN and their squared distance, given a candidate ``best_j`` at ``best`` (R^2 and
+    _NO_JET for none: then the NN is _NO_JET at R^2 unless a jet is strictly nearer than R): of
+    equally near jets, the first in list order. Searches jet i's tile, then the tiles around it
+    that can hold a jet as near as the nearest found."""
+    y = jet[i, RAP]
+    f = jet[i, PHI]
     own = link[i, TILE]
-    row = own // n_phi
-    col = own - row * n_phi
-    for k in range(3):
-        r = row + (0, -1, 1)[k]
-        if r < 0 or r >= n_rap:
+    best, best_j = _nearest_in(i, y, f, start[own], start[own + 1], best, best_j, link, store, store_id)
+    row, col, below, above, left, right = _around(y, f, own, n_rap, n_phi, rows)
+    for r in range(max(row - 1, 0), min(row + 2, n_rap)):
+        gap2 = 0.0 if r == row else (below if r < row else above)
+        if gap2 > best:
             continue
-        gap = _row_gap(rap_i, row, r, rows)
-        if gap * gap > best:
+        base = r * n_phi
+        if n_phi < 3:
+            for c in range(n_phi):
+                if base + c != own:
+                    best, best_j = _nearest_in(i, y, f, start[base + c], start[base + c + 1], best, best_j, link,
+                                               store, store_id)
             continue
-        a, b, c, d = _ranges(r, col, n_phi, start)
-        for half in range(2):
-            lo, hi = (a, b) if half == 0 else (c, d)
-            for s in range(lo, hi):
-                dist = _distance(rap_i, phi_i, store[s, S_RAP], store[s, S_PHI])
-                if dist <= best:
-                    j = store_id[s]
-                    if j != i and (dist < best or (best_j != _NO_JET and link[j, POS] < link[best_j, POS])):
-                        best = dist
-                        best_j = j
+        first = col - 1 if gap2 + left <= best else col
+        last = col + 1 if gap2 + right <= best else col
+        if first < 0:
+            best, best_j = _nearest_in(i, y, f, start[base + n_phi - 1], start[base + n_phi], best, best_j, link,
+                                       store, store_id)
+            first = 0
+        if last >= n_phi:
+            best, best_j = _nearest_in(i, y, f, start[base], start[base + 1], best, best_j, link, store, store_id)
+            last = n_phi - 1
+        if r == row:  # the own tile is done
+            if first < col:
+                best, best_j = _nearest_in(i, y, f, start[base + first], start[base + col], best, best_j, link,
+                                           store, store_id)
+            if last > col:
+                best, best_j = _nearest_in(i, y, f, start[base + col + 1], start[base + last + 1], best, best_j,
+                                           link, store, store_id)
+        else:
+            best, best_j = _nearest_in(i, y, f, start[base + first], start[base + last + 1], best, best_j, link,
+                                       store, store_id)
     return best_j, best
 
 
@@ -389,7 +412,7 @@ def _smallest(value, n_active, block_value, block_pos, is_stale, stale, n_stale)
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _cluster_event(px, py, pz, e, r, r2, jet, link, at_pos, value, lost, block_value, block_pos, is_stale, stale,
-                   store, store_id, count, start, rows, made, made_first):
+                   store, store_id, count, start, most, rows, made, made_first):
     """Cluster one event (n = len(px) > 0); fills ``made`` (four-momenta) and ``made_first``
     (the first constituent, whose NEXT_CONSTITUENT chain lists the others) of the jets in the
     order they were made, and returns how many were made. Every other array is work space (see
@@ -434,14 +457,16 @@ def _cluster_event(px, py, pz, e, r, r2, jet, link, at_pos, value, lost, block_v
     inv_phi_size = n_phi / _TWO_PI
     n_tiles = n_rap * n_phi
     count[:n_tiles] = 0
+    most[:n_tiles] = 0.0
     for i in range(n):
         t = _tile_of(jet[i, RAP], jet[i, PHI], rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi)
         link[i, TILE] = t
         count[t] += 1
     _lay_out(count, start, n_tiles, jet, link, store, store_id, at_pos, n)
     for i in range(n):
-        j, d = _nearest(i, jet, link, store, store_id, start, n_rap, n_phi, rows, r2)
+        j, d = _nearest(i, r2, _NO_JET, jet, link, store, store_id, start, n_rap, n_phi, rows)
         _set_nn(i, j, d, jet, link, store)
+        most[link[i, TILE]] = max(most[link[i, TILE]], d)
 
     n_blocks = (n + _BLOCK - 1) // _BLOCK
     for p in range(n_blocks * _BLOCK):
@@ -515,43 +540,55 @@ def _cluster_event(px, py, pz, e, r, r2, jet, link, at_pos, value, lost, block_v
         link[link[keep, LAST], NEXT_CONSTITUENT] = link[gone, FIRST]
         link[keep, LAST] = link[gone, LAST]
 
-        # the lost jets' NN again, the new jet included
+        # the lost jets' NN again: the new jet, or a jet nearer
         for k in range(n_lost):
             i = lost[k]
-            j, d = _nearest(i, jet, link, store, store_id, start, n_rap, n_phi, rows, r2)
+            d = _distance(jet[i, RAP], jet[i, PHI], y, f)
+            j, d = _nearest(i, d, keep, jet, link, store, store_id, start, n_rap, n_phi, rows) if d < r2 else \
+                _nearest(i, r2, _NO_JET, jet, link, store, store_id, start, n_rap, n_phi, rows)
             _set_nn(i, j, d, jet, link, store)
+            most[link[i, TILE]] = max(most[link[i, TILE]], d)
             value[link[i, POS]] = _dij(i, jet, link)
             n_stale = _mark_stale(link[i, POS], is_stale, stale, n_stale)
         # around the new jet: its NN (the first of the nearest in list order, as fastjet's update
-        # loop finds it), and the jets to which it is nearer than their NN (fastjet: strictly)
+        # loop finds it), and the jets to which it is nearer than their NN (fastjet: strictly).
+        # The own tile first; then the tiles that can hold a jet for either (``most``: at least
+        # every NN distance in the tile, exact after a tile is searched here).
         best = r2
         best_j = _NO_JET
-        row = tile_new // n_phi
-        col = tile_new - row * n_phi
-        for k in range(3):
-            r_ = row + (0, -1, 1)[k]
-            if r_ < 0 or r_ >= n_rap:
-                continue
-            gap = _row_gap(y, row, r_, rows)
-            if gap * gap > r2:
-                continue
-            a0, b0, c0, d0 = _ranges(r_, col, n_phi, start)
-            for half in range(2):
-                lo, hi = (a0, b0) if half == 0 else (c0, d0)
-                for s in range(lo, hi):
-                    d = _distance(store[s, S_RAP], store[s, S_PHI], y, f)
-                    if d < store[s, S_NN_DIST]:
-                        i = store_id[s]
-                        if i != keep:
-                            _set_nn(i, keep, d, jet, link, store)
-                            value[link[i, POS]] = _dij(i, jet, link)
-                            n_stale = _mark_stale(link[i, POS], is_stale, stale, n_stale)
-                    if d <= best:
-                        i = store_id[s]
-                        if i != keep and (d < best or (best_j != _NO_JET and link[i, POS] < link[best_j, POS])):
-                            best = d
-                            best_j = i
+        row, col, below, above, left, right = _around(y, f, tile_new, n_rap, n_phi, rows)
+        for pass_ in range(2):
+            for r_ in range(max(row - 1, 0), min(row + 2, n_rap)):
+                if pass_ == 0 and r_ != row:
+                    continue
+                gap2 = 0.0 if r_ == row else (below if r_ < row else above)
+                for c_ in range(-1, 2):
+                    if (pass_ == 0) != (c_ == 0 and r_ == row) or (n_phi < 3 and c_ + col not in range(n_phi)):
+                        continue
+                    t = r_ * n_phi + (c_ + col) % n_phi
+                    if pass_ == 1 and n_phi >= 3:
+                        g2 = gap2 + (left if c_ < 0 else (right if c_ > 0 else 0.0))
+                        if g2 > most[t] and g2 > best:
+                            continue
+                    tightest = 0.0
+                    for s in range(start[t], start[t + 1]):
+                        d = _distance(store[s, S_RAP], store[s, S_PHI], y, f)
+                        if d < store[s, S_NN_DIST]:
+                            i = store_id[s]
+                            if i != keep:
+                                _set_nn(i, keep, d, jet, link, store)
+                                value[link[i, POS]] = _dij(i, jet, link)
+                                n_stale = _mark_stale(link[i, POS], is_stale, stale, n_stale)
+                        if d <= best:
+                            i = store_id[s]
+                            if i != keep and (d < best or (best_j != _NO_JET and link[i, POS] < link[best_j, POS])):
+                                best = d
+                                best_j = i
+                        if store[s, S_NN_DIST] > tightest:
+                            tightest = store[s, S_NN_DIST]
+                    most[t] = tightest
         _set_nn(keep, best_j, best, jet, link, store)
+        most[tile_new] = max(most[tile_new], best)
         value[link[keep, POS]] = _dij(keep, jet, link)
         n_stale = _mark_stale(link[keep, POS], is_stale, stale, n_stale)
     return n_made
@@ -592,6 +629,7 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt):
     store_id = np.empty(n_max + _TILE_SLACK * max_tiles, np.int64)
     count = np.empty(max_tiles, np.int64)
     start = np.empty(max_tiles + 1, np.int64)
+    most = np.empty(max_tiles)
     rows = np.empty((max_tiles, 2))
     made = np.empty((n_max, 4))
     made_first = np.empty(n_max, np.int64)
@@ -611,7 +649,8 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt):
             borrowed(px[start_ev:stop_ev]), borrowed(py[start_ev:stop_ev]), borrowed(pz[start_ev:stop_ev]),
             borrowed(e[start_ev:stop_ev]), r, r2, borrowed(jet), borrowed(link), borrowed(at_pos), borrowed(value),
             borrowed(lost), borrowed(block_value), borrowed(block_pos), borrowed(is_stale), borrowed(stale),
-            borrowed(store), borrowed(store_id), borrowed(count), borrowed(start), borrowed(rows), borrowed(made),
+            borrowed(store), borrowed(store_id), borrowed(count), borrowed(start), borrowed(most), borrowed(rows),
+            borrowed(made),
             borrowed(made_first))
         # inclusive_jets: the last jet made first, kt2 >= pt_min^2
         m = 0
