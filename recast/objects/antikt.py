@@ -412,7 +412,7 @@ def _smallest(value, n_active, block_value, block_pos, is_stale, stale, n_stale)
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _cluster_event(px, py, pz, e, r, r2, jet, link, at_pos, value, lost, block_value, block_pos, is_stale, stale,
-                   store, store_id, count, start, most, rows, made, made_first):
+                   store, store_id, count, start, rows, made, made_first):
     """Cluster one event (n = len(px) > 0); fills ``made`` (four-momenta) and ``made_first``
     (the first constituent, whose NEXT_CONSTITUENT chain lists the others) of the jets in the
     order they were made, and returns how many were made. Every other array is work space (see
@@ -457,7 +457,6 @@ def _cluster_event(px, py, pz, e, r, r2, jet, link, at_pos, value, lost, block_v
     inv_phi_size = n_phi / _TWO_PI
     n_tiles = n_rap * n_phi
     count[:n_tiles] = 0
-    most[:n_tiles] = 0.0
     for i in range(n):
         t = _tile_of(jet[i, RAP], jet[i, PHI], rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi)
         link[i, TILE] = t
@@ -466,7 +465,6 @@ def _cluster_event(px, py, pz, e, r, r2, jet, link, at_pos, value, lost, block_v
     for i in range(n):
         j, d = _nearest(i, r2, _NO_JET, jet, link, store, store_id, start, n_rap, n_phi, rows)
         _set_nn(i, j, d, jet, link, store)
-        most[link[i, TILE]] = max(most[link[i, TILE]], d)
 
     n_blocks = (n + _BLOCK - 1) // _BLOCK
     for p in range(n_blocks * _BLOCK):
@@ -540,55 +538,54 @@ def _cluster_event(px, py, pz, e, r, r2, jet, link, at_pos, value, lost, block_v
         link[link[keep, LAST], NEXT_CONSTITUENT] = link[gone, FIRST]
         link[keep, LAST] = link[gone, LAST]
 
-        # the lost jets' NN again: the new jet, or a jet nearer
+        # the lost jets' NN again. Every other jet is at least as far from a lost jet as its old
+        # NN was (the NN distances only ever come down to a nearer jet's), so the new jet, when
+        # strictly nearer than that, is its NN; else a search, from the new jet
         for k in range(n_lost):
             i = lost[k]
             d = _distance(jet[i, RAP], jet[i, PHI], y, f)
-            j, d = _nearest(i, d, keep, jet, link, store, store_id, start, n_rap, n_phi, rows) if d < r2 else \
-                _nearest(i, r2, _NO_JET, jet, link, store, store_id, start, n_rap, n_phi, rows)
+            if d < jet[i, NN_DIST]:
+                j = keep
+            elif d < r2:
+                j, d = _nearest(i, d, keep, jet, link, store, store_id, start, n_rap, n_phi, rows)
+            else:
+                j, d = _nearest(i, r2, _NO_JET, jet, link, store, store_id, start, n_rap, n_phi, rows)
             _set_nn(i, j, d, jet, link, store)
-            most[link[i, TILE]] = max(most[link[i, TILE]], d)
             value[link[i, POS]] = _dij(i, jet, link)
             n_stale = _mark_stale(link[i, POS], is_stale, stale, n_stale)
         # around the new jet: its NN (the first of the nearest in list order, as fastjet's update
-        # loop finds it), and the jets to which it is nearer than their NN (fastjet: strictly).
-        # The own tile first; then the tiles that can hold a jet for either (``most``: at least
-        # every NN distance in the tile, exact after a tile is searched here).
+        # loop finds it), and the jets to which it is nearer than their NN (fastjet: strictly)
         best = r2
         best_j = _NO_JET
         row, col, below, above, left, right = _around(y, f, tile_new, n_rap, n_phi, rows)
-        for pass_ in range(2):
-            for r_ in range(max(row - 1, 0), min(row + 2, n_rap)):
-                if pass_ == 0 and r_ != row:
-                    continue
-                gap2 = 0.0 if r_ == row else (below if r_ < row else above)
-                for c_ in range(-1, 2):
-                    if (pass_ == 0) != (c_ == 0 and r_ == row) or (n_phi < 3 and c_ + col not in range(n_phi)):
-                        continue
-                    t = r_ * n_phi + (c_ + col) % n_phi
-                    if pass_ == 1 and n_phi >= 3:
-                        g2 = gap2 + (left if c_ < 0 else (right if c_ > 0 else 0.0))
-                        if g2 > most[t] and g2 > best:
-                            continue
-                    tightest = 0.0
-                    for s in range(start[t], start[t + 1]):
-                        d = _distance(store[s, S_RAP], store[s, S_PHI], y, f)
-                        if d < store[s, S_NN_DIST]:
-                            i = store_id[s]
-                            if i != keep:
-                                _set_nn(i, keep, d, jet, link, store)
-                                value[link[i, POS]] = _dij(i, jet, link)
-                                n_stale = _mark_stale(link[i, POS], is_stale, stale, n_stale)
-                        if d <= best:
-                            i = store_id[s]
-                            if i != keep and (d < best or (best_j != _NO_JET and link[i, POS] < link[best_j, POS])):
-                                best = d
-                                best_j = i
-                        if store[s, S_NN_DIST] > tightest:
-                            tightest = store[s, S_NN_DIST]
-                    most[t] = tightest
+        for r_ in range(max(row - 1, 0), min(row + 2, n_rap)):
+            if (below if r_ < row else above) > r2 and r_ != row:
+                continue
+            base = r_ * n_phi
+            a0, b0, c0, d0 = start[base], start[base + n_phi], 0, 0  # n_phi < 3: the whole row
+            if n_phi >= 3:
+                if col == 0:
+                    a0, b0, c0, d0 = start[base], start[base + 2], start[base + n_phi - 1], start[base + n_phi]
+                elif col == n_phi - 1:
+                    a0, b0, c0, d0 = start[base + n_phi - 2], start[base + n_phi], start[base], start[base + 1]
+                else:
+                    a0, b0 = start[base + col - 1], start[base + col + 2]
+            for half in range(2):
+                lo, hi = (a0, b0) if half == 0 else (c0, d0)
+                for s in range(lo, hi):
+                    d = _distance(store[s, S_RAP], store[s, S_PHI], y, f)
+                    if d < store[s, S_NN_DIST]:
+                        i = store_id[s]
+                        if i != keep:
+                            _set_nn(i, keep, d, jet, link, store)
+                            value[link[i, POS]] = _dij(i, jet, link)
+                            n_stale = _mark_stale(link[i, POS], is_stale, stale, n_stale)
+                    if d <= best:
+                        i = store_id[s]
+                        if i != keep and (d < best or (best_j != _NO_JET and link[i, POS] < link[best_j, POS])):
+                            best = d
+                            best_j = i
         _set_nn(keep, best_j, best, jet, link, store)
-        most[tile_new] = max(most[tile_new], best)
         value[link[keep, POS]] = _dij(keep, jet, link)
         n_stale = _mark_stale(link[keep, POS], is_stale, stale, n_stale)
     return n_made
@@ -629,7 +626,6 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt):
     store_id = np.empty(n_max + _TILE_SLACK * max_tiles, np.int64)
     count = np.empty(max_tiles, np.int64)
     start = np.empty(max_tiles + 1, np.int64)
-    most = np.empty(max_tiles)
     rows = np.empty((max_tiles, 2))
     made = np.empty((n_max, 4))
     made_first = np.empty(n_max, np.int64)
@@ -649,8 +645,7 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt):
             borrowed(px[start_ev:stop_ev]), borrowed(py[start_ev:stop_ev]), borrowed(pz[start_ev:stop_ev]),
             borrowed(e[start_ev:stop_ev]), r, r2, borrowed(jet), borrowed(link), borrowed(at_pos), borrowed(value),
             borrowed(lost), borrowed(block_value), borrowed(block_pos), borrowed(is_stale), borrowed(stale),
-            borrowed(store), borrowed(store_id), borrowed(count), borrowed(start), borrowed(most), borrowed(rows),
-            borrowed(made),
+            borrowed(store), borrowed(store_id), borrowed(count), borrowed(start), borrowed(rows), borrowed(made),
             borrowed(made_first))
         # inclusive_jets: the last jet made first, kt2 >= pt_min^2
         m = 0
