@@ -68,7 +68,7 @@ _TILE_SLACK = 2
 """Room for this many more jets in each tile than it holds when laid out (a merged jet may move
 into another tile); a full tile has the tiles laid out again. The free places hold NaN, which
 no comparison accepts, so that the tiles of a row are searched as one range."""
-_BLOCK = 16
+_BLOCK = 8
 """The list positions are in blocks of this many, each with its smallest diJ (refreshed when one
 of its values changed); the smallest of all is the first smallest of the blocks'."""
 _SORTED_BY_INSERTION = 32  # more jets than this in an event: merge sort

@@ -1,4 +1,4 @@
-"""Jets: anti-kt clustering with fastjet's multi-event interface, truth flavour labels,
+"""Jets: anti-kt clustering (recast.objects.antikt: fastjet's jets, exactly), truth flavour labels,
 b-tagging by efficiency tables, and large-R reclustering with trimming.
 
 Flavour labels follow ATLAS' ``HadronConeExclTruthLabelID``: a jet is b (5) if a weakly decaying
@@ -14,11 +14,10 @@ import dataclasses
 from dataclasses import dataclass
 
 import awkward as ak
-import fastjet
 import numpy as np
 
-from ..events._capture import captured_stdout
 from .. import rng
+from . import antikt
 from .binned import binned
 from .kinematics import flat, gather, nearest_within, pt_eta_phi_m
 
@@ -30,26 +29,20 @@ working point, as SimpleAnalysis does, so a tagged jet passes the tightest (bin 
 one fails the loosest (bin 1). A detector card with b-tagging draws the bin (recast.detector.stage)."""
 GHOST_SCALE = 1e-18
 
-_banner_done = False
-
-
-def _cluster(inputs: ak.Array, radius: float, pt_min: float):
-    """Anti-kt jets and their constituent indices, pT-ordered; fastjet's banner kept off stdout."""
-    global _banner_done
-    jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
-    packed = ak.to_packed(ak.zip({"px": inputs.px, "py": inputs.py, "pz": inputs.pz, "E": inputs.E}))
-    if not _banner_done:
-        with captured_stdout():
-            cs = fastjet.ClusterSequence(packed, jetdef)
-            jets = cs.inclusive_jets(min_pt=pt_min)
-        _banner_done = True
-    else:
-        cs = fastjet.ClusterSequence(packed, jetdef)
-        jets = cs.inclusive_jets(min_pt=pt_min)
-    index = cs.constituent_index(min_pt=pt_min)
-    pt = np.hypot(jets.px, jets.py)
-    order = ak.argsort(pt, axis=1, ascending=False)
-    return jets[order], index[order]
+def _cluster(inputs: ak.Array, radius: float, pt_min: float) -> tuple[ak.Array, ak.Array]:
+    """Anti-kt jets (E-scheme; fastjet's ``inclusive_jets(pt_min)``) of each event's ``inputs``
+    (``px py pz E``) by decreasing pT (equal pT in fastjet's order), and each jet's constituents
+    as increasing indices into its event's inputs."""
+    offsets, px, py, pz, e = flat(inputs, "px", "py", "pz", "E")
+    found = antikt.cluster(px, py, pz, e, offsets, radius, pt_min)
+    jet_offsets = ak.index.Index64(np.concatenate([[0], np.cumsum(found.counts)]))
+    four = ak.contents.RecordArray([ak.contents.NumpyArray(found.px), ak.contents.NumpyArray(found.py),
+                                    ak.contents.NumpyArray(found.pz), ak.contents.NumpyArray(found.E)],
+                                   ["px", "py", "pz", "E"])
+    constituents = ak.contents.ListOffsetArray(ak.index.Index64(found.constituent_offsets),
+                                               ak.contents.NumpyArray(found.constituents))
+    return (ak.Array(ak.contents.ListOffsetArray(jet_offsets, four)),
+            ak.Array(ak.contents.ListOffsetArray(jet_offsets, constituents)))
 
 
 def _four(collection: ak.Array) -> dict[str, ak.Array]:
