@@ -118,7 +118,7 @@ def cluster(px: np.ndarray, py: np.ndarray, pz: np.ndarray, E: np.ndarray, offse
     if len(offsets) == 0 or offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] != len(arrays[0]) \
             or any(len(a) != len(arrays[0]) for a in arrays):
         raise ValueError("offsets must start at 0, not decrease and end at the number of inputs")
-    return AntiKtJets(*_cluster_events(*arrays, offsets, float(radius), float(pt_min), bool(by_pt)))
+    return AntiKtJets(*_cluster_events(*arrays, offsets, float(radius), float(pt_min), bool(by_pt), _TILE_SLACK))
 
 
 # --- pseudojets -----------------------------------------------------------------------------------
@@ -276,13 +276,14 @@ def _nearest(i, best, best_j, jet, link, store, store_id, start, n_rap, n_phi, r
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _lay_out(count, start, n_tiles, jet, link, store, store_id, at_pos, n_active):
-    """Place the tiles one after the other, each with room for _TILE_SLACK more jets than it
-    holds, and store the active jets that are in the store (WHERE != _NO_JET) in them."""
+def _lay_out(count, start, n_tiles, slack, needy, jet, link, store, store_id, at_pos, n_active):
+    """Place the tiles one after the other, each with room for ``slack`` more jets than it holds
+    (tile ``needy``: one more), and store the active jets that are in the store
+    (WHERE != _NO_JET) in them."""
     top = 0
     for t in range(n_tiles):
         start[t] = top
-        top += count[t] + _TILE_SLACK
+        top += count[t] + slack + (1 if t == needy else 0)
         count[t] = 0
     start[n_tiles] = top
     for s in range(top):
@@ -304,10 +305,10 @@ def _lay_out(count, start, n_tiles, jet, link, store, store_id, at_pos, n_active
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _store_add(i, t, count, start, n_tiles, jet, link, store, store_id, at_pos, n_active):
+def _store_add(i, t, count, start, n_tiles, slack, jet, link, store, store_id, at_pos, n_active):
     """Put jet i (out of the store) into tile t."""
     if start[t] + count[t] == start[t + 1]:
-        _lay_out(count, start, n_tiles, jet, link, store, store_id, at_pos, n_active)
+        _lay_out(count, start, n_tiles, slack, t, jet, link, store, store_id, at_pos, n_active)
     s = start[t] + count[t]
     count[t] += 1
     store[s, S_RAP] = jet[i, RAP]
@@ -411,7 +412,7 @@ def _smallest(value, n_active, block_value, block_pos, is_stale, stale, n_stale)
 # --- one event ------------------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _cluster_event(px, py, pz, e, r, r2, jet, link, at_pos, value, lost, block_value, block_pos, is_stale, stale,
+def _cluster_event(px, py, pz, e, r, r2, slack, jet, link, at_pos, value, lost, block_value, block_pos, is_stale, stale,
                    store, store_id, count, start, rows, made, made_first):
     """Cluster one event (n = len(px) > 0); fills ``made`` (four-momenta) and ``made_first``
     (the first constituent, whose NEXT_CONSTITUENT chain lists the others) of the jets in the
@@ -461,7 +462,7 @@ def _cluster_event(px, py, pz, e, r, r2, jet, link, at_pos, value, lost, block_v
         t = _tile_of(jet[i, RAP], jet[i, PHI], rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi)
         link[i, TILE] = t
         count[t] += 1
-    _lay_out(count, start, n_tiles, jet, link, store, store_id, at_pos, n)
+    _lay_out(count, start, n_tiles, slack, _NO_JET, jet, link, store, store_id, at_pos, n)
     for i in range(n):
         j, d = _nearest(i, r2, _NO_JET, jet, link, store, store_id, start, n_rap, n_phi, rows)
         _set_nn(i, j, d, jet, link, store)
@@ -534,7 +535,7 @@ def _cluster_event(px, py, pz, e, r, r2, jet, link, at_pos, value, lost, block_v
         jet[keep, PHI] = f
         jet[keep, SCALE] = _scale(kt2)
         tile_new = _tile_of(y, f, rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi)
-        _store_add(keep, tile_new, count, start, n_tiles, jet, link, store, store_id, at_pos, n_active)
+        _store_add(keep, tile_new, count, start, n_tiles, slack, jet, link, store, store_id, at_pos, n_active)
         link[link[keep, LAST], NEXT_CONSTITUENT] = link[gone, FIRST]
         link[keep, LAST] = link[gone, LAST]
 
@@ -594,7 +595,7 @@ def _cluster_event(px, py, pz, e, r, r2, jet, link, at_pos, value, lost, block_v
 # --- many events ----------------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt):
+def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, slack):
     n_events = len(offsets) - 1
     n_total = offsets[-1]
     n_max = 0
@@ -622,8 +623,8 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt):
     block_pos = np.empty(n_blocks, np.int64)
     is_stale = np.zeros(n_blocks, np.bool_)
     stale = np.empty(n_blocks, np.int64)
-    store = np.empty((n_max + _TILE_SLACK * max_tiles, 3))
-    store_id = np.empty(n_max + _TILE_SLACK * max_tiles, np.int64)
+    store = np.empty((n_max + slack * max_tiles + 1, 3))
+    store_id = np.empty(n_max + slack * max_tiles + 1, np.int64)
     count = np.empty(max_tiles, np.int64)
     start = np.empty(max_tiles + 1, np.int64)
     rows = np.empty((max_tiles, 2))
@@ -643,8 +644,8 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt):
             continue
         n_made = _cluster_event(
             borrowed(px[start_ev:stop_ev]), borrowed(py[start_ev:stop_ev]), borrowed(pz[start_ev:stop_ev]),
-            borrowed(e[start_ev:stop_ev]), r, r2, borrowed(jet), borrowed(link), borrowed(at_pos), borrowed(value),
-            borrowed(lost), borrowed(block_value), borrowed(block_pos), borrowed(is_stale), borrowed(stale),
+            borrowed(e[start_ev:stop_ev]), r, r2, slack, borrowed(jet), borrowed(link), borrowed(at_pos),
+            borrowed(value), borrowed(lost), borrowed(block_value), borrowed(block_pos), borrowed(is_stale), borrowed(stale),
             borrowed(store), borrowed(store_id), borrowed(count), borrowed(start), borrowed(rows), borrowed(made),
             borrowed(made_first))
         # inclusive_jets: the last jet made first, kt2 >= pt_min^2
