@@ -163,6 +163,15 @@ def _event(draw, max_size: int) -> np.ndarray:
          radius=0.4, pt_min=0.0)
 @example(events=[np.array([[0.0, 0.0, 5.0, 5.0], [0.0, 0.0, 5.2, 5.2], [0.0, 0.0, -3.0, 3.0], [0.0, 0.0, 0.0, 0.0]])],
          radius=0.4, pt_min=0.0)  # zero-pT inputs along the beam: rapidities +-(1e5 + |pz|), equal diJ
+@example(events=[np.array([[1e-160, 0.0, 0.0, 1e-160], [0.0, 0.0, 5.0, 5.0]])],
+         radius=0.4, pt_min=0.0)  # kt2 below 1e-300: its scale is 1e300 (not 1/kt2), as a zero pT's
+@example(events=[np.array([[10.0, 0.0, 0.0, 10.0], [1.0, 0.0, 0.3, math.hypot(1.0, 0.3)],
+                           [1.0, 0.0, -0.3, math.hypot(1.0, 0.3)], [1.0, 0.0, -0.3, math.hypot(1.0, 0.3)]])],
+         radius=0.4, pt_min=0.0)  # the merged pair lands exactly as far from the first as its NN: no change
+@example(events=[np.array([[10.0, 0.0, 0.0, 10.0], [-1.0, 0.0, 0.0, 1.0], [-1.0, 0.0, 0.0, 1.0],
+                           [1.0, 0.0, 0.39, math.hypot(1.0, 0.39)], [1.0, 0.0, 0.39, math.hypot(1.0, 0.39)],
+                           [1.0, 0.0, -0.39, math.hypot(1.0, 0.39)]])],
+         radius=0.4, pt_min=0.0)  # the last input moves to position 2, then ties with the merged 4th+5th
 def test_small_random_events_ties_included(events, radius, pt_min):
     _assert_same_as_fastjet(events, radius, pt_min)
 
