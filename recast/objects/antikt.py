@@ -71,17 +71,30 @@ no comparison accepts, so that the tiles of a row are searched as one range."""
 _BLOCK = 8
 """The list positions are in blocks of this many, each with its smallest diJ (refreshed when one
 of its values changed); the smallest of all is the first smallest of the blocks'."""
-_SORTED_BY_INSERTION = 32  # more jets than this in an event: merge sort
 _NO_JET = -1
 
-# columns of the work arrays: per jet (floats, ints), per stored jet, per tile
-PX, PY, PZ, E, RAP, PHI, SCALE, NN_DIST = range(8)
-(NN, FIRST_OF, NEXT_OF, PREV_OF, POS, TILE, WHERE, FIRST, LAST, NEXT_CONSTITUENT) = range(10)
-"""NN: the jet's NN or _NO_JET; FIRST_OF: the first of the jets whose NN it is, NEXT_OF/PREV_OF
-chaining them; POS: its list position; TILE and WHERE: its tile and place in the tile store
-(_NO_JET while out of it); FIRST/LAST: its first and last constituent, NEXT_CONSTITUENT chaining
-them (by input index)."""
-S_RAP, S_PHI, S_NN_DIST = range(3)
+# work arrays (records: each field costs the compiler about half what a column of a 2-D array does)
+_JET = np.dtype([("px", np.float64), ("py", np.float64), ("pz", np.float64), ("e", np.float64),
+                 ("rap", np.float64), ("phi", np.float64), ("scale", np.float64), ("nn_dist", np.float64),
+                 ("nn", np.int64), ("first_of", np.int64), ("next_of", np.int64), ("prev_of", np.int64),
+                 ("pos", np.int64), ("tile", np.int64), ("where", np.int64), ("first", np.int64),
+                 ("last", np.int64), ("next_constituent", np.int64)], align=True)
+"""A jet being clustered: its four-momentum, rapidity, azimuth, anti-kt scale; ``nn`` its NN (or
+_NO_JET) at ``nn_dist``; ``first_of`` the first of the jets whose NN it is, ``next_of`` and
+``prev_of`` chaining those; ``pos`` its list position; ``tile`` and ``where`` its tile and place
+in the tile store (_NO_JET while out of it); ``first`` and ``last`` its first and last constituent,
+which ``next_constituent`` chains (by input index)."""
+_STORED = np.dtype([("rap", np.float64), ("phi", np.float64), ("nn_dist", np.float64), ("id", np.int64)],
+                   align=True)
+"""A place in the tile store: the jet's rapidity, azimuth, NN distance and index (NaN and _NO_JET
+when free)."""
+_ROW = np.dtype([("lo", np.float64), ("hi", np.float64)], align=True)
+"""A row of tiles: its rapidity range (the edge rows reach to infinity)."""
+_BLOCK_MIN = np.dtype([("value", np.float64), ("pos", np.int64), ("stale", np.bool_)], align=True)
+"""A block of list positions: its smallest diJ and where, or stale (to be refreshed)."""
+_MADE = np.dtype([("px", np.float64), ("py", np.float64), ("pz", np.float64), ("e", np.float64),
+                  ("first", np.int64)], align=True)
+"""A jet made (fastjet: merged with the beam): four-momentum and first constituent."""
 
 
 class AntiKtJets(NamedTuple):
@@ -118,7 +131,13 @@ def cluster(px: np.ndarray, py: np.ndarray, pz: np.ndarray, E: np.ndarray, offse
     if len(offsets) == 0 or offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] != len(arrays[0]) \
             or any(len(a) != len(arrays[0]) for a in arrays):
         raise ValueError("offsets must start at 0, not decrease and end at the number of inputs")
-    return AntiKtJets(*_cluster_events(*arrays, offsets, float(radius), float(pt_min), bool(by_pt), _TILE_SLACK))
+    return _as_jets(*_cluster_events(*arrays, offsets, float(radius), float(pt_min), bool(by_pt), _TILE_SLACK))
+
+
+def _as_jets(px, py, pz, e, counts, constituent_offsets, constituents, n_jets, n_constituents) -> AntiKtJets:
+    """The kernel's output arrays cut to their used lengths."""
+    return AntiKtJets(px[:n_jets], py[:n_jets], pz[:n_jets], e[:n_jets], counts, constituent_offsets[:n_jets + 1],
+                      constituents[:n_constituents])
 
 
 # --- pseudojets -----------------------------------------------------------------------------------
@@ -146,9 +165,13 @@ def _rap_phi(px, py, pz, e, kt2):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _scale(kt2):
-    """fastjet's jet_scale_for_algorithm for anti-kt."""
-    return 1.0 / kt2 if kt2 > 1e-300 else 1e300
+def _set_momentum(j, px, py, pz, e):
+    """Jet j's four-momentum, and with it (as fastjet) its rapidity, azimuth and anti-kt scale
+    (fastjet's jet_scale_for_algorithm: 1/kt2, or 1e300 when kt2 <= 1e-300)."""
+    j.px, j.py, j.pz, j.e = px, py, pz, e
+    kt2 = px * px + py * py
+    j.rap, j.phi = _rap_phi(px, py, pz, e, kt2)
+    j.scale = 1.0 / kt2 if kt2 > 1e-300 else 1e300
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -164,13 +187,13 @@ def _distance(rap_a, phi_a, rap_b, phi_b):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _dij(i, jet, link):
+def _dij(i, jets):
     """fastjet's _bj_diJ: NN distance times the smaller scale of the jet and its NN."""
-    s = jet[i, SCALE]
-    j = link[i, NN]
-    if j != _NO_JET and jet[j, SCALE] < s:
-        s = jet[j, SCALE]
-    return jet[i, NN_DIST] * s
+    s = jets[i].scale
+    j = jets[i].nn
+    if j != _NO_JET and jets[j].scale < s:
+        s = jets[j].scale
+    return jets[i].nn_dist * s
 
 
 # --- tiles ------------------------------------------------------------------------------------------
@@ -210,37 +233,37 @@ def _around(y, f, t, n_rap, n_phi, rows):
     row = t // n_phi
     col = t - row * n_phi
     phi_size = _TWO_PI / n_phi
-    below = _gap2(y - rows[row - 1, 1], y) if row > 0 else np.inf
-    above = _gap2(rows[row + 1, 0] - y, y) if row + 1 < n_rap else np.inf
+    below = _gap2(y - rows[row - 1].hi, y) if row > 0 else np.inf
+    above = _gap2(rows[row + 1].lo - y, y) if row + 1 < n_rap else np.inf
     left = _gap2(f - col * phi_size, 0.0) if n_phi >= 3 else 0.0
     right = _gap2((col + 1) * phi_size - f, 0.0) if n_phi >= 3 else 0.0
     return row, col, below, above, left, right
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _nearest_in(i, y, f, lo, hi, best, best_j, link, store, store_id):
+def _nearest_in(i, y, f, lo, hi, best, best_j, jets, store):
     """(best, best_j) updated with the stored jets lo..hi-1 other than i: the nearest, the first
     in list order of equally near ones."""
     for s in range(lo, hi):
-        d = _distance(y, f, store[s, S_RAP], store[s, S_PHI])
+        d = _distance(y, f, store[s].rap, store[s].phi)
         if d <= best:
-            j = store_id[s]
-            if j != i and (d < best or (best_j != _NO_JET and link[j, POS] < link[best_j, POS])):
+            j = store[s].id
+            if j != i and (d < best or (best_j != _NO_JET and jets[j].pos < jets[best_j].pos)):
                 best = d
                 best_j = j
     return best, best_j
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _nearest(i, best, best_j, jet, link, store, store_id, start, n_rap, n_phi, rows):
+def _nearest(i, best, best_j, jets, store, start, n_rap, n_phi, rows):
     """Jet i's NN and their squared distance, given a candidate ``best_j`` at ``best`` (R^2 and
     _NO_JET for none: then the NN is _NO_JET at R^2 unless a jet is strictly nearer than R): of
     equally near jets, the first in list order. Searches jet i's tile, then the tiles around it
     that can hold a jet as near as the nearest found."""
-    y = jet[i, RAP]
-    f = jet[i, PHI]
-    own = link[i, TILE]
-    best, best_j = _nearest_in(i, y, f, start[own], start[own + 1], best, best_j, link, store, store_id)
+    y = jets[i].rap
+    f = jets[i].phi
+    own = jets[i].tile
+    best, best_j = _nearest_in(i, y, f, start[own], start[own + 1], best, best_j, jets, store)
     row, col, below, above, left, right = _around(y, f, own, n_rap, n_phi, rows)
     for r in range(max(row - 1, 0), min(row + 2, n_rap)):
         gap2 = 0.0 if r == row else (below if r < row else above)
@@ -250,36 +273,45 @@ def _nearest(i, best, best_j, jet, link, store, store_id, start, n_rap, n_phi, r
         if n_phi < 3:
             for c in range(n_phi):
                 if base + c != own:
-                    best, best_j = _nearest_in(i, y, f, start[base + c], start[base + c + 1], best, best_j, link,
-                                               store, store_id)
+                    best, best_j = _nearest_in(i, y, f, start[base + c], start[base + c + 1], best, best_j, jets,
+                                               store)
             continue
         first = col - 1 if gap2 + left <= best else col
         last = col + 1 if gap2 + right <= best else col
         if first < 0:
-            best, best_j = _nearest_in(i, y, f, start[base + n_phi - 1], start[base + n_phi], best, best_j, link,
-                                       store, store_id)
+            best, best_j = _nearest_in(i, y, f, start[base + n_phi - 1], start[base + n_phi], best, best_j, jets,
+                                       store)
             first = 0
         if last >= n_phi:
-            best, best_j = _nearest_in(i, y, f, start[base], start[base + 1], best, best_j, link, store, store_id)
+            best, best_j = _nearest_in(i, y, f, start[base], start[base + 1], best, best_j, jets, store)
             last = n_phi - 1
         if r == row:  # the own tile is done
             if first < col:
-                best, best_j = _nearest_in(i, y, f, start[base + first], start[base + col], best, best_j, link,
-                                           store, store_id)
+                best, best_j = _nearest_in(i, y, f, start[base + first], start[base + col], best, best_j, jets,
+                                           store)
             if last > col:
                 best, best_j = _nearest_in(i, y, f, start[base + col + 1], start[base + last + 1], best, best_j,
-                                           link, store, store_id)
+                                           jets, store)
         else:
-            best, best_j = _nearest_in(i, y, f, start[base + first], start[base + last + 1], best, best_j, link,
-                                       store, store_id)
+            best, best_j = _nearest_in(i, y, f, start[base + first], start[base + last + 1], best, best_j, jets,
+                                       store)
     return best_j, best
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _lay_out(count, start, n_tiles, slack, needy, jet, link, store, store_id, at_pos, n_active):
+def _store(i, s, jets, store):
+    store[s].rap = jets[i].rap
+    store[s].phi = jets[i].phi
+    store[s].nn_dist = jets[i].nn_dist
+    store[s].id = i
+    jets[i].where = s
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _lay_out(count, start, n_tiles, slack, needy, jets, store, at_pos, n_active):
     """Place the tiles one after the other, each with room for ``slack`` more jets than it holds
     (tile ``needy``: one more), and store the active jets that are in the store
-    (WHERE != _NO_JET) in them."""
+    (``where`` != _NO_JET) in them."""
     top = 0
     for t in range(n_tiles):
         start[t] = top
@@ -287,110 +319,95 @@ def _lay_out(count, start, n_tiles, slack, needy, jet, link, store, store_id, at
         count[t] = 0
     start[n_tiles] = top
     for s in range(top):
-        store[s, S_RAP] = np.nan
-        store[s, S_PHI] = np.nan
-        store[s, S_NN_DIST] = np.nan
-        store_id[s] = _NO_JET
+        store[s].rap = np.nan
+        store[s].phi = np.nan
+        store[s].nn_dist = np.nan
+        store[s].id = _NO_JET
     for p in range(n_active):
         i = at_pos[p]
-        if link[i, WHERE] != _NO_JET:
-            t = link[i, TILE]
-            s = start[t] + count[t]
+        if jets[i].where != _NO_JET:
+            t = jets[i].tile
+            _store(i, start[t] + count[t], jets, store)
             count[t] += 1
-            store[s, S_RAP] = jet[i, RAP]
-            store[s, S_PHI] = jet[i, PHI]
-            store[s, S_NN_DIST] = jet[i, NN_DIST]
-            store_id[s] = i
-            link[i, WHERE] = s
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _store_add(i, t, count, start, n_tiles, slack, jet, link, store, store_id, at_pos, n_active):
+def _store_add(i, t, count, start, n_tiles, slack, jets, store, at_pos, n_active):
     """Put jet i (out of the store) into tile t."""
     if start[t] + count[t] == start[t + 1]:
-        _lay_out(count, start, n_tiles, slack, t, jet, link, store, store_id, at_pos, n_active)
-    s = start[t] + count[t]
+        _lay_out(count, start, n_tiles, slack, t, jets, store, at_pos, n_active)
+    jets[i].tile = t
+    _store(i, start[t] + count[t], jets, store)
     count[t] += 1
-    store[s, S_RAP] = jet[i, RAP]
-    store[s, S_PHI] = jet[i, PHI]
-    store[s, S_NN_DIST] = jet[i, NN_DIST]
-    store_id[s] = i
-    link[i, TILE] = t
-    link[i, WHERE] = s
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _store_remove(i, count, start, link, store, store_id):
+def _store_remove(i, count, start, jets, store):
     """Take jet i out of its tile (the tile's last jet takes its place, NaN takes the last's)."""
-    t = link[i, TILE]
-    s = link[i, WHERE]
+    t = jets[i].tile
+    s = jets[i].where
     last = start[t] + count[t] - 1
     if s != last:
-        store[s, S_RAP] = store[last, S_RAP]
-        store[s, S_PHI] = store[last, S_PHI]
-        store[s, S_NN_DIST] = store[last, S_NN_DIST]
-        j = store_id[last]
-        store_id[s] = j
-        link[j, WHERE] = s
-    store[last, S_RAP] = np.nan
-    store[last, S_PHI] = np.nan
-    store[last, S_NN_DIST] = np.nan
-    store_id[last] = _NO_JET
+        j = store[last].id
+        _store(j, s, jets, store)
+    store[last].rap = np.nan
+    store[last].phi = np.nan
+    store[last].nn_dist = np.nan
+    store[last].id = _NO_JET
     count[t] -= 1
-    link[i, WHERE] = _NO_JET
+    jets[i].where = _NO_JET
 
 
 # --- nearest neighbours -----------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _set_nn(i, j, d, jet, link, store):
+def _set_nn(i, j, d, jets, store):
     """Make j (or _NO_JET) jet i's NN at squared distance d, moving i from the list of the jets
     whose NN was its old NN to j's."""
-    jet[i, NN_DIST] = d
-    w = link[i, WHERE]
+    jets[i].nn_dist = d
+    w = jets[i].where
     if w != _NO_JET:
-        store[w, S_NN_DIST] = d
-    old = link[i, NN]
+        store[w].nn_dist = d
+    old = jets[i].nn
     if old == j:
         return
     if old != _NO_JET:
-        p, q = link[i, PREV_OF], link[i, NEXT_OF]
+        p, q = jets[i].prev_of, jets[i].next_of
         if p == _NO_JET:
-            link[old, FIRST_OF] = q
+            jets[old].first_of = q
         else:
-            link[p, NEXT_OF] = q
+            jets[p].next_of = q
         if q != _NO_JET:
-            link[q, PREV_OF] = p
-    link[i, NN] = j
+            jets[q].prev_of = p
+    jets[i].nn = j
     if j != _NO_JET:
-        q = link[j, FIRST_OF]
-        link[i, NEXT_OF] = q
-        link[i, PREV_OF] = _NO_JET
+        q = jets[j].first_of
+        jets[i].next_of = q
+        jets[i].prev_of = _NO_JET
         if q != _NO_JET:
-            link[q, PREV_OF] = i
-        link[j, FIRST_OF] = i
+            jets[q].prev_of = i
+        jets[j].first_of = i
 
 
 # --- the smallest diJ -----------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _mark_stale(p, is_stale, stale, n_stale):
+def _mark_stale(p, blocks, stale, n_stale):
     """Position p's value changed: its block's smallest needs a refresh. Returns n_stale."""
     b = p // _BLOCK
-    if not is_stale[b]:
-        is_stale[b] = True
+    if not blocks[b].stale:
+        blocks[b].stale = True
         stale[n_stale] = b
         n_stale += 1
     return n_stale
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _smallest(value, n_active, block_value, block_pos, is_stale, stale, n_stale):
+def _smallest(value, n_active, blocks, stale, n_stale):
     """The position of the smallest value among the first n_active, the first one when equal
     (fastjet's linear scan), after refreshing the stale blocks."""
     for k in range(n_stale):
         b = stale[k]
-        is_stale[b] = False
         lo = b * _BLOCK
         best = value[lo]
         best_p = lo
@@ -398,49 +415,45 @@ def _smallest(value, n_active, block_value, block_pos, is_stale, stale, n_stale)
             if value[p] < best:
                 best = value[p]
                 best_p = p
-        block_value[b] = best
-        block_pos[b] = best_p
-    best = block_value[0]
-    best_p = block_pos[0]
+        blocks[b].value = best
+        blocks[b].pos = best_p
+        blocks[b].stale = False
+    best = blocks[0].value
+    best_p = blocks[0].pos
     for b in range(1, (n_active + _BLOCK - 1) // _BLOCK):
-        if block_value[b] < best:
-            best = block_value[b]
-            best_p = block_pos[b]
+        if blocks[b].value < best:
+            best = blocks[b].value
+            best_p = blocks[b].pos
     return best_p
 
 
 # --- one event ------------------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _cluster_event(px, py, pz, e, r, r2, slack, jet, link, at_pos, value, lost, block_value, block_pos, is_stale, stale,
-                   store, store_id, count, start, rows, made, made_first):
-    """Cluster one event (n = len(px) > 0); fills ``made`` (four-momenta) and ``made_first``
-    (the first constituent, whose NEXT_CONSTITUENT chain lists the others) of the jets in the
-    order they were made, and returns how many were made. Every other array is work space (see
-    _cluster_events for the sizes)."""
+def _cluster_event(px, py, pz, e, r, r2, slack, jets, at_pos, value, lost, blocks, stale, store, count, start,
+                   rows, made):
+    """Cluster one event (n = len(px) > 0); fills ``made`` with the jets in the order they were
+    made (their constituents: ``first`` and its ``next_constituent`` chain in ``jets``), and
+    returns how many were made. Every other array is work space (see _cluster_events for the
+    sizes)."""
     n = len(px)
+    nobody = np.int64(_NO_JET)  # not a literal: one compiled version of the helpers it is passed to
     # pseudojets, and the tiles' extent
     rap_lo = _TILE_RAP_MAX
     rap_hi = -_TILE_RAP_MAX
     for i in range(n):
-        kt2 = px[i] * px[i] + py[i] * py[i]
-        y, f = _rap_phi(px[i], py[i], pz[i], e[i], kt2)
-        jet[i, PX], jet[i, PY], jet[i, PZ], jet[i, E] = px[i], py[i], pz[i], e[i]
-        jet[i, RAP] = y
-        jet[i, PHI] = f
-        jet[i, SCALE] = _scale(kt2)
-        jet[i, NN_DIST] = r2
-        if y < rap_lo:
-            rap_lo = y
-        if y > rap_hi:
-            rap_hi = y
-        link[i, NN] = _NO_JET
-        link[i, FIRST_OF] = _NO_JET
-        link[i, POS] = i
-        link[i, FIRST] = i
-        link[i, LAST] = i
-        link[i, NEXT_CONSTITUENT] = _NO_JET
-        link[i, WHERE] = 0  # to be stored
+        j = jets[i]
+        _set_momentum(j, px[i], py[i], pz[i], e[i])
+        rap_lo = min(rap_lo, j.rap)
+        rap_hi = max(rap_hi, j.rap)
+        j.nn_dist = r2
+        j.nn = _NO_JET
+        j.first_of = _NO_JET
+        j.pos = i
+        j.first = i
+        j.last = i
+        j.next_constituent = _NO_JET
+        j.where = 0  # to be stored
         at_pos[i] = i
     rap_lo = max(rap_lo, -_TILE_RAP_MAX)
     rap_hi = min(rap_hi, _TILE_RAP_MAX)
@@ -453,111 +466,105 @@ def _cluster_event(px, py, pz, e, r, r2, slack, jet, link, at_pos, value, lost, 
     rap_size = (rap_hi - rap_lo) / n_rap
     inv_rap_size = 1.0 / rap_size if n_rap > 1 else 0.0
     for k in range(n_rap):
-        rows[k, 0] = rap_lo + k * rap_size if k > 0 else -np.inf
-        rows[k, 1] = rap_lo + (k + 1) * rap_size if k < n_rap - 1 else np.inf
+        rows[k].lo = rap_lo + k * rap_size if k > 0 else -np.inf
+        rows[k].hi = rap_lo + (k + 1) * rap_size if k < n_rap - 1 else np.inf
     inv_phi_size = n_phi / _TWO_PI
     n_tiles = n_rap * n_phi
     count[:n_tiles] = 0
     for i in range(n):
-        t = _tile_of(jet[i, RAP], jet[i, PHI], rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi)
-        link[i, TILE] = t
+        t = _tile_of(jets[i].rap, jets[i].phi, rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi)
+        jets[i].tile = t
         count[t] += 1
-    _lay_out(count, start, n_tiles, slack, _NO_JET, jet, link, store, store_id, at_pos, n)
+    _lay_out(count, start, n_tiles, slack, nobody, jets, store, at_pos, n)
     for i in range(n):
-        j, d = _nearest(i, r2, _NO_JET, jet, link, store, store_id, start, n_rap, n_phi, rows)
-        _set_nn(i, j, d, jet, link, store)
+        j, d = _nearest(i, r2, nobody, jets, store, start, n_rap, n_phi, rows)
+        _set_nn(i, j, d, jets, store)
 
     n_blocks = (n + _BLOCK - 1) // _BLOCK
     for p in range(n_blocks * _BLOCK):
-        value[p] = _dij(p, jet, link) if p < n else np.inf
-    is_stale[:] = False  # the last step of the previous event may have left some
-    n_stale = 0
+        value[p] = _dij(p, jets) if p < n else np.inf
+    blocks.stale[:] = False  # the last step of the previous event may have left some
+    n_stale = np.int64(0)
     for p in range(0, n, _BLOCK):
-        n_stale = _mark_stale(p, is_stale, stale, n_stale)
+        n_stale = _mark_stale(p, blocks, stale, n_stale)
 
     n_made = 0
     n_active = n
     while n_active > 0:
-        a = at_pos[_smallest(value, n_active, block_value, block_pos, is_stale, stale, n_stale)]
-        n_stale = 0
-        b = link[a, NN]
+        a = at_pos[_smallest(value, n_active, blocks, stale, n_stale)]
+        n_stale = np.int64(0)
+        b = jets[a].nn
         if b == _NO_JET:
             keep, gone = a, a
-        elif link[a, POS] < link[b, POS]:
+        elif jets[a].pos < jets[b].pos:
             keep, gone = a, b
         else:
             keep, gone = b, a
         # the last jet of the list moves into the position freed by a, or by the merge's leaving jet
         tail = n_active - 1
-        freed = link[gone, POS]
+        freed = jets[gone].pos
         moved = at_pos[tail]
         at_pos[freed] = moved
-        link[moved, POS] = freed
+        jets[moved].pos = freed
         value[freed] = value[tail]
         value[tail] = np.inf
-        n_stale = _mark_stale(freed, is_stale, stale, n_stale)
-        n_stale = _mark_stale(tail, is_stale, stale, n_stale)
+        n_stale = _mark_stale(freed, blocks, stale, n_stale)
+        n_stale = _mark_stale(tail, blocks, stale, n_stale)
         n_active -= 1
-        _store_remove(gone, count, start, link, store, store_id)
+        _store_remove(gone, count, start, jets, store)
         if b == _NO_JET:
             # a is a jet; no jet has a as its NN (it would be a NN of a)
-            made[n_made, 0] = jet[a, PX]
-            made[n_made, 1] = jet[a, PY]
-            made[n_made, 2] = jet[a, PZ]
-            made[n_made, 3] = jet[a, E]
-            made_first[n_made] = link[a, FIRST]
+            made[n_made].px = jets[a].px
+            made[n_made].py = jets[a].py
+            made[n_made].pz = jets[a].pz
+            made[n_made].e = jets[a].e
+            made[n_made].first = jets[a].first
             n_made += 1
             continue
 
         # merge into keep (the lower list position); the jets whose NN was keep or gone are lost
         n_lost = 0
         for owner in (keep, gone):
-            i = link[owner, FIRST_OF]
+            i = jets[owner].first_of
             while i != _NO_JET:
                 if i != keep and i != gone:
                     lost[n_lost] = i
                     n_lost += 1
-                i = link[i, NEXT_OF]
-        _set_nn(keep, _NO_JET, r2, jet, link, store)
-        _set_nn(gone, _NO_JET, r2, jet, link, store)
+                i = jets[i].next_of
+        _set_nn(keep, nobody, r2, jets, store)
+        _set_nn(gone, nobody, r2, jets, store)
         for k in range(n_lost):  # their lists went with keep's and gone's
-            link[lost[k], NN] = _NO_JET
-        link[keep, FIRST_OF] = _NO_JET
-        link[gone, FIRST_OF] = _NO_JET
-        _store_remove(keep, count, start, link, store, store_id)
-        jet[keep, PX] += jet[gone, PX]
-        jet[keep, PY] += jet[gone, PY]
-        jet[keep, PZ] += jet[gone, PZ]
-        jet[keep, E] += jet[gone, E]
-        kt2 = jet[keep, PX] * jet[keep, PX] + jet[keep, PY] * jet[keep, PY]
-        y, f = _rap_phi(jet[keep, PX], jet[keep, PY], jet[keep, PZ], jet[keep, E], kt2)
-        jet[keep, RAP] = y
-        jet[keep, PHI] = f
-        jet[keep, SCALE] = _scale(kt2)
+            jets[lost[k]].nn = _NO_JET
+        jets[keep].first_of = _NO_JET
+        jets[gone].first_of = _NO_JET
+        _store_remove(keep, count, start, jets, store)
+        jk, jg = jets[keep], jets[gone]
+        _set_momentum(jk, jk.px + jg.px, jk.py + jg.py, jk.pz + jg.pz, jk.e + jg.e)
+        y, f = jk.rap, jk.phi
         tile_new = _tile_of(y, f, rap_lo, inv_rap_size, n_rap, inv_phi_size, n_phi)
-        _store_add(keep, tile_new, count, start, n_tiles, slack, jet, link, store, store_id, at_pos, n_active)
-        link[link[keep, LAST], NEXT_CONSTITUENT] = link[gone, FIRST]
-        link[keep, LAST] = link[gone, LAST]
+        _store_add(keep, tile_new, count, start, n_tiles, slack, jets, store, at_pos, n_active)
+        jets[jk.last].next_constituent = jg.first
+        jk.last = jg.last
 
         # the lost jets' NN again. Every other jet is at least as far from a lost jet as its old
         # NN was (the NN distances only ever come down to a nearer jet's), so the new jet, when
         # strictly nearer than that, is its NN; else a search, from the new jet
         for k in range(n_lost):
             i = lost[k]
-            d = _distance(jet[i, RAP], jet[i, PHI], y, f)
-            if d < jet[i, NN_DIST]:
+            d = _distance(jets[i].rap, jets[i].phi, y, f)
+            if d < jets[i].nn_dist:
                 j = keep
             elif d < r2:
-                j, d = _nearest(i, d, keep, jet, link, store, store_id, start, n_rap, n_phi, rows)
+                j, d = _nearest(i, d, keep, jets, store, start, n_rap, n_phi, rows)
             else:
-                j, d = _nearest(i, r2, _NO_JET, jet, link, store, store_id, start, n_rap, n_phi, rows)
-            _set_nn(i, j, d, jet, link, store)
-            value[link[i, POS]] = _dij(i, jet, link)
-            n_stale = _mark_stale(link[i, POS], is_stale, stale, n_stale)
+                j, d = _nearest(i, r2, nobody, jets, store, start, n_rap, n_phi, rows)
+            _set_nn(i, j, d, jets, store)
+            value[jets[i].pos] = _dij(i, jets)
+            n_stale = _mark_stale(jets[i].pos, blocks, stale, n_stale)
         # around the new jet: its NN (the first of the nearest in list order, as fastjet's update
         # loop finds it), and the jets to which it is nearer than their NN (fastjet: strictly)
         best = r2
-        best_j = _NO_JET
+        best_j = nobody
         row, col, below, above, left, right = _around(y, f, tile_new, n_rap, n_phi, rows)
         for r_ in range(max(row - 1, 0), min(row + 2, n_rap)):
             if (below if r_ < row else above) > r2 and r_ != row:
@@ -574,21 +581,21 @@ def _cluster_event(px, py, pz, e, r, r2, slack, jet, link, at_pos, value, lost, 
             for half in range(2):
                 lo, hi = (a0, b0) if half == 0 else (c0, d0)
                 for s in range(lo, hi):
-                    d = _distance(store[s, S_RAP], store[s, S_PHI], y, f)
-                    if d < store[s, S_NN_DIST]:
-                        i = store_id[s]
+                    d = _distance(store[s].rap, store[s].phi, y, f)
+                    if d < store[s].nn_dist:
+                        i = store[s].id
                         if i != keep:
-                            _set_nn(i, keep, d, jet, link, store)
-                            value[link[i, POS]] = _dij(i, jet, link)
-                            n_stale = _mark_stale(link[i, POS], is_stale, stale, n_stale)
+                            _set_nn(i, keep, d, jets, store)
+                            value[jets[i].pos] = _dij(i, jets)
+                            n_stale = _mark_stale(jets[i].pos, blocks, stale, n_stale)
                     if d <= best:
-                        i = store_id[s]
-                        if i != keep and (d < best or (best_j != _NO_JET and link[i, POS] < link[best_j, POS])):
+                        i = store[s].id
+                        if i != keep and (d < best or (best_j != _NO_JET and jets[i].pos < jets[best_j].pos)):
                             best = d
                             best_j = i
-        _set_nn(keep, best_j, best, jet, link, store)
-        value[link[keep, POS]] = _dij(keep, jet, link)
-        n_stale = _mark_stale(link[keep, POS], is_stale, stale, n_stale)
+        _set_nn(keep, best_j, best, jets, store)
+        value[jk.pos] = _dij(keep, jets)
+        n_stale = _mark_stale(jk.pos, blocks, stale, n_stale)
     return n_made
 
 
@@ -596,6 +603,8 @@ def _cluster_event(px, py, pz, e, r, r2, slack, jet, link, at_pos, value, lost, 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, slack):
+    """All events' jets (see :func:`cluster`; ``slack``: _TILE_SLACK) as full-size output arrays
+    and the lengths used (:func:`_as_jets` cuts them)."""
     n_events = len(offsets) - 1
     n_total = offsets[-1]
     n_max = 0
@@ -614,22 +623,17 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, slack):
     constituent_offsets = np.zeros(n_total + 1, np.int64)
     constituents = np.empty(n_total, np.int64)
 
-    jet = np.empty((n_max, 8))
-    link = np.empty((n_max, 10), np.int64)
+    jets = np.empty(n_max, _JET)
     at_pos = np.empty(n_max, np.int64)
     value = np.empty(n_blocks * _BLOCK)
     lost = np.empty(n_max, np.int64)
-    block_value = np.empty(n_blocks)
-    block_pos = np.empty(n_blocks, np.int64)
-    is_stale = np.zeros(n_blocks, np.bool_)
+    blocks = np.zeros(n_blocks, _BLOCK_MIN)
     stale = np.empty(n_blocks, np.int64)
-    store = np.empty((n_max + slack * max_tiles + 1, 3))
-    store_id = np.empty(n_max + slack * max_tiles + 1, np.int64)
+    store = np.empty(n_max + slack * max_tiles + 1, _STORED)
     count = np.empty(max_tiles, np.int64)
     start = np.empty(max_tiles + 1, np.int64)
-    rows = np.empty((max_tiles, 2))
-    made = np.empty((n_max, 4))
-    made_first = np.empty(n_max, np.int64)
+    rows = np.empty(max_tiles, _ROW)
+    made = np.empty(n_max, _MADE)
     kept = np.empty(n_max, np.int64)
     pt = np.empty(n_max)
     owner = np.empty(n_max, np.int64)
@@ -644,47 +648,41 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, slack):
             continue
         n_made = _cluster_event(
             borrowed(px[start_ev:stop_ev]), borrowed(py[start_ev:stop_ev]), borrowed(pz[start_ev:stop_ev]),
-            borrowed(e[start_ev:stop_ev]), r, r2, slack, borrowed(jet), borrowed(link), borrowed(at_pos),
-            borrowed(value), borrowed(lost), borrowed(block_value), borrowed(block_pos), borrowed(is_stale), borrowed(stale),
-            borrowed(store), borrowed(store_id), borrowed(count), borrowed(start), borrowed(rows), borrowed(made),
-            borrowed(made_first))
+            borrowed(e[start_ev:stop_ev]), r, r2, slack, borrowed(jets), borrowed(at_pos), borrowed(value),
+            borrowed(lost), borrowed(blocks), borrowed(stale), borrowed(store), borrowed(count), borrowed(start),
+            borrowed(rows), borrowed(made))
         # inclusive_jets: the last jet made first, kt2 >= pt_min^2
         m = 0
         for k in range(n_made - 1, -1, -1):
-            if made[k, 0] * made[k, 0] + made[k, 1] * made[k, 1] >= dcut:
+            if made[k].px * made[k].px + made[k].py * made[k].py >= dcut:
                 kept[m] = k
-                pt[m] = math.hypot(made[k, 0], made[k, 1])
+                pt[m] = math.hypot(made[k].px, made[k].py)
                 m += 1
-        if by_pt:  # as a stable sort by decreasing pT
-            if m <= _SORTED_BY_INSERTION:
-                for q in range(1, m):
-                    k, x = kept[q], pt[q]
-                    s = q - 1
-                    while s >= 0 and pt[s] < x:
-                        kept[s + 1] = kept[s]
-                        pt[s + 1] = pt[s]
-                        s -= 1
-                    kept[s + 1] = k
-                    pt[s + 1] = x
-            else:
-                order = np.argsort(-pt[:m], kind="mergesort")
-                kept[:m] = kept[:m][order]
+        if by_pt:  # insertion: a stable sort by decreasing pT
+            for q in range(1, m):
+                k, x = kept[q], pt[q]
+                s = q - 1
+                while s >= 0 and pt[s] < x:
+                    kept[s + 1] = kept[s]
+                    pt[s + 1] = pt[s]
+                    s -= 1
+                kept[s + 1] = k
+                pt[s + 1] = x
         # constituents by increasing input index
-        for i in range(n):
-            owner[i] = _NO_JET
+        owner[:n] = _NO_JET
         for q in range(m):
             k = kept[q]
             out = n_jets + q
-            out_px[out] = made[k, 0]
-            out_py[out] = made[k, 1]
-            out_pz[out] = made[k, 2]
-            out_e[out] = made[k, 3]
+            out_px[out] = made[k].px
+            out_py[out] = made[k].py
+            out_pz[out] = made[k].pz
+            out_e[out] = made[k].e
             filled[q] = 0
-            c = made_first[k]
+            c = made[k].first
             while c != _NO_JET:
                 owner[c] = q
                 filled[q] += 1
-                c = link[c, NEXT_CONSTITUENT]
+                c = jets[c].next_constituent
         start_of = n_constituents
         for q in range(m):
             constituent_offsets[n_jets + q] = start_of
@@ -699,5 +697,4 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, slack):
         n_constituents = start_of
         constituent_offsets[n_jets] = n_constituents
         counts[ev] = m
-    return (out_px[:n_jets].copy(), out_py[:n_jets].copy(), out_pz[:n_jets].copy(), out_e[:n_jets].copy(),
-            counts, constituent_offsets[:n_jets + 1].copy(), constituents[:n_constituents].copy())
+    return out_px, out_py, out_pz, out_e, counts, constituent_offsets, constituents, n_jets, n_constituents
