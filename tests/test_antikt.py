@@ -116,7 +116,8 @@ def test_tiles_laid_out_again_when_full_change_nothing(gtt_sample):
     offsets = np.concatenate([[0], np.cumsum([len(ev) for ev in events])])
     flat = np.concatenate(events)
     for radius in (0.4, 1.0):
-        tight = antikt._as_jets(*antikt._cluster_events(*flat.T.copy(), offsets, radius, 0.0, False, 0))
+        tight = antikt._as_jets(*antikt._cluster_events(*flat.T.copy(), offsets, radius, 0.0, False,
+                                                        *antikt._work_space(offsets, 0)))
         roomy = antikt.cluster(*flat.T, offsets, radius, 0.0, by_pt=False)
         assert all(np.array_equal(a, b) for a, b in zip(tight, roomy))
     assert _ours(events, 0.4, 0.0) == [_fastjet(ev, 0.4, 0.0) for ev in events]

@@ -131,7 +131,18 @@ def cluster(px: np.ndarray, py: np.ndarray, pz: np.ndarray, E: np.ndarray, offse
     if len(offsets) == 0 or offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] != len(arrays[0]) \
             or any(len(a) != len(arrays[0]) for a in arrays):
         raise ValueError("offsets must start at 0, not decrease and end at the number of inputs")
-    return _as_jets(*_cluster_events(*arrays, offsets, float(radius), float(pt_min), bool(by_pt), _TILE_SLACK))
+    return _as_jets(*_cluster_events(*arrays, offsets, float(radius), float(pt_min), bool(by_pt),
+                                     *_work_space(offsets, _TILE_SLACK)))
+
+
+def _work_space(offsets: np.ndarray, slack: int) -> tuple:
+    """The kernel's work arrays for events of at most max(diff(offsets)) inputs (allocated
+    here: numba takes seconds to compile the allocation of record arrays)."""
+    n_max = int(np.max(np.diff(offsets), initial=0))
+    max_tiles = _MAX_TILES_PER_JET * n_max + 16
+    n_blocks = (n_max + _BLOCK - 1) // _BLOCK
+    return (slack, np.empty(n_max, _JET), np.empty(n_max + slack * max_tiles + 1, _STORED),
+            np.empty(max_tiles, _ROW), np.zeros(n_blocks, _BLOCK_MIN), np.empty(n_max, _MADE))
 
 
 def _as_jets(px, py, pz, e, counts, constituent_offsets, constituents, n_jets, n_constituents) -> AntiKtJets:
@@ -602,18 +613,17 @@ def _cluster_event(px, py, pz, e, r, r2, slack, jets, at_pos, value, lost, block
 # --- many events ----------------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, slack):
-    """All events' jets (see :func:`cluster`; ``slack``: _TILE_SLACK) as full-size output arrays
-    and the lengths used (:func:`_as_jets` cuts them)."""
+def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, slack, jets, store, rows, blocks, made):
+    """All events' jets (see :func:`cluster`; ``slack``: _TILE_SLACK; the record arrays from
+    :func:`_work_space`) as full-size output arrays and the lengths used (:func:`_as_jets` cuts
+    them)."""
     n_events = len(offsets) - 1
     n_total = offsets[-1]
-    n_max = 0
-    for ev in range(n_events):
-        n_max = max(n_max, offsets[ev + 1] - offsets[ev])
+    n_max = len(jets)
     r2 = r * r
     dcut = pt_min * pt_min
-    max_tiles = _MAX_TILES_PER_JET * n_max + 16
-    n_blocks = (n_max + _BLOCK - 1) // _BLOCK
+    max_tiles = len(rows)
+    n_blocks = len(blocks)
 
     out_px = np.empty(n_total)
     out_py = np.empty(n_total)
@@ -623,17 +633,12 @@ def _cluster_events(px, py, pz, e, offsets, r, pt_min, by_pt, slack):
     constituent_offsets = np.zeros(n_total + 1, np.int64)
     constituents = np.empty(n_total, np.int64)
 
-    jets = np.empty(n_max, _JET)
     at_pos = np.empty(n_max, np.int64)
     value = np.empty(n_blocks * _BLOCK)
     lost = np.empty(n_max, np.int64)
-    blocks = np.zeros(n_blocks, _BLOCK_MIN)
     stale = np.empty(n_blocks, np.int64)
-    store = np.empty(n_max + slack * max_tiles + 1, _STORED)
     count = np.empty(max_tiles, np.int64)
     start = np.empty(max_tiles + 1, np.int64)
-    rows = np.empty(max_tiles, _ROW)
-    made = np.empty(n_max, _MADE)
     kept = np.empty(n_max, np.int64)
     pt = np.empty(n_max)
     owner = np.empty(n_max, np.int64)
