@@ -1,4 +1,4 @@
-"""Jets: anti-kt clustering with fastjet's multi-event interface, truth flavour labels,
+"""Jets: anti-kt clustering (recast.objects.antikt: fastjet's jets, exactly), truth flavour labels,
 b-tagging by efficiency tables, and large-R reclustering with trimming.
 
 Flavour labels follow ATLAS' ``HadronConeExclTruthLabelID``: a jet is b (5) if a weakly decaying
@@ -14,11 +14,11 @@ import dataclasses
 from dataclasses import dataclass
 
 import awkward as ak
-import fastjet
+import numba
 import numpy as np
 
-from ..events._capture import captured_stdout
 from .. import rng
+from . import antikt
 from .binned import binned
 from .kinematics import flat, gather, nearest_within, pt_eta_phi_m
 
@@ -30,26 +30,44 @@ working point, as SimpleAnalysis does, so a tagged jet passes the tightest (bin 
 one fails the loosest (bin 1). A detector card with b-tagging draws the bin (recast.detector.stage)."""
 GHOST_SCALE = 1e-18
 
-_banner_done = False
+def _cluster(inputs: ak.Array, radius: float, pt_min: float) -> tuple[ak.Array, ak.Array]:
+    """Anti-kt jets (E-scheme; fastjet's ``inclusive_jets(pt_min)``) of each event's ``inputs``
+    (``px py pz E``) by decreasing pT (equal pT in fastjet's order), and each jet's constituents
+    as increasing indices into its event's inputs."""
+    offsets, px, py, pz, e = flat(inputs, "px", "py", "pz", "E")
+    return _as_awkward(antikt.cluster(px, py, pz, e, offsets, radius, pt_min))
 
 
-def _cluster(inputs: ak.Array, radius: float, pt_min: float):
-    """Anti-kt jets and their constituent indices, pT-ordered; fastjet's banner kept off stdout."""
-    global _banner_done
-    jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
-    packed = ak.to_packed(ak.zip({"px": inputs.px, "py": inputs.py, "pz": inputs.pz, "E": inputs.E}))
-    if not _banner_done:
-        with captured_stdout():
-            cs = fastjet.ClusterSequence(packed, jetdef)
-            jets = cs.inclusive_jets(min_pt=pt_min)
-        _banner_done = True
-    else:
-        cs = fastjet.ClusterSequence(packed, jetdef)
-        jets = cs.inclusive_jets(min_pt=pt_min)
-    index = cs.constituent_index(min_pt=pt_min)
-    pt = np.hypot(jets.px, jets.py)
-    order = ak.argsort(pt, axis=1, ascending=False)
-    return jets[order], index[order]
+def _as_awkward(found: antikt.AntiKtJets) -> tuple[ak.Array, ak.Array]:
+    """(jets with ``px py pz E``, constituent indices) per event, from the kernel's flat arrays."""
+    jet_offsets = ak.index.Index64(np.concatenate([[0], np.cumsum(found.counts)]))
+    four = ak.contents.RecordArray([ak.contents.NumpyArray(found.px), ak.contents.NumpyArray(found.py),
+                                    ak.contents.NumpyArray(found.pz), ak.contents.NumpyArray(found.E)],
+                                   ["px", "py", "pz", "E"])
+    constituents = ak.contents.ListOffsetArray(ak.index.Index64(found.constituent_offsets),
+                                               ak.contents.NumpyArray(found.constituents))
+    return (ak.Array(ak.contents.ListOffsetArray(jet_offsets, four)),
+            ak.Array(ak.contents.ListOffsetArray(jet_offsets, constituents)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _track_counts(jet_counts, constituent_offsets, constituents, offsets, is_track):
+    """Per jet (flat), how many of its constituents are tracks; a constituent index at or above
+    its event's count of particles (``offsets``) is a ghost, never a track."""
+    out = np.zeros(len(constituent_offsets) - 1, np.int64)
+    k = 0
+    for ev in range(len(jet_counts)):
+        first = offsets[ev]
+        n_real = offsets[ev + 1] - first
+        for _ in range(jet_counts[ev]):
+            n = 0
+            for q in range(constituent_offsets[k], constituent_offsets[k + 1]):
+                i = constituents[q]
+                if i < n_real and is_track[first + i]:
+                    n += 1
+            out[k] = n
+            k += 1
+    return out
 
 
 def _four(collection: ak.Array) -> dict[str, ak.Array]:
@@ -93,6 +111,7 @@ def cluster_jets(
     particles = batch.particles[inputs_mask]
     taus = batch.taus[batch.taus.hadronic]
     tagged_sets = {"b": batch.bhadrons, "c": batch.chadrons, "tau": taus}
+    p_off, ppx, ppy, ppz, pe, pcharge = flat(particles, "px", "py", "pz", "E", "charge")
     if b_labelling == "ghost":
         ghosts = []
         for kind, had in tagged_sets.items():
@@ -104,28 +123,30 @@ def cluster_jets(
         real = ak.zip({"px": particles.px, "py": particles.py, "pz": particles.pz, "E": particles.E,
                        "kind": ak.zeros_like(particles.px, dtype=np.int8)})
         inputs = ak.concatenate([real, *ghosts], axis=1)
+        g_off, gpx, gpy, gpz, ge = flat(inputs, "px", "py", "pz", "E")
+        found = antikt.cluster(gpx, gpy, gpz, ge, g_off, radius, pt_min)
     else:
-        inputs = particles
-    jets, index = _cluster(inputs, radius, pt_min)
+        found = antikt.cluster(ppx, ppy, ppz, pe, p_off, radius, pt_min)
+    jets, index = _as_awkward(found)
     out = _four(jets)
 
     if b_labelling == "ghost":
         kind = gather(inputs.kind, index)
         nb, nc, ntau = (ak.to_numpy(ak.flatten(ak.sum(kind == k, axis=-1))) for k in (1, 2, 3))
-        n_real = ak.num(particles, axis=1)
-        index = index[index < n_real]  # drop ghosts before counting tracks
     else:
         view = ak.zip(out)
         nb, nc, ntau = (_cone_counts(view, tagged_sets[k], label_pt_min, label_dr)
                         for k in ("b", "c", "tau"))
     label = _label_from_counts(nb, nc, ntau)
-    counts = ak.num(jets, axis=1)
-    out["label"] = ak.unflatten(label.astype(np.int8), counts)
+    out["label"] = ak.unflatten(label.astype(np.int8), found.counts)
 
-    p_off, ppx, ppy, ppz, pe, pcharge = flat(particles, "px", "py", "pz", "E", "charge")
-    ppt, peta, _, _ = pt_eta_phi_m(ppx, ppy, ppz, pe)
-    is_track = (pcharge != 0) & (ppt > 0.5) & (np.abs(peta) < 2.5)
-    out["ntrk"] = ak.sum(gather(ak.unflatten(is_track, np.diff(p_off)), index), axis=-1)
+    # tracks: charged, pT > 0.5 GeV, |eta| < 2.5 (eta as pt_eta_phi_m computes it)
+    ppt = np.hypot(ppx, ppy)
+    charged = (pcharge != 0) & (ppt > 0.5)
+    is_track = np.zeros(len(ppt), np.bool_)
+    is_track[charged] = np.abs(np.arcsinh(ppz[charged] / ppt[charged])) < 2.5
+    ntrk = _track_counts(found.counts, found.constituent_offsets, found.constituents, p_off, is_track)
+    out["ntrk"] = ak.unflatten(ntrk, found.counts)
     return ak.zip(out)
 
 
