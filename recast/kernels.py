@@ -90,6 +90,14 @@ class BackgroundCompile:
         self._close()
         return code == 0
 
+    def poll(self) -> bool | None:
+        """None while the child runs; once it has ended, whether it did all it had to."""
+        code = self.proc.poll()
+        if code is None:
+            return None
+        self._close()
+        return code == 0
+
     def stop(self) -> None:
         """End the child now (if it is still running)."""
         if self.proc.poll() is None:

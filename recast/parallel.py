@@ -1,9 +1,8 @@
 """Work on Dask: a local cluster of single-threaded worker processes, or an existing scheduler.
 
 ``recast scan`` runs one task per model point and ``recast validate`` one per benchmark point,
-both through :func:`cluster` and :func:`as_finished` (or :func:`map_on_dask`, which does both); a
-point of several generation blocks is one task per block and one that merges them
-(:func:`submit` with the block tasks' futures as arguments).
+both through :func:`cluster` and :func:`as_finished`; a point of several generation blocks is one
+task per block and one that merges them (:func:`submit` with the block tasks' futures as arguments).
 Each worker runs one task at a time on one thread (:data:`WORKER_ENV`: BLAS, OpenMP and numba
 are limited before they start; onnxruntime sessions are single-threaded already), so N workers
 use N cores. A task whose worker dies (a crash in a C++ library, a killed process) is
@@ -137,13 +136,3 @@ def warm_up(client, fn: Callable[..., Any], *args: Any) -> None:
     worker that fails it is left to fail its tasks, with their own errors."""
     with contextlib.suppress(Exception):
         client.run(fn, *args)
-
-
-def map_on_dask(fn: Callable[[Any], Any], tasks: Mapping[str, Any], *, workers: int | None = None,
-                scheduler: str | None = None, key_prefix: str = "recast-task"):
-    """``fn`` over ``tasks`` (name -> argument) on a local cluster or ``scheduler``; yields
-    ``(name, result or the worker's exception)`` as they finish."""
-    if not tasks:
-        return
-    with cluster(workers, scheduler) as client:
-        yield from as_finished(client, fn, tasks, key_prefix)

@@ -344,3 +344,60 @@ def test_radius_outside_fastjets_range_is_refused(radius):
 def test_offsets_must_cover_the_inputs(offsets):
     with pytest.raises(ValueError, match="offsets"):
         antikt.cluster(np.ones(1), np.ones(1), np.ones(1), np.ones(1) * 2, np.array(offsets, np.int64), 0.4, 0.0)
+
+
+# --- a first run: fastjet stands in while the kernel compiles in a child process -------------------
+
+@pytest.mark.parametrize(("radius", "pt_min", "by_pt"), [(0.4, 20.0, True), (0.4, 20.0, False), (1.0, 0.0, True)])
+def test_fastjet_stand_in_gives_the_kernels_arrays(gtt_sample, radius, pt_min, by_pt):
+    """What a run gets while the kernel compiles elsewhere: the same arrays, order and dtypes."""
+    events = _sample_events(gtt_sample[0], ghosts=True)
+    offsets = np.concatenate([[0], np.cumsum([len(ev) for ev in events])]).astype(np.int64)
+    flat = np.ascontiguousarray(np.concatenate(events).T)
+    kernel = antikt.cluster(*flat, offsets, radius, pt_min, by_pt=by_pt)
+    stand_in = antikt._with_fastjet(*flat, offsets, radius, pt_min, by_pt)
+    assert len(kernel.px) > 2 * len(events)
+    for ours, theirs in zip(kernel, stand_in):
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours, theirs)
+    empty = antikt._with_fastjet(*(np.zeros(0),) * 4, np.zeros(1, np.int64), 0.4, 0.0, True)
+    assert [len(a) for a in empty] == [0, 0, 0, 0, 0, 1, 0]
+
+
+FIRST_RUN = """
+import numpy as np
+from recast.objects import antikt
+
+stood_in = []
+fastjet_jets = antikt._with_fastjet
+antikt._with_fastjet = lambda *a: stood_in.append(1) or fastjet_jets(*a)
+event = (np.array([10.0, -10.0, 3.0]), np.array([0.0, 5.0, 40.0]), np.array([1.0, -2.0, 0.5]),
+         np.array([12.0, 12.0, 41.0]), np.array([0, 3], np.int64), 0.4, 5.0)
+antikt.compile_in_background()
+child = antikt._compiling
+assert child is not None, "nothing to compile: the cache is not fresh"
+first = antikt.cluster(*event)
+assert stood_in == [1], "fastjet did not stand in while the child compiled"
+assert child.wait(), "the child failed"
+second = antikt.cluster(*event)
+assert stood_in == [1], "fastjet asked again after the child was done"
+assert antikt._cluster_events.stats.cache_hits, "the kernel was compiled here, not loaded from the cache"
+assert all(np.array_equal(a, b) for a, b in zip(first, second))
+assert list(first.counts) == [3] and first.constituents.tolist() == [2, 1, 0]  # far apart: by pT
+print("ok")
+"""
+
+
+def test_first_run_stands_in_with_fastjet_until_the_child_has_compiled(tmp_path):
+    """A fresh cache (a first run after installing): the kernel compiles in a child, the run's
+    first jets come from fastjet, the next ones from the kernel the child put in the cache."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RECAST_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("NUMBA_CACHE_DIR", None)
+    done = subprocess.run([sys.executable, "-c", FIRST_RUN], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -210,10 +210,12 @@ def test_a_first_run_gives_what_a_warm_run_gives(gtt_sample, tmp_path):
         docs.append(doc)
     first, warm = reports
     assert first["code"] == warm["code"] == 0
-    assert len(first["children"]) == 1 and warm["children"] == []  # compiled in a child the first time only
+    # the reader's kernel and the jets' compiled in children the first time (fastjet stands in for the jets'
+    # until its child is done); a first run this short may end before the jets' child, which a warm run restarts
+    assert len(first["children"]) == 2 and len(warm["children"]) <= 1
     assert (first["loaded"], first["compiled"]) == (1, 0)  # this process loaded what the child compiled
     assert first["compiled after the warm-up"] == []  # the made-up event took everything else
     assert warm["compiled after the warm-up"] is None  # nothing to wait for, nothing made up
-    assert all(_gone_within(pid, 30) for pid in first["children"])
+    assert all(_gone_within(pid, 30) for pid in first["children"] + warm["children"])
     assert docs[0]["events"]["n"] == 120
     assert docs[0] == docs[1]

@@ -97,6 +97,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from ..events.hepmc import compile_in_background
 
         compile_in_background(Path(args.events), args.reader)
+    from ..objects import antikt
+
+    antikt.compile_in_background()  # and the jets' kernel in another (fastjet stands in until it is done)
     from .. import output, pipeline, report, xsec
     from .. import slha as slha_mod
     from ..errors import RecastError

@@ -758,7 +758,7 @@ def _finish3(k, np_decl, nv_decl, n_vlines, n_implied, scratch, n_fwd, n_later, 
     return 0, n_par
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)  # the gzip reader's thread inflates meanwhile
 def parse_hepmc3(b, pos, end, final, max_events, state, acc, counts, scratch, err, room):
     """Parse up to ``max_events`` whole events of HepMC3 ASCII text from ``b[pos:end]``;
     ``final`` says what follows ``end`` (:data:`BOUNDARY` or :data:`LAST`).
@@ -1228,7 +1228,7 @@ def _finish2(k, n_v, vbc, prodv, endbc, orphan, status, n_p, n_par, parents, par
     return n_par
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)  # the gzip reader's thread inflates meanwhile
 def parse_hepmc2(b, pos, end, final, max_events, state, acc, counts, scratch, err, room):
     """Parse up to ``max_events`` whole events of HepMC2 IO_GenEvent text; the same interface
     as :func:`parse_hepmc3` (``state[1:4]`` unused). Particles keep the file's order."""

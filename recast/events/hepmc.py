@@ -195,7 +195,7 @@ class HepMCSource:
         offset = 0  # bytes of text before buf[0]
         final = _text.BOUNDARY
         acc = _text.Acc()
-        with open_binary(self.path) as stream:
+        with open_binary(self.path, threaded=True) as stream:
             while True:
                 target = self.chunk_size
                 if self.max_events is not None:

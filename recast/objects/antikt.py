@@ -42,6 +42,11 @@ strategies (N2Tiled, N2MinHeapTiled, N2MHTLazy9), whose ties follow their tile l
 and this kernel does not follow them: with such ties the jets can come out in another order or,
 when a NN tie changes a merge, differ. Real momenta make ties measure-zero.
 
+A first run after installing compiles this kernel in a child process (:func:`compile_in_background`,
+started by ``recast run`` beside the HepMC reader's); until the child is done, :func:`cluster` asks
+fastjet's multi-event interface for the same arrays (:func:`_with_fastjet`) instead of stalling
+the run for the compile.
+
 Floating point: the kernel uses no fused multiply-add (numba's default) and the C library's
 ``log``, ``atan2`` and ``hypot``, as the fastjet wheel built for x86-64 does. A fastjet built
 with contraction into FMA (e.g. gcc's default on aarch64) can differ in the last bit of a
@@ -50,12 +55,14 @@ distance, hence in the rare merges that a bit decides.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import NamedTuple
 
 import numba
 import numpy as np
 
+from .. import kernels
 from ..kernels import borrowed
 
 MAX_RAP = 1e5
@@ -137,8 +144,87 @@ def cluster(px: np.ndarray, py: np.ndarray, pz: np.ndarray, E: np.ndarray, offse
     if len(offsets) == 0 or offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] != len(arrays[0]) \
             or any(len(a) != len(arrays[0]) for a in arrays):
         raise ValueError("offsets must start at 0, not decrease and end at the number of inputs")
+    if _compiling_elsewhere():
+        return _with_fastjet(*arrays, offsets, float(radius), float(pt_min), bool(by_pt))
     return _as_jets(*_cluster_events(*arrays, offsets, float(radius), float(pt_min), bool(by_pt),
                                      *_work_space(offsets, _TILE_SLACK)))
+
+
+# --- a first run: the kernel compiles in a child process, fastjet stands in -----------------------
+
+_compiling: kernels.BackgroundCompile | None = None
+
+
+def compile_in_background() -> None:
+    """If the kernel is not in numba's cache, start compiling it in a child process (a first run
+    after installing: while the reader's kernel compiles in another and the models load); until
+    the child is done, :func:`cluster` asks fastjet, whose jets are the same (the kernel's tests
+    compare them with ``==``), instead of compiling the kernel here. Never fails: anything wrong
+    only means that the kernel compiles here at its first use, as without this."""
+    global _compiling
+    try:
+        if _compiling is None and kernels.is_cached(_cluster_events, _made_up_arguments()) is False:
+            _compiling = kernels.BackgroundCompile(__name__, "_compile_kernel")
+    except OSError:
+        return
+
+
+def _compiling_elsewhere() -> bool:
+    """Whether the kernel is still compiling in :func:`compile_in_background`'s child."""
+    global _compiling
+    if _compiling is None:
+        return False
+    if _compiling.poll() is None:
+        return True
+    _compiling = None  # done (loaded from the cache at the next call), or failed (compiled here then)
+    return False
+
+
+def _made_up_arguments() -> tuple:
+    """Arguments of the types :func:`cluster` passes the kernel: two particles of one event."""
+    offsets = np.array([0, 2], np.int64)
+    four = [np.array([10.0, -10.0]), np.array([0.0, 5.0]), np.array([1.0, -2.0]), np.array([12.0, 12.0])]
+    return (*four, offsets, 0.4, 20.0, True, *_work_space(offsets, _TILE_SLACK))
+
+
+def _compile_kernel() -> None:
+    """The work of :func:`compile_in_background`'s child."""
+    _cluster_events(*_made_up_arguments())
+
+
+_banner_shown = False
+
+
+def _with_fastjet(px, py, pz, e, offsets, radius: float, pt_min: float, by_pt: bool) -> AntiKtJets:
+    """The kernel's jets from fastjet's multi-event interface: the same jets, in the same order,
+    with the same constituents (fastjet's banner kept off stdout)."""
+    global _banner_shown
+    import awkward as ak
+    import fastjet
+
+    from ..events._capture import captured_stdout
+
+    if len(offsets) == 1:  # no events
+        empty = np.zeros(0)
+        return AntiKtJets(empty, empty, empty, empty, np.zeros(0, np.int64), np.zeros(1, np.int64),
+                          np.zeros(0, np.int64))
+    inputs = ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": e}), np.diff(offsets))
+    jet_definition = fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
+    with captured_stdout() if not _banner_shown else contextlib.nullcontext():
+        sequence = fastjet.ClusterSequence(inputs, jet_definition)
+        jets = sequence.inclusive_jets(min_pt=pt_min)
+    _banner_shown = True
+    index = sequence.constituent_index(min_pt=pt_min)
+    if by_pt:
+        order = ak.argsort(np.hypot(jets.px, jets.py), axis=1, ascending=False, stable=True)
+        jets, index = jets[order], index[order]
+    per_jet = ak.sort(ak.flatten(index, axis=1), axis=1)
+    constituent_offsets = np.zeros(len(per_jet) + 1, np.int64)
+    np.cumsum(ak.to_numpy(ak.num(per_jet, axis=1)), out=constituent_offsets[1:])
+    return AntiKtJets(*(np.ascontiguousarray(ak.to_numpy(ak.flatten(jets[c])), dtype=np.float64)
+                        for c in ("px", "py", "pz", "E")),
+                      ak.to_numpy(ak.num(jets, axis=1)).astype(np.int64), constituent_offsets,
+                      ak.to_numpy(ak.flatten(per_jet)).astype(np.int64))
 
 
 def _work_space(offsets: np.ndarray, slack: int) -> tuple:
