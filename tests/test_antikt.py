@@ -4,7 +4,11 @@ hand-computed events; and the pseudojet rapidity and azimuth it shares with fast
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 
 import fastjet
 import numpy as np
@@ -296,6 +300,30 @@ def test_rapidity_and_azimuth_are_fastjets(p):
 
 
 # --- the kernel's contract ---------------------------------------------------------------------------
+
+_SIGNATURES = """
+import json, numba, numpy as np
+from recast.objects import antikt
+offsets = np.array([0, 3, 5])
+x = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+antikt.cluster(x, x, x, x + 10, offsets, 0.4, 0.0)
+print(json.dumps({name: len(f.signatures) for name, f in vars(antikt).items()
+                  if isinstance(f, numba.core.registry.CPUDispatcher)}))
+"""
+
+
+def test_each_helper_compiles_once(tmp_path):
+    """An argument given as a literal (the constant _NO_JET, a counter starting at 0) made numba
+    compile the helper it is passed to once for the literal's type and again for int64: seconds
+    of a first run. Compiled afresh (an empty cache), the kernel asks each helper for one
+    signature."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", _SIGNATURES], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    signatures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert signatures["_nearest"] == signatures["_set_nn"] == 1  # the count has teeth: the helpers were compiled
+    assert {name: n for name, n in signatures.items() if n > 1} == {}
+
 
 def test_no_events_and_empty_events():
     empty = antikt.cluster(*(np.zeros(0),) * 4, np.zeros(1, np.int64), 0.4, 0.0)

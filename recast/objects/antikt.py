@@ -19,9 +19,16 @@ ClusterSequence.hh/.cc and ClusterSequence_N2.icc):
   multi-event interface lists each jet's constituents by increasing input index.
 
 Since each step's choice is the smallest of values computed the same way, any exact NN algorithm
-gives fastjet's merges; this one keeps each jet in a tile (a cell at least R wide in rapidity and
-azimuth) so that a NN is searched in the 3 x 3 tiles around a jet, and the diJ in a tournament
-tree, whose root is the smallest.
+gives fastjet's merges. This one keeps each jet in a tile (a cell at least R wide in rapidity and
+azimuth), so that a NN is in the 3 x 3 tiles around a jet; the tiles of a row are stored one after
+the other (free places hold NaN, which no comparison accepts), and a search takes the jet's own
+tile, then only the rows and columns that can hold a nearer jet. Each jet knows the jets whose NN
+it is, so a merge finds the jets that lose their NN directly; every other jet is at least as far
+from such a jet as its old NN was (NN distances only come down when a nearer jet appears), so the
+merged jet, when strictly nearer than that, is its new NN without a search. The merged jet's
+neighbourhood gives its own NN and the jets to which it is nearer than theirs. The smallest diJ
+comes from blocks of list positions, each with its smallest, refreshed when one of its values
+changed.
 
 Exact ties (equal distances or diJ) only occur for degenerate inputs (identical particles,
 isolated particles of exactly equal pT, several zero-pT particles). They are broken as fastjet's
@@ -60,7 +67,6 @@ from ..kernels import borrowed
 
 MAX_RAP = 1e5
 """fastjet's MaxRap: the rapidity magnitude (plus |pz|) given to a zero-pT, massless pseudojet."""
-_PI = math.pi
 _TWO_PI = 2.0 * math.pi  # the double nearest fastjet's twopi (doubling pi is exact)
 _TILE_MARGIN = 1.0 + 1e-6
 """Tile sides are at least R times this: rounding in a distance or a tile index can never put two
