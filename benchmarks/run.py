@@ -71,6 +71,7 @@ import pyhepmc
 from recast import analysis, detector, engine, results
 from recast.events import HepMCSource, PythiaConfig, PythiaSource
 from recast.events.compression import decompressor, open_binary
+from recast.memory import reuse_freed_memory
 from recast.slha import simplified_model
 
 HERE = Path(__file__).parent
@@ -209,9 +210,11 @@ def detector_stage(record, batches, config) -> None:
 
 
 def peak_rss_reading(path: Path, n: int, chunk: int) -> float:
-    """Peak RSS (MB) of a fresh process that reads the first ``n`` events in chunks of ``chunk``."""
+    """Peak RSS (MB) of a fresh process that reads the first ``n`` events in chunks of ``chunk``, with
+    freed memory kept for reuse as ``recast`` keeps it (recast.memory): it must not grow with chunks."""
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child reports its parent's peak
-    code = ("import sys; from recast.events import HepMCSource; "
+    code = ("import sys; from recast.events import HepMCSource; from recast.memory import reuse_freed_memory; "
+            "reuse_freed_memory(); "
             f"[None for _ in HepMCSource(sys.argv[1], chunk_size={chunk}, max_events={n})]; "
             "print([int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
@@ -429,6 +432,7 @@ def main() -> None:
     ap.add_argument("--first-run-only", action="store_true",
                     help="only the first-run stage (fresh user cache against warm), on the gzip sample")
     args = ap.parse_args()
+    reuse_freed_memory()  # as the command line and Dask workers do (recast.memory)
     if args.first_run_only:
         gz = args.cache / f"gtt_2000_1_seed1_{args.nevents}.hepmc.gz"
         if not gz.exists():

@@ -35,6 +35,7 @@ Every part, by its role (the first lines of each module say more):
                  regions' efficiency (``recast probe``; ``recast limit --ml-unc`` uses the band).
 ``validation``   comparisons with ATLAS' published cutflows, A x eff and maps: specifications,
                  runs on Dask, the status rule, Markdown/HTML reports.
+``memory``       freed memory reused chunk after chunk (the command line and Dask workers).
 ``artifacts``    ATLAS' files (models, workspaces, cards) fetched by sha256 from HEPData into the
                  user cache (``cache``, which also keeps the compiled numba kernels), or found in
                  a local mirror.

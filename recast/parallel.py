@@ -26,8 +26,12 @@ WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
 
 
 def limit_threads() -> None:
-    """One thread per worker for everything that would start more (set before their import)."""
+    """One thread per worker for everything that would start more (set before their import); and
+    the worker's freed memory reused by its next chunks (:mod:`recast.memory`)."""
+    from .memory import reuse_freed_memory
+
     os.environ.update(WORKER_ENV)
+    reuse_freed_memory()
 
 
 def default_workers() -> int:

@@ -34,7 +34,9 @@ def _warning_line(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: list[str] | None = None) -> int:
     """Run the command ``argv`` (default: the process' arguments); returns the exit code."""
     from ..errors import RecastError
+    from ..memory import reuse_freed_memory
 
+    reuse_freed_memory()  # chunk after chunk of the same sizes: no fresh pages to fault in each time
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "run" and not (args.analysis or args.analyses):

@@ -128,13 +128,20 @@ class Acc:
                                                             (self.ev_number, self.ev_weight, self.ev_poff))
             self.ev_xs = _resized(self.ev_xs, n + 1)
 
-    def grow(self, room: np.ndarray) -> None:
-        """Enlarge the arrays a kernel asked for (returning NEED_ROOM) to at least twice their size."""
+    def grow(self, room: np.ndarray, events: int = 0) -> None:
+        """Enlarge the arrays a kernel asked for (returning NEED_ROOM) to at least twice their size,
+        and the particle arrays to what ``events`` events will need at the mean size of the events
+        parsed so far (plus 10%): a chunk's arrays then grow once or twice, not a dozen times
+        (each growth is a fresh allocation, whose pages the copy faults in)."""
+        def projected(used: int) -> int:
+            return int(used / self.n_ev * events * 1.1) if self.n_ev and events > self.n_ev else 0
+
         if room[R_PART] > len(self.pid):
-            self.pid, self.status, self.p4 = (_resized(a, room[R_PART]) for a in (self.pid, self.status, self.p4))
-            self.par_off = _resized(self.par_off, room[R_PART] + 1)
+            n = max(int(room[R_PART]), projected(self.n_p))
+            self.pid, self.status, self.p4 = (_resized(a, n) for a in (self.pid, self.status, self.p4))
+            self.par_off = _resized(self.par_off, n + 1)
         if room[R_PARENTS] > len(self.parents):
-            self.parents = _resized(self.parents, room[R_PARENTS])
+            self.parents = _resized(self.parents, max(int(room[R_PARENTS]), projected(self.n_par)))
         if room[R_FIX] > len(self.fix):
             self.fix = _resized(self.fix, room[R_FIX])
         prod, endv, mark, later, orphan, vin_start, vin_len, vdef, vin, fwd = self.scratch

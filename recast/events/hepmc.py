@@ -211,7 +211,7 @@ class HepMCSource:
                 acc.set_counts(counts)
                 self._apply_fixes(acc, buf)
                 if status == _text.NEED_ROOM:
-                    acc.grow(room)
+                    acc.grow(room, target)
                     continue
                 file_unit = "MEV" if state[5] == MEV_TO_GEV else "GEV"
                 if status == _text.ERROR:
