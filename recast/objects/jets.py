@@ -20,7 +20,7 @@ import numpy as np
 from .. import rng
 from . import antikt
 from .binned import binned
-from .kinematics import flat, gather, nearest_within, pt_eta_phi_m
+from .kinematics import flat, gather, nearest_within, pseudorapidity, pt_eta_phi_m
 
 LABEL_B, LABEL_C, LABEL_TAU, LABEL_LIGHT = 5, 4, 15, 0
 B_LABELLING = ("cone", "ghost")
@@ -140,11 +140,11 @@ def cluster_jets(
     label = _label_from_counts(nb, nc, ntau)
     out["label"] = ak.unflatten(label.astype(np.int8), found.counts)
 
-    # tracks: charged, pT > 0.5 GeV, |eta| < 2.5 (eta as pt_eta_phi_m computes it)
+    # tracks: charged, pT > 0.5 GeV, |eta| < 2.5 (eta computed for the charged ones only)
     ppt = np.hypot(ppx, ppy)
     charged = (pcharge != 0) & (ppt > 0.5)
     is_track = np.zeros(len(ppt), np.bool_)
-    is_track[charged] = np.abs(np.arcsinh(ppz[charged] / ppt[charged])) < 2.5
+    is_track[charged] = np.abs(pseudorapidity(ppt[charged], ppz[charged])) < 2.5
     ntrk = _track_counts(found.counts, found.constituent_offsets, found.constituents, p_off, is_track)
     out["ntrk"] = ak.unflatten(ntrk, found.counts)
     return ak.zip(out)

@@ -33,14 +33,19 @@ def pt_eta_phi_m(px, py, pz, e):
     """
     pt = np.hypot(px, py)
     p = np.sqrt(pt**2 + pz**2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.arcsinh(pz / pt)
-    eta = ak.where(pt > 0, eta, np.sign(pz) * 1e10) if isinstance(pt, ak.Array) else np.where(
-        pt > 0, eta, np.sign(pz) * 1e10)
+    eta = pseudorapidity(pt, pz)
     phi = np.arctan2(py, px)
     m2 = e**2 - p**2
     m = np.sqrt(np.maximum(m2, 0.0))
     return pt, eta, phi, m
+
+
+def pseudorapidity(pt, pz):
+    """eta from pT and pz (numpy or awkward), +-1e10 along the beam axis (as :func:`pt_eta_phi_m`)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.arcsinh(pz / pt)
+    where = ak.where if isinstance(pt, ak.Array) else np.where
+    return where(pt > 0, eta, np.sign(pz) * 1e10)
 
 
 def delta_phi(phi1, phi2):
