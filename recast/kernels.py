@@ -83,12 +83,11 @@ class BackgroundCompile:
     def wait(self) -> bool:
         """Wait until the child has ended; True if it did all it had to."""
         try:
-            code = self.proc.wait()
+            self.proc.wait()
         except BaseException:  # Ctrl-C while waiting: the child must not outlive the run
             self.stop()
             raise
-        self._close()
-        return code == 0
+        return self.poll()
 
     def poll(self) -> bool | None:
         """None while the child runs; once it has ended, whether it did all it had to."""
