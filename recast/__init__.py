@@ -42,7 +42,8 @@ Every part, by its role (the first lines of each module say more):
 ``cli``          the ``recast`` command: argument parsing, progress bars and messages only.
 ``output``,      where files go: output locations checked before any work, atomic writes, a
 ``atomic``       fallback file when a write fails; ``errors``: the one-line input errors.
-``kernels``      helpers for the numba kernels (borrowed array views).
+``kernels``      helpers for the numba kernels (borrowed array views, compiling in a child);
+``precompile``   the kernels a wheel build compiles into the package (the first run loads them).
 ``rng``          the seeded per-event random streams (b-tagging, efficiencies, fold rules).
 ``paths``        where the package's ``data`` live (``data/`` in the source tree): published numbers,
                  model cards, validation specifications, cross-section tables, the artifact registry.

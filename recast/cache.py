@@ -26,19 +26,77 @@ def cache_dir(*parts: str) -> Path:
 
 
 def use_numba_cache() -> None:
-    """Compiled numba kernels (``cache=True``) go to ``<cache>/numba`` unless ``NUMBA_CACHE_DIR``
-    names another place.
+    """Where numba finds and keeps the compiled kernels (``cache=True``): first the kernels a wheel
+    build compiled into the installed package (:class:`ShippedKernels`), then ``<cache>/numba``
+    unless ``NUMBA_CACHE_DIR`` names another place.
 
     numba's own default is a ``__pycache__`` beside each source file, or its user-wide directory
-    when the installation is read-only: here one place holds what a first run compiles (about
-    15 s on one core) for every later run, child processes (Dask workers) included, and
-    ``RECAST_CACHE_DIR`` moves it with the rest. Called when ``recast`` is imported, before any
-    kernel is defined; numba creates the directory (and falls back to its default if it cannot).
+    when the installation is read-only: here one place holds what a first run compiles for every
+    later run, child processes (Dask workers) included, and ``RECAST_CACHE_DIR`` moves it with the
+    rest. ``NUMBA_CACHE_LOCATOR_CLASSES``, if set, is left as it is (numba's own list of where to
+    look; without ``recast.cache.ShippedKernels`` in it the shipped kernels are not used). Called
+    when ``recast`` is imported, before any kernel is defined.
     """
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return
-    where = str(cache_root() / "numba")
-    os.environ["NUMBA_CACHE_DIR"] = where  # read by numba when it is imported, here and in children
-    config = sys.modules.get("numba.core.config")
-    if config is not None and not config.CACHE_DIR:  # numba was imported first: tell it directly
-        config.CACHE_DIR = where
+    if not os.environ.get("NUMBA_CACHE_DIR"):
+        where = str(cache_root() / "numba")
+        os.environ["NUMBA_CACHE_DIR"] = where  # read by numba when it is imported, here and in children
+        config = sys.modules.get("numba.core.config")
+        if config is not None and not config.CACHE_DIR:  # numba was imported first: tell it directly
+            config.CACHE_DIR = where
+    if not os.environ.get("NUMBA_CACHE_LOCATOR_CLASSES"):
+        os.environ["NUMBA_CACHE_LOCATOR_CLASSES"] = LOCATORS
+        config = sys.modules.get("numba.core.config")
+        if config is not None and hasattr(config, "CACHE_LOCATOR_CLASSES"):
+            config.CACHE_LOCATOR_CLASSES = LOCATORS
+
+
+SHIPPED_KERNELS = Path(__file__).parent / "_kernels"
+"""Where a wheel build puts the kernels it compiled (``python -m recast.precompile``); absent in a
+source tree."""
+
+# numba's own locators (numba.core.caching, 0.68), after the shipped kernels
+LOCATORS = ("recast.cache.ShippedKernels,UserProvidedCacheLocator,InTreeCacheLocator,UserWideCacheLocator,"
+            "IPythonCacheLocator,ZipCacheLocator")
+
+
+def _shipped_kernels_locator():
+    """:class:`ShippedKernels`, made when numba asks for it (importing numba's caching module
+    here would make ``import recast`` import numba)."""
+    from numba.core import caching
+
+    class ShippedKernels(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
+        """A numba cache locator for recast's own kernels: ``recast/_kernels/<subpackage>``
+        inside the installed package, which a wheel build filled (:mod:`recast.precompile`).
+
+        numba checks a cached kernel against a hash of its source file's contents, its own
+        version and the machine's CPU, so the files stay valid where the wheel installs them;
+        whatever does not match (another CPU, another numba) is compiled and saved here as numba
+        would in ``__pycache__``. Not used where the directory does not exist (a source tree) or
+        cannot be written (a read-only installation): the next locator (the user cache) is.
+        """
+
+        def __init__(self, py_func, py_file):
+            self._py_file = py_file
+            self._lineno = py_func.__code__.co_firstlineno
+            relative = Path(py_file).resolve().parent.relative_to(Path(__file__).resolve().parent)
+            self._cache_path = str(SHIPPED_KERNELS.joinpath(".".join(relative.parts) or "recast"))
+
+        def get_cache_path(self):
+            return self._cache_path
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            package = Path(__file__).resolve().parent
+            if not SHIPPED_KERNELS.is_dir() or package not in Path(py_file).resolve().parents:
+                return None
+            return super().from_function(py_func, py_file)
+
+    return ShippedKernels
+
+
+def __getattr__(name: str):
+    if name == "ShippedKernels":
+        cls = _shipped_kernels_locator()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

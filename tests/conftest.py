@@ -22,6 +22,17 @@ os.environ.setdefault("RECAST_OFFLINE", "1")
 os.environ.setdefault("RECAST_DATA_MIRROR", str(SHARED / "hepdata"))
 
 
+@pytest.fixture
+def empty_cache_env(tmp_path) -> dict[str, str]:
+    """The environment of a run that compiles every kernel afresh: an empty user cache
+    (``tmp_path/cache``), and not the kernels a wheel build ships in the package
+    (``recast.precompile``), which a run of an installed recast would load instead."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["RECAST_CACHE_DIR"] = str(tmp_path / "cache")
+    env["NUMBA_CACHE_LOCATOR_CLASSES"] = "UserProvidedCacheLocator"
+    return env
+
+
 @pytest.fixture(scope="session")
 def gtt_slha(tmp_path_factory) -> Path:
     """Gtt simplified model, m(gluino) = 2100 GeV, m(LSP) = 1 GeV."""

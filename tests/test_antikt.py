@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 
@@ -312,12 +311,12 @@ print(json.dumps({name: len(f.signatures) for name, f in vars(antikt).items()
 """
 
 
-def test_each_helper_compiles_once(tmp_path):
+def test_each_helper_compiles_once(tmp_path, empty_cache_env):
     """An argument given as a literal (the constant _NO_JET, a counter starting at 0) made numba
     compile the helper it is passed to once for the literal's type and again for int64: seconds
     of a first run. Compiled afresh (an empty cache), the kernel asks each helper for one
     signature."""
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    env = {**empty_cache_env, "NUMBA_CACHE_DIR": str(tmp_path)}
     run = subprocess.run([sys.executable, "-c", _SIGNATURES], env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     signatures = json.loads(run.stdout.strip().splitlines()[-1])
@@ -388,15 +387,10 @@ print("ok")
 """
 
 
-def test_first_run_stands_in_with_fastjet_until_the_child_has_compiled(tmp_path):
+def test_first_run_stands_in_with_fastjet_until_the_child_has_compiled(tmp_path, empty_cache_env):
     """A fresh cache (a first run after installing): the kernel compiles in a child, the run's
     first jets come from fastjet, the next ones from the kernel the child put in the cache."""
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "RECAST_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("NUMBA_CACHE_DIR", None)
+    env = empty_cache_env
     done = subprocess.run([sys.executable, "-c", FIRST_RUN], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr

@@ -187,14 +187,13 @@ print(json.dumps({"code": code, "children": started, "loaded": sum(stats.cache_h
 """
 
 
-def test_a_first_run_gives_what_a_warm_run_gives(gtt_sample, tmp_path):
+def test_a_first_run_gives_what_a_warm_run_gives(gtt_sample, tmp_path, empty_cache_env):
     """`recast run` with an empty user cache (as after installing: the HepMC reader compiles in a
     child process while the models load and the rest compiles on a made-up event, this process
     loads the reader from the cache) writes the result document a warm run writes, and leaves no
     process behind."""
     _, events, _ = gtt_sample
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
-    env["RECAST_CACHE_DIR"] = str(tmp_path / "cache")
+    env = empty_cache_env
     docs, reports = [], []
     for name in ("first", "warm"):
         out = tmp_path / f"{name}.json"

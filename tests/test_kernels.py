@@ -45,15 +45,13 @@ def _compiled_in(directory):
     return sorted(p.name.split("-")[0] for p in directory.rglob("*.nbi")) if directory.exists() else []
 
 
-def test_kernels_are_cached_in_the_user_cache(tmp_path):
+def test_kernels_are_cached_in_the_user_cache(tmp_path, empty_cache_env):
     """A first run's compiled kernels land in <RECAST_CACHE_DIR>/numba (child processes too),
     unless NUMBA_CACHE_DIR names another place."""
-    import os
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
-    env["RECAST_CACHE_DIR"] = str(tmp_path / "cache")
+    env = empty_cache_env
     subprocess.run([sys.executable, "-c", _COMPILE_ONE_KERNEL], env=env, check=True)
     assert _compiled_in(tmp_path / "cache" / "numba") == ["kinematics.nearest_within"]
 
