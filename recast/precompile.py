@@ -134,8 +134,8 @@ def build(signatures: Path = SIGNATURES) -> dict:
     shutil.rmtree(SHIPPED_KERNELS, ignore_errors=True)  # a reused build directory's old files
     SHIPPED_KERNELS.mkdir()
     os.environ["NUMBA_CACHE_LOCATOR_CLASSES"] = "recast.cache.ShippedKernels"  # only there
-    import llvmlite.binding
     import numba
+    from numba.core.registry import cpu_target
 
     start = time.perf_counter()
     compiled, failed = [], []
@@ -149,8 +149,8 @@ def build(signatures: Path = SIGNATURES) -> dict:
         else:
             compiled.append(label)
     manifest = {"numba": numba.__version__, "python": platform.python_version(),
-                "cpu": llvmlite.binding.get_host_cpu_name(), "seconds": round(time.perf_counter() - start, 1),
-                "compiled": compiled, "failed": failed}
+                "cpu": cpu_target.target_context.codegen().magic_tuple()[1],
+                "seconds": round(time.perf_counter() - start, 1), "compiled": compiled, "failed": failed}
     (SHIPPED_KERNELS / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
 
