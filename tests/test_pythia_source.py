@@ -25,6 +25,22 @@ def test_same_seed_same_events_whatever_the_chunking(gtt_sample, gtt_slha, asser
     assert_same_batches(batch, gtt_sample[0][:20])
 
 
+def test_a_chunk_made_in_parts_is_the_chunk_made_at_once(gtt_sample, gtt_slha, monkeypatch):
+    """Pythia makes a chunk in parts of GENERATION_BATCH events (memory): a 30-event chunk made
+    in parts of 8 (8, 8, 8, 6) holds exactly the fixture's first 30 events (made in chunks of 50
+    at once), field by field, as one packed array (list offsets, as a batch made at once)."""
+    from recast.events import pythia
+
+    monkeypatch.setattr(pythia, "GENERATION_BATCH", 8)
+    (chunk,) = list(PythiaSource(PythiaConfig(slha=gtt_slha, nevents=30, seed=11), chunk_size=30))
+    reference = gtt_sample[0][:30]
+    assert len(chunk) == 30
+    assert ak.to_list(chunk) == ak.to_list(reference)
+    assert ak.to_packed(chunk).layout.is_equal_to(chunk.layout)
+    assert chunk.layout.content("particles").offsets.data.tolist() == ak.to_numpy(
+        np.cumsum(np.concatenate([[0], ak.num(reference.particles)]))).tolist()
+
+
 def test_different_seed_different_events(gtt_sample, gtt_slha, event_rows):
     batch, _ = generate(gtt_slha, 20, seed=12, chunk_size=20)
     reference = gtt_sample[0][:20]
