@@ -206,6 +206,16 @@ def analyse(source: Iterable, runs: Sequence[AnalysisRun], *, seed: int,
             on_batch(len(batch))
 
 
+def warm_up(runs: Sequence[AnalysisRun]) -> None:
+    """Take a made-up event through ``runs``' objects, selections and models, into counts thrown
+    away: what a fresh process pays on its first batch (numba kernels loaded from the cache, the
+    models' first evaluation), paid before its first real one (a scan's workers)."""
+    from .events.hepmc import made_up_event
+    from .events.record import to_batch
+
+    _compile_on(to_batch(made_up_event()), runs, seed=1)
+
+
 def _compile_on(batch, runs: Sequence[AnalysisRun], seed: int) -> None:
     """Build the objects of ``batch`` and select them once, into counts thrown away, so that the
     kernels this takes compile (into the cache) while the HepMC reader's kernel compiles in a
@@ -365,6 +375,18 @@ def run_block(task: tuple[PointSpec, tuple[str, ...], GenerationBlock]) -> Block
     return count_block(spec, block, point_variants(spec, cards))
 
 
+def warm_block_worker(spec: PointSpec, cards: tuple[str, ...]) -> None:
+    """What a worker pays once before its first block of ``spec`` (:func:`run_block`): Pythia
+    imported, the analyses and models loaded, a made-up event through them (:func:`warm_up`)."""
+    from .parallel import limit_threads
+
+    limit_threads()
+    import pythia8mc  # noqa: F401
+
+    for runs in point_variants(spec, cards).values():
+        warm_up(runs)
+
+
 def generate_point(spec: PointSpec, variants: Mapping[str | None, Sequence[AnalysisRun]], *, cards: Sequence[str] = (),
                    on_events: Callable[[int], None] | None = None, workers: int | None = None,
                    scheduler: str | None = None, dump: engine.FeatureDump | None = None,
@@ -442,6 +464,7 @@ def _on_dask(spec: PointSpec, cards: tuple[str, ...], blocks: Sequence[Generatio
     following = 0
     tasks = {str(b.index): (spec, cards, b) for b in blocks}
     with parallel.cluster(workers, scheduler) as client:
+        parallel.warm_up(client, warm_block_worker, spec, cards)
         for name, outcome in parallel.as_finished(client, run_block, tasks, "recast-block"):
             pending[int(name)] = outcome
             if on_events is not None and isinstance(outcome, BlockOutcome):

@@ -218,3 +218,27 @@ def test_a_first_run_gives_what_a_warm_run_gives(gtt_sample, tmp_path, empty_cac
     assert all(_gone_within(pid, 30) for pid in first["children"] + warm["children"])
     assert docs[0]["events"]["n"] == 120
     assert docs[0] == docs[1]
+
+
+_WARM_UP = """
+import json
+from recast import pipeline
+from recast.models import forest
+from recast.objects import antikt, combinatorics, leptons
+kernels = {"jets": antikt._cluster_events, "BDTs": forest._tree_sums, "min-max mass": combinatorics.minmax_mass_kernel,
+           "dressing": leptons.dress}
+before = {name: len(k.overloads) for name, k in kernels.items()}
+pipeline.warm_up(pipeline.prepare(["ANA-SUSY-2018-22", "ANA-SUSY-2018-30", "ANA-SUSY-2019-04"]))
+print(json.dumps([before, {name: len(k.overloads) for name, k in kernels.items()}]))
+"""
+
+
+def test_the_warm_up_reaches_the_kernels_and_the_models(tmp_path):
+    """pipeline.warm_up (a scan's or a point's workers, before their first point or block) takes
+    the made-up event through objects, selections and the BDTs: a fresh process has their
+    kernels afterwards (it swallows errors, so nothing else would show that it did less)."""
+    done = subprocess.run([sys.executable, "-c", _WARM_UP], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    before, after = json.loads(done.stdout.strip().splitlines()[-1])
+    assert before == {"jets": 0, "BDTs": 0, "min-max mass": 0, "dressing": 0}
+    assert after == {"jets": 1, "BDTs": 1, "min-max mass": 1, "dressing": 1}

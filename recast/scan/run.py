@@ -48,13 +48,14 @@ from .settings import Settings, differences, settings_hash, sha256_text
 
 def warm_worker(analyses: list[str], options: dict[str, dict[str, Any]]) -> None:
     """What a worker pays once before its first point: the libraries imported, the analyses and
-    their models loaded (memoised per process)."""
+    their models loaded (memoised per process), a made-up event through them
+    (:func:`recast.pipeline.warm_up`: 0.1 s, against 1.4 s more for a first point without it)."""
     parallel.limit_threads()
     import pythia8mc  # noqa: F401
 
     from .. import pipeline, stats  # noqa: F401
 
-    pipeline.prepare(analyses, options)
+    pipeline.warm_up(pipeline.prepare(analyses, options))
 
 
 def run_block_task(task: dict[str, Any], block) -> Any:
