@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .errors import RecastError
@@ -112,6 +112,49 @@ def submit(client, fn: Callable[..., Any], name: str, *args: Any, key_prefix: st
     waited for by the scheduler and passed as their results."""
     return client.submit(fn, *args, key=f"{key_prefix}-{name}-{uuid.uuid4().hex[:8]}", pure=False,
                          priority=priority)
+
+
+def in_turn(client, names: Sequence[str], submit_point: Callable[[str], tuple[list[Any], Any]]) -> Iterator[tuple[str, Any]]:
+    """Submit the points ``names`` in their order, each when the cluster has a thread free for
+    it, and yield ``(name, result)`` as each point finishes (its exception instead when its
+    worker failed). ``submit_point(name)`` submits a point's tasks and returns its block futures
+    (none for a point of one block) and the future of its result; a point holds a thread per
+    block until its blocks finish, one otherwise.
+
+    Why not all at once: Dask gives each one-thread worker two of such tasks at a time, so a
+    worker done early waits while the other still has a point queued behind its current one;
+    points take unequal times (a light LSP: more events selected). Measured with 4 points on 2
+    workers (benchmarks/scan.py): see the closing note of issue 17."""
+    from distributed import as_completed
+
+    waiting = list(names)[::-1]
+    running = as_completed([], with_results=False, loop=client.loop)
+    held: dict[Any, tuple[str, bool, int]] = {}  # future -> (point, whether it is the point's result, threads it frees)
+    busy = 0
+
+    def admit() -> None:
+        nonlocal busy
+        threads = max(1, sum(client.nthreads().values()))
+        while waiting and busy < threads:
+            name = waiting.pop()
+            blocks, result = submit_point(name)
+            for block in blocks:
+                held[block] = (name, False, 1)
+                running.add(block)
+            held[result] = (name, True, 0 if blocks else 1)
+            running.add(result)
+            busy += max(len(blocks), 1)
+
+    admit()
+    for future in running:
+        name, is_result, frees = held.pop(future)
+        busy -= frees
+        admit()
+        if is_result:
+            try:
+                yield name, future.result()
+            except Exception as exc:
+                yield name, exc
 
 
 def finished(client, futures: Mapping[Any, str]):

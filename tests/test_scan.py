@@ -395,3 +395,26 @@ def test_skipped_regions_are_named_once_per_scan(gtt_sample, tmp_path, capsys, w
     assert len(notes) == 1, err
     assert notes[0].startswith(f"recast: note: {ANA}: 8 signal region(s) skipped (Gtt-2100-1, ")
     assert "downloads off (RECAST_OFFLINE=1)" in notes[0] and len(notes[0]) < 360
+
+
+def test_points_go_to_the_worker_that_is_free():
+    """parallel.in_turn gives a point to a worker when that worker is free: one long point and
+    three short ones on two workers (submitted at once, Dask queues the third behind the long
+    one on its worker): the long point's worker runs it alone, the other runs the three short
+    ones; points are submitted in their order."""
+    durations = {"long": 4.0, "a": 0.2, "b": 0.2, "c": 0.2}
+    submitted, futures, running_before = [], {}, []
+    with parallel.cluster(2) as client:
+        def submit_point(name):
+            submitted.append(name)
+            running_before.append(sum(not f.done() for f in futures.values()))
+            futures[name] = parallel.submit(client, time.sleep, name, durations[name], key_prefix="test-point")
+            return [], futures[name]
+
+        done = dict(parallel.in_turn(client, list(durations), submit_point))
+        ran_on = {name: tuple(workers) for name, workers in client.who_has(list(futures.values())).items()}
+        ran_on = {name: ran_on[f.key] for name, f in futures.items()}
+    assert submitted == list(durations)
+    assert running_before[:2] == [0, 1] and max(running_before) == 1  # a point waits for a free worker
+    assert done == dict.fromkeys(durations)  # time.sleep's results, one per point
+    assert ran_on["a"] == ran_on["b"] == ran_on["c"] != ran_on["long"]

@@ -293,13 +293,16 @@ def run_scan(grid: Grid, settings: Settings, out_dir: Path, *, workers: int | No
         tasks = {p.name: point_task(p, settings, shash, out_dir) for p, shash in todo}
         told: set[tuple[str, str]] = set()
         by_name = {p.name: p for p, _ in todo}
-        futures = {}
-        for i, (name, task) in enumerate(tasks.items()):  # first points first, each point's blocks before others
+        order = {name: i for i, name in enumerate(tasks)}
+
+        def submit_point(name: str) -> tuple[list, Any]:  # first points first, each point's blocks before others
+            task, i = tasks[name], order[name]
             blocks = point_blocks(task)
             blocks = [parallel.submit(client, run_block_task, f"{name}-{b.index}", task, b, key_prefix="recast-block",
                                       priority=-i) for b in blocks] if len(blocks) > 1 else []
-            futures[parallel.submit(client, run_task, name, task, *blocks, key_prefix="recast-point", priority=-i)] = name
-        for name, doc in parallel.finished(client, futures):
+            return blocks, parallel.submit(client, run_task, name, task, *blocks, key_prefix="recast-point", priority=-i)
+
+        for name, doc in parallel.in_turn(client, list(tasks), submit_point):
             point = by_name[name]
             if isinstance(doc, BaseException):  # the worker died (e.g. a crash in a C++ library) or was lost
                 exc, doc = doc, point_doc(tasks[point.name])

@@ -137,7 +137,7 @@ def run_points(spec: Spec, points: Sequence[Benchmark], *, workers: int | None =
                on_done: Callable[[dict[str, Any]], None] | None = None) -> dict[str, dict[str, Any]]:
     """Run ``points`` on Dask (:func:`run_one` each); outcome (result or error) by point name.
     ``on_done`` is called with each outcome as it arrives."""
-    from ..parallel import cluster, finished, submit
+    from ..parallel import cluster, in_turn, submit
 
     tasks = {p.name: {"analysis": spec.analysis.id, "point": p, "detectors": list(spec.detectors)} for p in points}
     out: dict[str, dict[str, Any]] = {}
@@ -146,13 +146,16 @@ def run_points(spec: Spec, points: Sequence[Benchmark], *, workers: int | None =
     with cluster(workers, scheduler) as client:
         # a point of several generation blocks: a task per block, and run_one merging them, so that the
         # blocks of a big point are shared by every worker
-        futures = {}
-        for i, (name, task) in enumerate(tasks.items()):
+        order = {name: i for i, name in enumerate(tasks)}
+
+        def submit_point(name: str) -> tuple[list, Any]:
+            task, i = tasks[name], order[name]
             blocks = point_blocks(task["point"])
             blocks = [submit(client, run_block, f"{name}-{b.index}", task, b, key_prefix="recast-validate-block",
                              priority=-i) for b in blocks] if len(blocks) > 1 else []
-            futures[submit(client, run_one, name, task, *blocks, key_prefix="recast-validate", priority=-i)] = name
-        for name, outcome in finished(client, futures):
+            return blocks, submit(client, run_one, name, task, *blocks, key_prefix="recast-validate", priority=-i)
+
+        for name, outcome in in_turn(client, list(tasks), submit_point):
             if isinstance(outcome, BaseException):
                 outcome = {"name": name, "result": None, "seconds": None,
                            "error": f"the worker running this point failed: {type(outcome).__name__}: {outcome}"}
