@@ -18,9 +18,14 @@ Why 1 -> 2 workers scaled 1.73x before (issue 17): every worker pays once for it
 models and the first call of each compiled kernel (several seconds), and with 4 points of 1000
 events that one-time cost was inside the "steady" time and does not shrink with more workers
 (Amdahl: (W + 4P) / (W + 2P) = 1.73 for W ~ 0.7 P). The scan now warms every worker up at once
-before the first point (``recast.scan.run.warm_worker``; its time is in the cluster start), and a
-point of several generation blocks (> 5000 events) is one task per block, so the last points no
-longer leave a worker idle. ``--points`` sets the grid size (4 or 8: m(gluino) x m(LSP) values).
+before the first point (``recast.scan.run.warm_worker``, a made-up event through the analyses
+included; its time is in the cluster start), and a point of several generation blocks (> 5000
+events) is one task per block, so the last points no longer leave a worker idle. Points go to
+a worker when it is free (``recast.parallel.in_turn``): submitted at once, Dask queued two on each
+one-thread worker, and the points take unequal times (gqq_1800_100 about 1 s more than the
+others). What is left: a point takes about 7 % longer while another worker runs beside it on
+this 2-core machine (two independent ``recast run`` processes: 2-4 %). ``--points`` sets the grid
+size (4 or 8: m(gluino) x m(LSP) values).
 
 ``--cluster-nodes K`` (default 3; 0: skip) also runs the grid on a multi-node cluster simulated on
 this machine: a ``dask scheduler`` and K ``dask worker`` processes (each a node: its own nanny,
