@@ -36,6 +36,12 @@ def use_numba_cache() -> None:
     rest. ``NUMBA_CACHE_LOCATOR_CLASSES``, if set, is left as it is (numba's own list of where to
     look; without ``recast.cache.ShippedKernels`` in it the shipped kernels are not used). Called
     when ``recast`` is imported, before any kernel is defined.
+
+    Both are environment variables because numba reads its configuration from the environment
+    again whenever a ``NUMBA_`` variable changes (a worker limiting its threads does); child
+    processes inherit them. A child that caches numba kernels where ``recast`` cannot be imported
+    (another environment) must unset ``NUMBA_CACHE_LOCATOR_CLASSES``: numba refuses a locator it
+    cannot import.
     """
     if not os.environ.get("NUMBA_CACHE_DIR"):
         where = str(cache_root() / "numba")
