@@ -418,3 +418,13 @@ def test_points_go_to_the_worker_that_is_free():
     assert running_before[:2] == [0, 1] and max(running_before) == 1  # a point waits for a free worker
     assert done == dict.fromkeys(durations)  # time.sleep's results, one per point
     assert ran_on["a"] == ran_on["b"] == ran_on["c"] != ran_on["long"]
+
+
+def test_local_workers_are_not_profiled():
+    """A local cluster's workers run without Dask's statistical profiler and with its system
+    monitor slowed down (parallel.UNWATCHED: nobody looks at them, and they cost CPU)."""
+    import dask
+
+    with parallel.cluster(1) as client:
+        watching = [client.run(dask.config.get, key) for key in parallel.UNWATCHED]
+    assert [list(w.values()) for w in watching] == [[False], ["5s"]]
