@@ -129,9 +129,9 @@ def in_turn(client, names: Sequence[str], submit_point: Callable[[str], tuple[li
     block until its blocks finish, one otherwise.
 
     Why not all at once: Dask gives each one-thread worker two of such tasks at a time, so a
-    worker done early waits while the other still has a point queued behind its current one;
-    points take unequal times (a light LSP: more events selected). Measured with 4 points on 2
-    workers (benchmarks/scan.py): see the closing note of issue 17."""
+    worker done early waits while the other still has a point queued behind its current one,
+    and points take unequal times (a light LSP: more events selected; in benchmarks/scan.py's
+    grid gqq_1800_100 takes about 1 s more than the other three)."""
     from distributed import as_completed
 
     waiting = list(names)[::-1]

@@ -209,7 +209,8 @@ def analyse(source: Iterable, runs: Sequence[AnalysisRun], *, seed: int,
 def warm_up(runs: Sequence[AnalysisRun]) -> None:
     """Take a made-up event through ``runs``' objects, selections and models, into counts thrown
     away: what a fresh process pays on its first batch (numba kernels loaded from the cache, the
-    models' first evaluation), paid before its first real one (a scan's workers)."""
+    models' first evaluation), paid before its first real one (the workers of a scan and of a
+    point's blocks)."""
     from .events.hepmc import made_up_event
     from .events.record import to_batch
 
