@@ -43,20 +43,25 @@ def use_numba_cache() -> None:
     (another environment) must unset ``NUMBA_CACHE_LOCATOR_CLASSES``: numba refuses a locator it
     cannot import.
     """
-    if not os.environ.get("NUMBA_CACHE_DIR"):
-        where = str(cache_root() / "numba")
-        os.environ["NUMBA_CACHE_DIR"] = where  # read by numba when it is imported, here and in children
-        config = sys.modules.get("numba.core.config")
-        if config is not None and not config.CACHE_DIR:  # numba was imported first: tell it directly
-            config.CACHE_DIR = where
-    if not os.environ.get("NUMBA_CACHE_LOCATOR_CLASSES"):
-        os.environ["NUMBA_CACHE_LOCATOR_CLASSES"] = LOCATORS
-        config = sys.modules.get("numba.core.config")
-        if config is not None and hasattr(config, "CACHE_LOCATOR_CLASSES"):
-            config.CACHE_LOCATOR_CLASSES = LOCATORS
+    _numba_setting("CACHE_DIR", str(cache_root() / "numba"))
+    _numba_setting("CACHE_LOCATOR_CLASSES", LOCATORS)
 
 
-SHIPPED_KERNELS = Path(__file__).parent / "_kernels"
+def _numba_setting(name: str, value: str) -> None:
+    """``NUMBA_<name> = value`` unless the environment sets it already: read by numba when it is
+    imported, here and in children, and told to numba's configuration directly if numba was
+    imported first (a numba without that setting ignores it)."""
+    if os.environ.get(f"NUMBA_{name}"):
+        return
+    os.environ[f"NUMBA_{name}"] = value
+    config = sys.modules.get("numba.core.config")
+    if config is not None and hasattr(config, name) and not getattr(config, name):
+        setattr(config, name, value)
+
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""The installed recast package (its source directory in a source tree)."""
+SHIPPED_KERNELS = PACKAGE_DIR / "_kernels"
 """Where a wheel build puts the kernels it compiled (``python -m recast.precompile``); absent in a
 source tree."""
 
@@ -84,7 +89,7 @@ def _shipped_kernels_locator():
         def __init__(self, py_func, py_file):
             self._py_file = py_file
             self._lineno = py_func.__code__.co_firstlineno
-            relative = Path(py_file).resolve().parent.relative_to(Path(__file__).resolve().parent)
+            relative = Path(py_file).resolve().parent.relative_to(PACKAGE_DIR)
             self._cache_path = str(SHIPPED_KERNELS.joinpath(".".join(relative.parts) or "recast"))
 
         def get_cache_path(self):
@@ -92,8 +97,7 @@ def _shipped_kernels_locator():
 
         @classmethod
         def from_function(cls, py_func, py_file):
-            package = Path(__file__).resolve().parent
-            if not SHIPPED_KERNELS.is_dir() or package not in Path(py_file).resolve().parents:
+            if not SHIPPED_KERNELS.is_dir() or PACKAGE_DIR not in Path(py_file).resolve().parents:
                 return None
             return super().from_function(py_func, py_file)
 

@@ -32,11 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from .cache import SHIPPED_KERNELS
+from .cache import PACKAGE_DIR, SHIPPED_KERNELS
 
-SIGNATURES = Path(__file__).parent / "kernel_signatures.json"
+SIGNATURES = PACKAGE_DIR / "kernel_signatures.json"
 MANIFEST = "MANIFEST.json"  # in SHIPPED_KERNELS: what the build compiled, for which numba and CPU
-_PACKAGE = Path(__file__).resolve().parent
 
 
 def workloads(workdir: Path) -> list[list[str]]:
@@ -92,8 +91,8 @@ def compiled_signatures(numba_cache: Path) -> list[dict]:
     from numba.core.caching import UserProvidedCacheLocator
 
     subdirs = {}  # numba's subdirectory name of each package directory -> its dotted module prefix
-    for init in _PACKAGE.rglob("__init__.py"):
-        prefix = ".".join(("recast", *init.parent.relative_to(_PACKAGE).parts))
+    for init in PACKAGE_DIR.rglob("__init__.py"):
+        prefix = ".".join(("recast", *init.parent.relative_to(PACKAGE_DIR).parts))
         subdirs[UserProvidedCacheLocator.get_suitable_cache_subpath(str(init))] = prefix
     entries = []
     for index in sorted(numba_cache.glob("*/*.nbi")):
