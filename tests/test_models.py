@@ -106,6 +106,77 @@ def test_card_that_does_not_fit_the_graph_is_refused(tmp_path):
         runtime.load(_write_card(tmp_path, doc))
 
 
+def test_a_kept_forest_scores_as_the_graph_does_and_reads_no_graph(tmp_path, monkeypatch):
+    """The forest kernel's arrays kept beside a converted BDT are read back without its graph, and
+    score the same as the arrays read from the graph, bit for bit, on inputs around every cut."""
+    from recast.models import tmva
+
+    monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(runtime, "_LOADED", {})
+    card = card_mod.card(ANA, "BDT-GGo3")
+    from_graph = runtime.load(card)
+    kept = sorted((tmp_path / "cache" / "tmva-forest").glob("*.npz"))
+    assert len(kept) == 2  # one per fold
+    monkeypatch.setattr(runtime, "_LOADED", {})
+
+    def no_graph(path):
+        raise AssertionError(f"read the graph {path}")
+
+    monkeypatch.setattr(runtime, "read_onnx", no_graph)
+    again = runtime.load(card)
+    rng = np.random.default_rng(3)
+    for fold in ("even", "odd"):
+        a, b = from_graph.sessions[fold].arrays, again.sessions[fold].arrays
+        cuts = a.threshold[a.feature == 0]
+        assert len(cuts) > 100
+        x = rng.normal(1.0, 0.5, (4000, len(card.inputs))).astype(np.float32) * np.abs(cuts[:4000, None]).mean()
+        x[:len(cuts[:4000]), 0] = cuts[:4000]  # exactly on a cut: the >= side
+        assert np.array_equal(from_graph.run_fold(fold, x), again.run_fold(fold, x))
+        assert all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("feature", "threshold", "kill",
+                                                                          "node_offsets", "leaf_value", "leaf_offsets"))
+    # a kept forest is still checked against the card's signature
+    doc = _card_doc("BDT-GGo3")
+    doc["id"] = "BDT-GGo3-renamed-input"
+    doc["signature"]["input"] = "input_1"
+    with pytest.raises(ModelError, match=r"model inputs \['features'\] do not match the card's \['input_1'\]"):
+        runtime.load(_write_card(tmp_path, doc))
+
+
+def test_an_unreadable_or_outdated_kept_forest_is_made_again(tmp_path, monkeypatch):
+    from recast.models import tmva
+
+    monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(runtime, "_LOADED", {})
+    card = card_mod.card(ANA, "BDT-GGd1")
+    runtime.load(card)
+    kept = sorted((tmp_path / "cache" / "tmva-forest").glob("*.npz"))
+    good = kept[0].read_bytes()
+    kept[0].write_bytes(good[: len(good) // 2])  # truncated
+    sources = {fold: runtime._artifact_path(card, a) for fold, a in card.files.items()}
+    assert sum(tmva.kept_forest(s) is None for s in sources.values()) == 1
+    monkeypatch.setattr(runtime, "_LOADED", {})
+    model = runtime.load(card)  # converted again, golden outputs reproduced
+    assert kept[0].read_bytes() == good
+    assert all(tmva.kept_forest(s) is not None for s in sources.values())
+    monkeypatch.setattr(tmva, "FOREST_FORMAT", "another")
+    assert all(tmva.kept_forest(s) is None for s in sources.values())
+    assert set(model.sessions) == {"even", "odd"}
+
+
+def test_a_run_on_kept_forests_does_not_import_onnx(tmp_path):
+    """onnx takes half a second to import; a process that only evaluates converted BDTs whose
+    forests are kept never imports it."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RECAST_CACHE_DIR": str(tmp_path / "cache")}
+    code = ("import sys; from recast.models import card, runtime; "
+            f"[runtime.load(c) for c in card.cards({ANA!r}).values()]; print('onnx' in sys.modules)")
+    first = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert (first.stdout.strip(), second.stdout.strip()) == ("True", "False")
+
+
 @pytest.mark.parametrize("mutate, message", [
     (lambda d: d.pop("conventions"), "lacks 'conventions'"),
     (lambda d: d["conventions"].pop("phi_range"), "must state 'phi_range'"),

@@ -30,6 +30,7 @@ the two paths differ in the last bits, this one being the correctly rounded TMVA
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from dataclasses import dataclass
@@ -143,6 +144,48 @@ class ForestSession:
         if x.ndim != 2 or x.shape[1] != self.n_variables:
             raise ValueError(f"input of shape {x.shape}, expected [N, {self.n_variables}]")
         return [self.scores(x)[:, None]]
+
+
+    def to_bytes(self, meta: dict) -> bytes:
+        """The session as an ``.npz`` file's bytes: the arrays, and ``meta`` (JSON-able) with what
+        the constructor takes besides them (:meth:`from_bytes` reads both back)."""
+        import io
+        import json
+
+        head = {**meta, "grad": self.grad, "boost_weight_sum": repr(self.boost_weight_sum),
+                "input_name": self.input_name, "output_name": self.output_name, "n_variables": self.n_variables}
+        buffer = io.BytesIO()
+        np.savez(buffer, meta=np.array(json.dumps(head)),
+                 **{f.name: getattr(self.arrays, f.name) for f in dataclasses.fields(ForestArrays)})
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> tuple[ForestSession, dict]:
+        """A session and the ``meta`` given to :meth:`to_bytes` (with the session's own entries).
+        Raises (``ValueError``, ``zipfile.BadZipFile``, ``KeyError``...) on anything :meth:`to_bytes`
+        did not write; arrays that do not fit together (which the kernel would index out of bounds)
+        are refused."""
+        import io
+        import json
+
+        with np.load(io.BytesIO(data), allow_pickle=False) as f:
+            head = json.loads(str(f["meta"]))
+            arrays = ForestArrays(**{field.name: f[field.name] for field in dataclasses.fields(ForestArrays)})
+        dtypes = {"feature": np.int32, "threshold": np.float32, "kill": np.uint64, "node_offsets": np.int64,
+                  "leaf_value": np.float64, "leaf_offsets": np.int64}
+        if any(getattr(arrays, k).dtype != t or getattr(arrays, k).ndim != 1 for k, t in dtypes.items()):
+            raise ValueError("forest arrays of the wrong type")
+        n_variables = int(head["n_variables"])
+        nodes, leaves = arrays.node_offsets, arrays.leaf_offsets
+        if not (len(nodes) == len(leaves) >= 1 and nodes[0] == leaves[0] == 0 and nodes[-1] == len(arrays.feature)
+                and leaves[-1] == len(arrays.leaf_value) and len(arrays.kill) == len(arrays.feature)
+                and len(arrays.threshold) == len(arrays.feature) and np.all(np.diff(nodes) >= 0)
+                and np.all(np.diff(leaves) >= 1) and np.all(np.diff(leaves) <= MAX_LEAVES)
+                and np.all((arrays.feature >= 0) & (arrays.feature < n_variables))):
+            raise ValueError("forest arrays that do not fit together")  # the kernel indexes without checks
+        session = cls(arrays, bool(head["grad"]), float(head["boost_weight_sum"]), str(head["input_name"]),
+                      str(head["output_name"]), n_variables)
+        return session, head
 
 
 # -- reading the converted graph -----------------------------------------------------------------

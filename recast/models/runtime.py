@@ -15,10 +15,13 @@ import copy
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-import onnxruntime as ort
+
+if TYPE_CHECKING:  # onnx takes half a second to import: only the paths that read a graph do
+    import onnx
+    import onnxruntime as ort
 
 from ..errors import ModelError, read_text
 from .. import rng
@@ -44,38 +47,72 @@ def make_batchable(model: onnx.ModelProto) -> onnx.ModelProto:
     return out
 
 
+_ONNX_FLOAT = 1  # onnx.TensorProto.FLOAT
+
+
+@dataclass(frozen=True)
+class GraphSignature:
+    """What :func:`_check_signature` compares with a card: the graph's inputs that are not
+    initializers, the first one's element type (ONNX's enum) and dimensions, and each output's
+    dimensions (an ``int`` when fixed, else the symbolic name). Kept beside a cached forest
+    (:func:`recast.models.tmva.kept_forest`), so that a cached BDT is checked without reading its
+    graph."""
+
+    inputs: tuple[str, ...]
+    input_type: int
+    input_dims: tuple[int | str, ...]
+    outputs: dict[str, tuple[int | str, ...]]
+
+    @classmethod
+    def of(cls, model: onnx.ModelProto) -> GraphSignature:
+        graph = model.graph
+        inits = {i.name for i in graph.initializer}
+        real = [i for i in graph.input if i.name not in inits]
+
+        def dims(value_info) -> tuple[int | str, ...]:
+            return tuple(d.dim_value if d.HasField("dim_value") else d.dim_param
+                         for d in value_info.type.tensor_type.shape.dim)
+
+        return cls(tuple(i.name for i in real), real[0].type.tensor_type.elem_type if real else 0,
+                   dims(real[0]) if real else (), {o.name: dims(o) for o in graph.output})
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GraphSignature:
+        return cls(tuple(d["inputs"]), int(d["input_type"]), tuple(d["input_dims"]),
+                   {k: tuple(v) for k, v in d["outputs"].items()})
+
+    @property
+    def batch_is_fixed(self) -> bool:
+        return len(self.input_dims) > 0 and self.input_dims[0] == 1
+
+
 def _batch_is_fixed(model: onnx.ModelProto) -> bool:
-    dims = model.graph.input[0].type.tensor_type.shape.dim
-    return len(dims) > 0 and dims[0].HasField("dim_value") and dims[0].dim_value == 1
+    return GraphSignature.of(model).batch_is_fixed
 
 
-def _check_signature(model: onnx.ModelProto, card: ModelCard, where: str) -> None:
-    graph = model.graph
-    inits = {i.name for i in graph.initializer}
-    real_inputs = [i for i in graph.input if i.name not in inits]
-    if [i.name for i in real_inputs] != [card.input_tensor]:
-        raise ModelError(f"{where}: model inputs {[i.name for i in real_inputs]} do not match the card's "
+def _check_signature(sig: GraphSignature, card: ModelCard, where: str) -> None:
+    if list(sig.inputs) != [card.input_tensor]:
+        raise ModelError(f"{where}: model inputs {list(sig.inputs)} do not match the card's "
                          f"['{card.input_tensor}']")
-    t = real_inputs[0].type.tensor_type
-    if t.elem_type != onnx.TensorProto.FLOAT:
+    if sig.input_type != _ONNX_FLOAT:
         raise ModelError(f"{where}: input {card.input_tensor} is not float32")
-    dims = t.shape.dim
-    if len(dims) != 2 or (dims[1].HasField("dim_value") and dims[1].dim_value != len(card.inputs)):
-        shape = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims]
-        raise ModelError(f"{where}: input shape {shape} does not fit the card's {len(card.inputs)} inputs")
-    if _batch_is_fixed(model) != card.fixed_batch:
+    dims = sig.input_dims
+    if len(dims) != 2 or (isinstance(dims[1], int) and dims[1] != len(card.inputs)):
+        raise ModelError(f"{where}: input shape {list(dims)} does not fit the card's {len(card.inputs)} inputs")
+    if sig.batch_is_fixed != card.fixed_batch:
         raise ModelError(f"{where}: the card says batch {'fixed-1' if card.fixed_batch else 'dynamic'}, "
-                         f"the graph {'fixes it to 1' if _batch_is_fixed(model) else 'does not'}")
-    outs = [o.name for o in graph.output]
-    if card.output_tensor not in outs:
-        raise ModelError(f"{where}: no output {card.output_tensor!r} (outputs: {outs})")
-    odims = next(o for o in graph.output if o.name == card.output_tensor).type.tensor_type.shape.dim
-    if len(odims) == 2 and odims[1].HasField("dim_value") and odims[1].dim_value != card.n_outputs:
-        raise ModelError(f"{where}: output {card.output_tensor} has {odims[1].dim_value} columns, the card "
+                         f"the graph {'fixes it to 1' if sig.batch_is_fixed else 'does not'}")
+    if card.output_tensor not in sig.outputs:
+        raise ModelError(f"{where}: no output {card.output_tensor!r} (outputs: {list(sig.outputs)})")
+    odims = sig.outputs[card.output_tensor]
+    if len(odims) == 2 and isinstance(odims[1], int) and odims[1] != card.n_outputs:
+        raise ModelError(f"{where}: output {card.output_tensor} has {odims[1]} columns, the card "
                          f"says {card.n_outputs}")
 
 
 def _session(model: onnx.ModelProto, where: str, threads: int) -> ort.InferenceSession:
+    import onnxruntime as ort
+
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -87,6 +124,8 @@ def _session(model: onnx.ModelProto, where: str, threads: int) -> ort.InferenceS
 
 
 def read_onnx(path: Path) -> onnx.ModelProto:
+    import onnx
+
     try:
         model = onnx.load(str(path))
         onnx.checker.check_model(model)
@@ -176,14 +215,39 @@ def _artifact_path(card: ModelCard, artifact_id: str) -> Path:
     return artifacts.fetch(artifacts.get(card.analysis, artifact_id))
 
 
-def _onnx_for(card: ModelCard, artifact_id: str) -> tuple[onnx.ModelProto, Path]:
-    """The ONNX graph of one artifact, and the artifact's own path (named in error messages)."""
+def _open(card: ModelCard, artifact_id: str, threads: int, forest_kernel: bool) -> tuple[ForestSession | ort.InferenceSession, Path]:
+    """One artifact's session, checked against the card's signature, and the artifact's own path
+    (named in error messages). A TMVA BDT runs through the forest kernel when ``forest_kernel``;
+    its arrays are kept in the cache beside the converted graph, and read back from there without
+    reading the graph (:func:`recast.models.tmva.kept_forest`)."""
     source = _artifact_path(card, artifact_id)
+    where = f"{source} (model card {card.id})"
+    use_forest = forest_kernel and card.format == "tmva-xml"
+    if use_forest:
+        from .tmva import kept_forest
+
+        kept = kept_forest(source)
+        if kept is not None:
+            forest, signature = kept
+            _check_signature(GraphSignature.from_dict(signature), card, where)
+            return forest, source
     if card.format == "tmva-xml":
         from .tmva import convert
 
-        return read_onnx(convert(source)), source
-    return read_onnx(source), source
+        model = read_onnx(convert(source))
+    else:
+        model = read_onnx(source)
+    signature = GraphSignature.of(model)
+    _check_signature(signature, card, where)
+    if card.fixed_batch:
+        model = make_batchable(model)
+    forest = forest_session(model) if use_forest else None
+    if forest is None:
+        return _session(model, where, threads), source
+    from .tmva import keep_forest
+
+    keep_forest(source, forest, dataclasses.asdict(signature))
+    return forest, source
 
 
 def check_golden(model: LoadedModel) -> None:
@@ -251,14 +315,7 @@ def load(card: ModelCard, threads: int = 1, forest_kernel: bool = True) -> Loade
     sessions, paths = {}, {}
     card = with_normalisation(card)
     for fold, artifact_id in card.files.items():
-        model, path = _onnx_for(card, artifact_id)
-        where = f"{path} (model card {card.id})"
-        _check_signature(model, card, where)
-        if card.fixed_batch:
-            model = make_batchable(model)
-        forest = forest_session(model) if forest_kernel and card.format == "tmva-xml" else None
-        sessions[fold] = forest or _session(model, where, threads)
-        paths[fold] = path
+        sessions[fold], paths[fold] = _open(card, artifact_id, threads, forest_kernel)
     loaded = LoadedModel(card, sessions, paths)
     check_golden(loaded)
     _LOADED[key] = loaded
