@@ -9,7 +9,8 @@ The engine is a straight pipeline; data flow forward only::
 Every part, by its role (the first lines of each module say more):
 
 ``events``       event sources: Pythia 8 in-process (SLHA or LHE input), HepMC3/HepMC2 files read
-                 by numba kernels; all give the same columnar event batches (``events.record``).
+                 by numba kernels; all give the same columnar event batches (``events.record``),
+                 the next one read ahead on a spare core (``events.ahead``).
 ``objects``      truth-level physics objects from a batch (jets, b-tags, leptons, taus, MET) and the
                  helpers analyses compute with (kinematics, overlap removal, event shapes).
 ``detector``     the detector stage between truth objects and the analyses: smearing, acceptance,

@@ -337,7 +337,8 @@ def run(analysis: Analysis, batches: Iterable[ak.Array], options: Mapping[str, A
         dump: FeatureDump | None = None, on_batch: Callable[[int], None] | None = None) -> Counts:
     """Run ``analysis`` over ``batches``. Models are loaded here unless given; pass ``counts``
     (built with :meth:`Counts.for_analysis`) to keep what was accumulated if the source fails
-    part-way.
+    part-way. The next batch is read ahead on a thread where a spare core allows
+    (:mod:`recast.events.ahead`).
 
     A toy analysis over two events of one neutrino each (the truth MET is its pT):
 
@@ -357,6 +358,8 @@ def run(analysis: Analysis, batches: Iterable[ak.Array], options: Mapping[str, A
     >>> [(step.step, step.n) for step in counts.cutflows["SR"]]
     [('all events', 2), ('MET > 200', 1)]
     """
+    from .events.ahead import read_ahead
+
     options = analysis.resolve_options(options)
     if models is None:
         models, prepared = prepare(analysis, options)
@@ -364,7 +367,7 @@ def run(analysis: Analysis, batches: Iterable[ak.Array], options: Mapping[str, A
     elif counts is None:
         counts = Counts.for_analysis(analysis, options, skipped_regions(analysis, options, models))
     config = detector.object_config(analysis, options)
-    for batch in batches:
+    for batch in read_ahead(batches):
         process_batch(analysis, batch, options, seed, counts, config, models, dump)
         if on_batch is not None:
             on_batch(len(batch))

@@ -21,8 +21,10 @@ from typing import Any
 from .errors import RecastError
 
 # Each worker runs one point at a time, single-threaded: set before the worker imports anything.
+# (RECAST_READ_AHEAD: no chunk is read ahead on a thread of its own, recast.events.ahead)
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "NUMBA_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
+              "NUMBA_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1",
+              "RECAST_READ_AHEAD": "0"}
 
 
 UNWATCHED = {"distributed.worker.profile.enabled": False, "distributed.admin.system-monitor.interval": "5s"}

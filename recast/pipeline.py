@@ -187,7 +187,9 @@ def analyse(source: Iterable, runs: Sequence[AnalysisRun], *, seed: int,
     (beams, sqrt(s)) is checked against every analysis on the first chunk
     (:func:`recast.events.sanity.checked_batches`; ``allow_beam_mismatch`` turns a refusal into a
     warning). If the source fails part-way, the counts keep every chunk read before the failure
-    and the error propagates."""
+    and the error propagates. The next chunk is read ahead on a thread where a spare core allows
+    (:mod:`recast.events.ahead`)."""
+    from .events.ahead import read_ahead
     from .events.sanity import checked_batches
 
     if dump is not None and len(runs) != 1:
@@ -195,7 +197,7 @@ def analyse(source: Iterable, runs: Sequence[AnalysisRun], *, seed: int,
     needs = [(run.analysis.id, run.analysis.sqrt_s_tev * 1000.0) for run in runs]
     if isinstance(source, HepMCSource):  # while a first run's HepMC reader compiles, the rest compiles too
         source.on_wait = lambda batch: _compile_on(batch, runs, seed)
-    for batch in checked_batches(source, needs, allow_mismatch=allow_beam_mismatch):
+    for batch in read_ahead(checked_batches(source, needs, allow_mismatch=allow_beam_mismatch)):
         objects_by_config: dict = {}
         for run in runs:
             if run.object_config not in objects_by_config:

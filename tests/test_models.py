@@ -109,7 +109,6 @@ def test_card_that_does_not_fit_the_graph_is_refused(tmp_path):
 def test_a_kept_forest_scores_as_the_graph_does_and_reads_no_graph(tmp_path, monkeypatch):
     """The forest kernel's arrays kept beside a converted BDT are read back without its graph, and
     score the same as the arrays read from the graph, bit for bit, on inputs around every cut."""
-    from recast.models import tmva
 
     monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(runtime, "_LOADED", {})
@@ -143,7 +142,7 @@ def test_a_kept_forest_scores_as_the_graph_does_and_reads_no_graph(tmp_path, mon
 
 
 def test_an_unreadable_or_outdated_kept_forest_is_made_again(tmp_path, monkeypatch):
-    from recast.models import tmva
+    from recast.models import forest
 
     monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(runtime, "_LOADED", {})
@@ -153,13 +152,13 @@ def test_an_unreadable_or_outdated_kept_forest_is_made_again(tmp_path, monkeypat
     good = kept[0].read_bytes()
     kept[0].write_bytes(good[: len(good) // 2])  # truncated
     sources = {fold: runtime._artifact_path(card, a) for fold, a in card.files.items()}
-    assert sum(tmva.kept_forest(s) is None for s in sources.values()) == 1
+    assert sum(forest.kept(s) is None for s in sources.values()) == 1
     monkeypatch.setattr(runtime, "_LOADED", {})
     model = runtime.load(card)  # converted again, golden outputs reproduced
     assert kept[0].read_bytes() == good
-    assert all(tmva.kept_forest(s) is not None for s in sources.values())
-    monkeypatch.setattr(tmva, "FOREST_FORMAT", "another")
-    assert all(tmva.kept_forest(s) is None for s in sources.values())
+    assert all(forest.kept(s) is not None for s in sources.values())
+    monkeypatch.setattr(forest, "FOREST_FORMAT", "another")
+    assert all(forest.kept(s) is None for s in sources.values())
     assert set(model.sessions) == {"even", "odd"}
 
 

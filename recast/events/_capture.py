@@ -8,7 +8,12 @@ import ctypes
 import os
 import sys
 import tempfile
+import threading
 from functools import lru_cache
+
+_ONE_AT_A_TIME = threading.RLock()
+"""Descriptor 1 is the process's: two threads redirecting it at once (a chunk read ahead while
+the main thread captures a banner) would each restore the other's redirection."""
 
 
 @lru_cache(maxsize=None)
@@ -30,12 +35,13 @@ def captured_stdout():
     """Redirect file descriptor 1 to a temporary file for the duration of the block.
 
     Yields a list that receives the captured text when the block ends, so callers can mine
-    error lines out of a library's log without showing it to the user.
+    error lines out of a library's log without showing it to the user. One thread at a time
+    redirects (another one's block waits for the first to end).
     """
     out: list[str] = []
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
+    with _ONE_AT_A_TIME, tempfile.TemporaryFile(mode="w+b") as tmp:
+        sys.stdout.flush()
+        saved = os.dup(1)
         os.dup2(tmp.fileno(), 1)
         try:
             yield out

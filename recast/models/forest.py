@@ -34,9 +34,13 @@ import dataclasses
 import math
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numba
 import numpy as np
+
+from ..atomic import write_bytes
+from ..cache import cache_dir
 
 #: Leaves per tree the kernel handles (a bit per leaf in one uint64); deeper trees stay with
 #: onnxruntime. TMVA's default MaxDepth of 3 gives at most 8.
@@ -291,3 +295,48 @@ def session(model) -> ForestSession | None:
         return None
     return ForestSession(arrays, grad, float(meta.get("boost_weight_sum", "nan")), INPUT_NAME, OUTPUT_NAME,
                          int(meta["n_variables"]))
+
+
+# -- kept in the cache ----------------------------------------------------------------------------
+
+FOREST_FORMAT = "1"
+"""Bumped whenever :meth:`recast.models.forest.ForestSession.to_bytes` changes what it writes."""
+
+
+def _kept_path(sha: str) -> Path:
+    return cache_dir("tmva-forest") / f"{sha}.npz"
+
+
+def kept(xml_path) -> tuple[ForestSession, dict] | None:
+    """The forest kernel's session for a TMVA XML file and the signature of its converted graph (a
+    dict of :class:`recast.models.runtime.GraphSignature`'s fields), as :func:`keep` kept
+    them in ``<cache>/tmva-forest/<sha256 of the XML>.npz``; ``None`` when nothing valid is kept
+    (another converter version or file format, an unreadable file). Neither onnx nor the graph
+    is read: a run that only evaluates BDTs skips onnx's import (0.5 s) and reading 16 graphs
+    back into arrays (another 0.5 s). The card's golden outputs are still reproduced on the
+    result (:func:`recast.models.runtime.check_golden`)."""
+    from . import tmva
+
+    sha = tmva.source_sha256(Path(xml_path))
+    try:
+        session, meta = ForestSession.from_bytes(_kept_path(sha).read_bytes())
+    except Exception:  # none kept, or unreadable (a truncated zip, bad JSON, arrays that do not fit): convert again
+        return None
+    if (meta.get("source_sha256") != sha or meta.get("converter_version") != tmva.CONVERTER_VERSION
+            or meta.get("forest_format") != FOREST_FORMAT or not isinstance(meta.get("signature"), dict)):
+        return None
+    return session, meta["signature"]
+
+
+def keep(xml_path, session: ForestSession, signature: dict) -> None:
+    """Keep the session made from the converted graph of ``xml_path`` for :func:`kept`. A
+    cache that cannot be written only means converting again next time."""
+    from . import tmva
+
+    sha = tmva.source_sha256(Path(xml_path))
+    meta = {"source_sha256": sha, "converter_version": tmva.CONVERTER_VERSION, "forest_format": FOREST_FORMAT,
+            "signature": signature}
+    try:
+        write_bytes(_kept_path(sha), session.to_bytes(meta))
+    except OSError:
+        pass

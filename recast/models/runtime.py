@@ -27,6 +27,8 @@ from ..errors import ModelError, read_text
 from .. import rng
 from .card import FOLD_RULES, ModelCard
 from .forest import ForestSession
+from .forest import keep as forest_keep
+from .forest import kept as forest_kept
 from .forest import session as forest_session
 
 
@@ -55,7 +57,7 @@ class GraphSignature:
     """What :func:`_check_signature` compares with a card: the graph's inputs that are not
     initializers, the first one's element type (ONNX's enum) and dimensions, and each output's
     dimensions (an ``int`` when fixed, else the symbolic name). Kept beside a cached forest
-    (:func:`recast.models.tmva.kept_forest`), so that a cached BDT is checked without reading its
+    (:func:`recast.models.forest.kept`), so that a cached BDT is checked without reading its
     graph."""
 
     inputs: tuple[str, ...]
@@ -219,14 +221,12 @@ def _open(card: ModelCard, artifact_id: str, threads: int, forest_kernel: bool) 
     """One artifact's session, checked against the card's signature, and the artifact's own path
     (named in error messages). A TMVA BDT runs through the forest kernel when ``forest_kernel``;
     its arrays are kept in the cache beside the converted graph, and read back from there without
-    reading the graph (:func:`recast.models.tmva.kept_forest`)."""
+    reading the graph (:func:`recast.models.forest.kept`)."""
     source = _artifact_path(card, artifact_id)
     where = f"{source} (model card {card.id})"
     use_forest = forest_kernel and card.format == "tmva-xml"
     if use_forest:
-        from .tmva import kept_forest
-
-        kept = kept_forest(source)
+        kept = forest_kept(source)
         if kept is not None:
             forest, signature = kept
             _check_signature(GraphSignature.from_dict(signature), card, where)
@@ -244,9 +244,7 @@ def _open(card: ModelCard, artifact_id: str, threads: int, forest_kernel: bool) 
     forest = forest_session(model) if use_forest else None
     if forest is None:
         return _session(model, where, threads), source
-    from .tmva import keep_forest
-
-    keep_forest(source, forest, dataclasses.asdict(signature))
+    forest_keep(source, forest, dataclasses.asdict(signature))
     return forest, source
 
 

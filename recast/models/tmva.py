@@ -31,7 +31,6 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,9 +38,6 @@ from ..atomic import write_bytes
 from ..cache import cache_dir
 from ..errors import ModelError, RecastError
 from .tmva_xml import TMVAForest, read_weight_file, read_xml  # noqa: F401 (the reader, also used as tmva.read_xml)
-
-if TYPE_CHECKING:
-    from .forest import ForestSession
 
 #: Bumped whenever the produced ONNX graph changes: cached conversions of another version are
 #: redone.
@@ -148,7 +144,8 @@ def model_info(path) -> dict[str, str]:
 # -- conversion with a cache --------------------------------------------------------------------
 
 
-def _sha256_file(path: Path) -> str:
+def source_sha256(path: Path) -> str:
+    """The sha256 of a weight file (the key of its conversions in the cache)."""
     return hashlib.sha256(read_weight_file(path)).hexdigest()
 
 
@@ -162,48 +159,6 @@ def _cached_is_valid(path: Path, sha: str) -> bool:
     return info.get("source_sha256") == sha and info.get("converter_version") == CONVERTER_VERSION
 
 
-FOREST_FORMAT = "1"
-"""Bumped whenever :meth:`recast.models.forest.ForestSession.to_bytes` changes what it writes."""
-
-
-def _kept_forest_path(sha: str) -> Path:
-    return cache_dir("tmva-forest") / f"{sha}.npz"
-
-
-def kept_forest(xml_path) -> tuple[ForestSession, dict] | None:
-    """The forest kernel's session for a TMVA XML file and the signature of its converted graph (a
-    dict of :class:`recast.models.runtime.GraphSignature`'s fields), as :func:`keep_forest` kept
-    them in ``<cache>/tmva-forest/<sha256 of the XML>.npz``; ``None`` when nothing valid is kept
-    (another converter version or file format, an unreadable file). Neither onnx nor the graph
-    is read: a run that only evaluates BDTs skips onnx's import (0.5 s) and reading 16 graphs
-    back into arrays (another 0.5 s). The card's golden outputs are still reproduced on the
-    result (:func:`recast.models.runtime.check_golden`)."""
-    from .forest import ForestSession
-
-    sha = _sha256_file(Path(xml_path))
-    path = _kept_forest_path(sha)
-    try:
-        session, meta = ForestSession.from_bytes(path.read_bytes())
-    except Exception:  # none kept, or unreadable (a truncated zip, bad JSON, arrays that do not fit): convert again
-        return None
-    if (meta.get("source_sha256") != sha or meta.get("converter_version") != CONVERTER_VERSION
-            or meta.get("forest_format") != FOREST_FORMAT or not isinstance(meta.get("signature"), dict)):
-        return None
-    return session, meta["signature"]
-
-
-def keep_forest(xml_path, session: ForestSession, signature: dict) -> None:
-    """Keep the session made from the converted graph of ``xml_path`` for :func:`kept_forest`. A
-    cache that cannot be written only means converting again next time."""
-    sha = _sha256_file(Path(xml_path))
-    meta = {"source_sha256": sha, "converter_version": CONVERTER_VERSION, "forest_format": FOREST_FORMAT,
-            "signature": signature}
-    try:
-        write_bytes(_kept_forest_path(sha), session.to_bytes(meta))
-    except OSError:
-        pass
-
-
 def convert(xml_path, out_path=None) -> Path:
     """Convert a TMVA BDT XML file to ONNX and return the model's path.
 
@@ -211,7 +166,7 @@ def convert(xml_path, out_path=None) -> Path:
     valid (same source hash and converter version); with ``out_path`` it is also written there
     (atomically), and that path is returned."""
     xml_path = Path(xml_path)
-    sha = _sha256_file(xml_path)
+    sha = source_sha256(xml_path)
     cached = cache_dir("tmva-onnx") / f"{sha}.onnx"
     if _cached_is_valid(cached, sha):
         data = cached.read_bytes()
