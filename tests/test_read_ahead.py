@@ -136,3 +136,17 @@ def test_a_run_reading_ahead_counts_what_one_reading_in_turn_does(gtt_sample, tm
     assert results["1"]["events"]["n"] == 120 and results["1"]["complete"]
     assert any(sr["n"] > 0 for sr in results["1"]["signal_regions"])  # something to compare
     assert results["1"] == results["0"]
+
+
+def test_a_point_generated_ahead_counts_what_one_generated_in_turn_does(gtt_slha, monkeypatch):
+    """Pythia generates the next chunk on the reading thread (its nextBatch releases the GIL)."""
+    from recast import pipeline
+
+    spec = pipeline.PointSpec(slha=gtt_slha, analyses=["ANA-SUSY-2018-22"], nevents=60, seed=9, chunk_size=25)
+    docs = {}
+    for flag in ("1", "0"):
+        monkeypatch.setenv(ahead.ENV, flag)
+        doc = pipeline.run_point(spec)["ANA-SUSY-2018-22"]
+        docs[flag] = {k: doc[k] for k in ("complete", "events", "cross_section", "signal_regions", "histograms")}
+    assert docs["1"]["events"]["n"] == 60
+    assert docs["1"] == docs["0"]

@@ -212,7 +212,7 @@ def test_scan_on_a_two_worker_cluster(tmp_path, monkeypatch, capsys):
         assert (row["analysis"], row["region"], row["cls_obs"]) == (ANA, comb["region"], comb["cls_obs"])
         assert row["excluded"] == (comb["cls_obs"] < 0.05)
         assert doc["worker"]["pid"] != os.getpid()  # worker processes, single-threaded
-        assert set(doc["worker"]["env"].values()) == {"1"}
+        assert doc["worker"]["env"] == parallel.WORKER_ENV  # one thread each, no chunk read ahead
         pids.add(doc["worker"]["pid"])
     assert rows["gqq_1400_100"]["cls_exp"] < rows["gqq_2200_900"]["cls_exp"]  # more signal, lower CLs
     with open(out / "summary.csv") as f:
@@ -258,7 +258,7 @@ def test_directory_grid_with_a_broken_card_on_an_existing_scheduler(tmp_path, ca
         assert "broken.slha" in broken["error"] and "not a number" in broken["error"]
         ok = scan.read_json(out / "points" / "gtt_1800_100.json", "scan-point")
         assert (ok["point"]["m_parent"], ok["point"]["m_lsp"]) == (1800.0, 100.0)
-        assert set(ok["worker"]["env"].values()) == {"1"}  # set on the existing cluster's workers too
+        assert ok["worker"]["env"] == parallel.WORKER_ENV  # set on the existing cluster's workers too
         # a rerun retries the failed point only
         before = _mtimes(out / "points")
         assert main(argv) == 2
