@@ -16,13 +16,18 @@ import sys
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameters (glibc's malloc.h)
 _M_MMAP_MAX = -4
+_M_ARENA_MAX = -8
 _reusing = False
 
 
 def reuse_freed_memory() -> bool:
     """Have this process' malloc serve large allocations from its heap and never give freed memory
     back to the system (glibc: no mmap, no trimming), so that each chunk reuses the previous
-    chunk's memory. True if in effect; False where the C library has no ``mallopt`` (not glibc)."""
+    chunk's memory; and from one heap for every thread (one arena), so that a chunk read ahead on
+    a thread of its own (:mod:`recast.events.ahead`) reuses what the main thread freed: with an
+    arena of its own, that thread's heaps are handed back and faulted in again, chunk after
+    chunk (4 chunks of 1000 events: 72k page faults and 0.7 s of system time per pass, against
+    none). True if in effect; False where the C library has no ``mallopt`` (not glibc)."""
     global _reusing
     if _reusing:
         return True
@@ -33,5 +38,6 @@ def reuse_freed_memory() -> bool:
     except (OSError, AttributeError):  # musl and others: nothing to set
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    _reusing = mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1
+    _reusing = (mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1
+                and mallopt(_M_ARENA_MAX, 1) == 1)
     return _reusing
