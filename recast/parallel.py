@@ -27,11 +27,16 @@ WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
               "RECAST_READ_AHEAD": "0"}
 
 
-UNWATCHED = {"distributed.worker.profile.enabled": False, "distributed.admin.system-monitor.interval": "5s"}
+UNWATCHED = {"distributed.worker.profile.enabled": False, "distributed.admin.system-monitor.interval": "5s",
+             "distributed.admin.tick.interval": "500ms", "distributed.worker.memory.monitor-interval": "1s"}
 """Dask's own watching of a local cluster's workers, turned down: its statistical profiler
 samples the running task's stack every 10 ms and its system monitor polls every 0.5 s, for a
 dashboard that recast does not serve. 6 points of 1000 events on 2 workers: 6.03 and 6.28 s of
-worker CPU per point with them, 5.95 and 5.92 without."""
+worker CPU per point with them, 5.95 and 5.92 without. Every server (scheduler, nannies,
+workers) also wakes every 20 ms to time its event loop, and nannies and workers poll the worker's
+memory every 0.1 s: each wake-up takes the GIL from the running point, on cores the points
+share; now every 0.5 s and 1 s (benchmarks/scan.py, 2 workers: 17.17 and 17.28 points/min
+steady against 17.03 and 17.11, within this machine's noise)."""
 
 
 def limit_threads() -> None:
