@@ -421,10 +421,13 @@ def test_points_go_to_the_worker_that_is_free():
 
 
 def test_local_workers_are_not_profiled():
-    """A local cluster's workers run without Dask's statistical profiler and with its system
-    monitor slowed down (parallel.UNWATCHED: nobody looks at them, and they cost CPU)."""
+    """A local cluster's workers run without Dask's statistical profiler, with its system
+    monitor, event-loop ticks and memory checks slowed down (parallel.UNWATCHED: nobody looks at
+    them, and they cost CPU)."""
     import dask
 
     with parallel.cluster(1) as client:
-        watching = [client.run(dask.config.get, key) for key in parallel.UNWATCHED]
-    assert [list(w.values()) for w in watching] == [[False], ["5s"]]
+        watching = {key: list(client.run(dask.config.get, key).values()) for key in parallel.UNWATCHED}
+    assert watching == {"distributed.worker.profile.enabled": [False], "distributed.admin.system-monitor.interval": ["5s"],
+                        "distributed.admin.tick.interval": ["500ms"],
+                        "distributed.worker.memory.monitor-interval": ["1s"]}
