@@ -11,7 +11,8 @@ cached in ``benchmarks/cache/``. Each stage is timed on its own over the same ev
 * read-pyhepmc / read-pyhepmc-gzip: HepMCSource with the pyhepmc reader (the reference);
 * read-ref-pyhepmc: pyhepmc's own event loop over the same file, doing nothing with the events;
 * decompress-gzip: the gzip decompressor the reader uses (isal) alone, and the standard library's;
-* memory: peak RSS of a fresh process reading 1 chunk and 10 chunks of the file (chunk = n/10);
+* memory: peak RSS of a fresh process reading 1 chunk and 10 chunks of the file (chunk = n/10),
+  in turn and reading ahead (two chunks held at a time);
 * jets: anti-kt R=0.4 with flavour labels on batches in memory;
 * objects:  ``recast.detector.build`` with the analysis' own card (truth: jets, b-tags, leptons, MET)
   on batches already in memory;
@@ -257,13 +258,14 @@ def detector_stage(record, batches, config) -> None:
     record("objects+detector", n, best["card"], card=card.name, card_sha256=card.sha256)
 
 
-def peak_rss_reading(path: Path, n: int, chunk: int) -> float:
+def peak_rss_reading(path: Path, n: int, chunk: int, ahead: bool = False) -> float:
     """Peak RSS (MB) of a fresh process that reads the first ``n`` events in chunks of ``chunk``, with
-    freed memory kept for reuse as ``recast`` keeps it (recast.memory): it must not grow with chunks."""
+    freed memory kept for reuse as ``recast`` keeps it (recast.memory): it must not grow with chunks.
+    ``ahead``: each chunk read on a thread while the previous one is held (recast.events.ahead)."""
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child reports its parent's peak
     code = ("import sys; from recast.events import HepMCSource; from recast.memory import reuse_freed_memory; "
-            "reuse_freed_memory(); "
-            f"[None for _ in HepMCSource(sys.argv[1], chunk_size={chunk}, max_events={n})]; "
+            "from recast.events.ahead import read_ahead; reuse_freed_memory(); "
+            f"[None for _ in read_ahead(HepMCSource(sys.argv[1], chunk_size={chunk}, max_events={n}), enabled={ahead})]; "
             "print([int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
@@ -571,6 +573,9 @@ def main() -> None:
     small = max(1, n // 10)
     rss_1, rss_10 = peak_rss_reading(plain, small, small), peak_rss_reading(plain, n, small)
     print(f"  peak RSS reading 1 chunk {rss_1:.0f} MB, 10 chunks {rss_10:.0f} MB", file=sys.stderr)
+    ahead_1, ahead_10 = (peak_rss_reading(plain, small, small, ahead=True),
+                         peak_rss_reading(plain, n, small, ahead=True))
+    print(f"  peak RSS reading ahead 1 chunk {ahead_1:.0f} MB, 10 chunks {ahead_10:.0f} MB", file=sys.stderr)
 
     def reference():
         k = 0
@@ -690,7 +695,9 @@ def main() -> None:
         print(f"  {k:<56} {v:8.3f}", file=sys.stderr)
     path = write_results(args.out, {
         "nevents": n, "chunk_size": args.chunk_size, "stages": stages, "ratios": ratios, "peak_rss_mb": peak_mb,
-        "reading_peak_rss_mb": {"1 chunk": rss_1, "10 chunks": rss_10, "chunk_size": small}, "first_run": first_run,
+        "reading_peak_rss_mb": {"1 chunk": rss_1, "10 chunks": rss_10, "chunk_size": small,
+                                "reading ahead, 1 chunk": ahead_1, "reading ahead, 10 chunks": ahead_10},
+        "first_run": first_run,
         "slha_to_yields": slha_stage})
     print(f"peak RSS {peak_mb:.0f} MB; wrote {path}", file=sys.stderr)
 
