@@ -5,7 +5,8 @@ ONNX, rewrites a graph whose batch dimension is fixed to 1 into a batchable one,
 graph's signature against the card and reproduces the card's golden outputs; a model that fails
 any check is refused with a one-line :class:`ModelError`. ``LoadedModel.predict`` evaluates a
 whole chunk with one call per fold: TMVA BDTs through the numba kernel of
-:mod:`recast.models.forest` (same trees, TMVA's own output transform), everything else through
+:mod:`recast.models.forest` (same trees, TMVA's own output transform; its arrays kept in the
+cache, so that later loads read neither the graph nor onnx), everything else through
 onnxruntime.
 """
 
