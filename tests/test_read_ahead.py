@@ -150,3 +150,4 @@ def test_a_point_generated_ahead_counts_what_one_generated_in_turn_does(gtt_slha
         docs[flag] = {k: doc[k] for k in ("complete", "events", "cross_section", "signal_regions", "histograms")}
     assert docs["1"]["events"]["n"] == 60
     assert docs["1"] == docs["0"]
+

@@ -93,7 +93,11 @@ def open_for_writing(path: Path, name: str | None = None) -> IO[bytes]:
     path's own name): .gz .bz2 .xz .zst, anything else plain."""
     name = name or path.name
     if name.endswith(".gz"):
-        return gzip.open(path, "wb", compresslevel=6)
+        # ISA-L's deflate at its highest level, in a thread of its own: on HepMC text 13x zlib's
+        # level 6 (360 against 28 MB/s) for files 5% larger (0.363 against 0.346 of the text)
+        from isal import igzip_threaded
+
+        return igzip_threaded.open(path, "wb", compresslevel=3, threads=1)
     if name.endswith(".bz2"):
         return bz2.open(path, "wb")
     if name.endswith(".xz"):
