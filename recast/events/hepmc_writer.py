@@ -52,29 +52,32 @@ class PythiaHepMCWriter:
             (hadron | np.isin(np.abs(pid), (13, 15))) & (status < 0), 2,
             np.where((status <= -11) & (status >= -200), -status, 0))))
         weights = ak.to_list(events.info.weights)
+        # Python lists: the loops below make one pyhepmc object per particle, and reading numpy
+        # arrays element by element would cost as much again
+        mom_l, pid_l, status_l, mass_l = mom.tolist(), pid.tolist(), hep_status.tolist(), mass.tolist()
+        poff_l, parents_l, offsets_l = poff.tolist(), parents.tolist(), offsets.tolist()
         for e in range(len(counts)):
-            lo, hi = offsets[e], offsets[e + 1]
+            lo, hi = offsets_l[e], offsets_l[e + 1]
             evt = pyhepmc.GenEvent(pyhepmc.Units.GEV, pyhepmc.Units.MM)
             evt.event_number = first_number + e
             evt.weights = weights[e] or [1.0]
             parts = [None] * (hi - lo)
             vertices = []  # HepMC3 particles hold weak references to their vertices: keep them alive
-            for i in range(1, hi - lo):  # entry 0 is Pythia's "system" line
-                g = lo + i
-                p = pyhepmc.GenParticle(tuple(mom[g]), int(pid[g]), int(hep_status[g]))
-                p.generated_mass = float(mass[g])
-                parts[i] = p
-            for i in range(1, hi - lo):
-                moth = parents[poff[lo + i]:poff[lo + i + 1]] - lo
-                if len(moth) == 0:
+            for g in range(lo + 1, hi):  # entry 0 is Pythia's "system" line
+                p = pyhepmc.GenParticle(mom_l[g], pid_l[g], status_l[g])
+                p.generated_mass = mass_l[g]
+                parts[g - lo] = p
+            for g in range(lo + 1, hi):
+                first, last = poff_l[g], poff_l[g + 1]
+                if first == last:
                     continue
-                vtx = parts[moth[0]].end_vertex
+                vtx = parts[parents_l[first] - lo].end_vertex
                 if vtx is None:
                     vtx = pyhepmc.GenVertex()
                     vertices.append(vtx)
-                    for j in moth:
-                        vtx.add_particle_in(parts[j])
-                vtx.add_particle_out(parts[i])
+                    for j in parents_l[first:last]:
+                        vtx.add_particle_in(parts[j - lo])
+                vtx.add_particle_out(parts[g - lo])
             evt.add_tree([parts[1], parts[2]])
             cs = pyhepmc.GenCrossSection()
             cs.set_cross_section(xs_pb, xs_err_pb, self._pythia.infoPython().nAccepted(), -1)
