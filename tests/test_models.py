@@ -157,6 +157,14 @@ def test_an_unreadable_or_outdated_kept_forest_is_made_again(tmp_path, monkeypat
     model = runtime.load(card)  # converted again, golden outputs reproduced
     assert kept[0].read_bytes() == good
     assert all(forest.kept(s) is not None for s in sources.values())
+    # a kept signature that is not one: converted again, not a crash
+    session, signature = forest.kept(sources["even"])
+    monkeypatch.setattr(forest, "kept", lambda path: (session, {"inputs": ["features"]}))
+    monkeypatch.setattr(runtime, "forest_kept", forest.kept)
+    monkeypatch.setattr(runtime, "_LOADED", {})
+    assert set(runtime.load(card).sessions) == {"even", "odd"}
+    monkeypatch.undo()
+    monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(forest, "FOREST_FORMAT", "another")
     assert all(forest.kept(s) is None for s in sources.values())
     assert set(model.sessions) == {"even", "odd"}

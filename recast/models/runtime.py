@@ -89,6 +89,14 @@ class GraphSignature:
         return len(self.input_dims) > 0 and self.input_dims[0] == 1
 
 
+def _signature_from(kept: dict) -> GraphSignature | None:
+    """The signature kept beside a cached forest, or None if it is not one (an edited cache file)."""
+    try:
+        return GraphSignature.from_dict(kept)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def _batch_is_fixed(model: onnx.ModelProto) -> bool:
     return GraphSignature.of(model).batch_is_fixed
 
@@ -228,10 +236,10 @@ def _open(card: ModelCard, artifact_id: str, threads: int, forest_kernel: bool) 
     use_forest = forest_kernel and card.format == "tmva-xml"
     if use_forest:
         kept = forest_kept(source)
-        if kept is not None:
-            forest, signature = kept
-            _check_signature(GraphSignature.from_dict(signature), card, where)
-            return forest, source
+        signature = _signature_from(kept[1]) if kept is not None else None
+        if signature is not None:  # else nothing usable is kept: convert again, keep again
+            _check_signature(signature, card, where)
+            return kept[0], source
     if card.format == "tmva-xml":
         from .tmva import convert
 
