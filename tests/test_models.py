@@ -106,31 +106,35 @@ def test_card_that_does_not_fit_the_graph_is_refused(tmp_path):
         runtime.load(_write_card(tmp_path, doc))
 
 
-def test_a_kept_forest_scores_as_the_graph_does_and_reads_no_graph(tmp_path, monkeypatch):
-    """The forest kernel's arrays kept beside a converted BDT are read back without its graph, and
-    score the same as the arrays read from the graph, bit for bit, on inputs around every cut."""
+def test_a_kept_forest_scores_as_the_first_load_and_reads_no_graph(tmp_path, monkeypatch):
+    """The forest kernel's arrays kept after the first load (made from the weight file) are read
+    back without reading the weight file's trees or any graph, and score the same, bit for bit, on
+    inputs around every cut."""
 
     monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(runtime, "_LOADED", {})
     card = card_mod.card(ANA, "BDT-GGo3")
-    from_graph = runtime.load(card)
+    first = runtime.load(card)
     kept = sorted((tmp_path / "cache" / "tmva-forest").glob("*.npz"))
     assert len(kept) == 2  # one per fold
     monkeypatch.setattr(runtime, "_LOADED", {})
 
-    def no_graph(path):
-        raise AssertionError(f"read the graph {path}")
+    def not_read(path):
+        raise AssertionError(f"read {path}")
 
-    monkeypatch.setattr(runtime, "read_onnx", no_graph)
+    from recast.models import tmva
+
+    monkeypatch.setattr(runtime, "read_onnx", not_read)
+    monkeypatch.setattr(tmva, "read_xml", not_read)
     again = runtime.load(card)
     rng = np.random.default_rng(3)
     for fold in ("even", "odd"):
-        a, b = from_graph.sessions[fold].arrays, again.sessions[fold].arrays
+        a, b = first.sessions[fold].arrays, again.sessions[fold].arrays
         cuts = a.threshold[a.feature == 0]
         assert len(cuts) > 100
         x = rng.normal(1.0, 0.5, (4000, len(card.inputs))).astype(np.float32) * np.abs(cuts[:4000, None]).mean()
         x[:len(cuts[:4000]), 0] = cuts[:4000]  # exactly on a cut: the >= side
-        assert np.array_equal(from_graph.run_fold(fold, x), again.run_fold(fold, x))
+        assert np.array_equal(first.run_fold(fold, x), again.run_fold(fold, x))
         assert all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("feature", "threshold", "kill",
                                                                           "node_offsets", "leaf_value", "leaf_offsets"))
     # a kept forest is still checked against the card's signature
@@ -170,9 +174,10 @@ def test_an_unreadable_or_outdated_kept_forest_is_made_again(tmp_path, monkeypat
     assert set(model.sessions) == {"even", "odd"}
 
 
-def test_a_run_on_kept_forests_does_not_import_onnx(tmp_path):
-    """onnx takes half a second to import; a process that only evaluates converted BDTs whose
-    forests are kept never imports it."""
+def test_a_run_on_bdts_does_not_import_onnx(tmp_path):
+    """onnx takes half a second to import and a graph a tenth of a second to make: a process that
+    evaluates the BDTs through the forest kernel makes their arrays from the weight files (first
+    run) or reads them back (kept), and never imports onnx or writes a graph."""
     import subprocess
     import sys
 
@@ -181,7 +186,9 @@ def test_a_run_on_kept_forests_does_not_import_onnx(tmp_path):
             f"[runtime.load(c) for c in card.cards({ANA!r}).values()]; print('onnx' in sys.modules)")
     first = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, check=True)
     second = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, check=True)
-    assert (first.stdout.strip(), second.stdout.strip()) == ("True", "False")
+    assert (first.stdout.strip(), second.stdout.strip()) == ("False", "False")
+    assert len(list((tmp_path / "cache" / "tmva-forest").glob("*.npz"))) == 16
+    assert not (tmp_path / "cache" / "tmva-onnx").exists()
 
 
 @pytest.mark.parametrize("mutate, message", [

@@ -517,6 +517,36 @@ def test_kernel_matches_onnx_bit_for_bit(name, converted, tmva_numpy):
     assert ulps.max() <= 8, f"{name}: the kernel and onnxruntime differ by {ulps.max()} ulp"
 
 
+def _same_session(a, b) -> bool:
+    """Two forest sessions with equal arrays (values and types) and the same settings."""
+    import dataclasses
+
+    from recast.models import forest as forest_mod
+
+    return (all(np.array_equal(getattr(a.arrays, f.name), getattr(b.arrays, f.name))
+                and getattr(a.arrays, f.name).dtype == getattr(b.arrays, f.name).dtype
+                for f in dataclasses.fields(forest_mod.ForestArrays))
+            and (a.grad, a.input_name, a.output_name, a.n_variables) == (b.grad, b.input_name, b.output_name,
+                                                                         b.n_variables)
+            and (a.boost_weight_sum == b.boost_weight_sum or a.grad and b.grad))
+
+
+@pytest.mark.parametrize("name", BDTS)
+def test_kernel_arrays_straight_from_the_weight_file(name, converted):
+    """What a run evaluates (the arrays made from the weight file's trees, no graph) is what the
+    converted graph reads back into, array for array; and the signature checked against the card
+    is the graph's."""
+    from recast.models import forest as forest_mod
+    from recast.models.runtime import GraphSignature
+
+    c = converted[name]
+    direct = forest_mod.from_tmva(c.forest)
+    assert direct is not None and direct.arrays.n_trees == 800
+    assert _same_session(direct, forest_mod.session(c.model))
+    assert direct.boost_weight_sum == float(sum(c.forest.boost_weight.tolist()))
+    assert GraphSignature.from_dict(tmva.graph_signature(c.forest)) == GraphSignature.of(c.model)
+
+
 def test_kernel_by_hand(tmp_path):
     from recast.models import forest as forest_mod
 
@@ -530,9 +560,15 @@ def test_kernel_by_hand(tmp_path):
         ada = forest_mod.session(tmva.to_onnx(tmva.read_xml(path)))
         expected = [c[1] if yes_no else c[2] for c in ADA_CASES]
         assert ada.scores(np.array([c[0] for c in ADA_CASES])) == pytest.approx(expected, abs=1e-7)
-    zero = forest_mod.session(tmva.to_onnx(tmva.read_xml(
-        _write(tmp_path, make_xml(ADA_TREES, boost="AdaBoost", weights=[0.0, 0.0, 0.0]), "zero.xml"))))
+        assert _same_session(forest_mod.from_tmva(tmva.read_xml(path)), ada)
+    zero_forest = tmva.read_xml(_write(tmp_path, make_xml(ADA_TREES, boost="AdaBoost", weights=[0.0, 0.0, 0.0]),
+                                       "zero.xml"))
+    zero = forest_mod.session(tmva.to_onnx(zero_forest))
     assert zero.scores(np.array([[0.5, 0.5], [3.0, 2.0]])).tolist() == [0.0, 0.0]
+    assert _same_session(forest_mod.from_tmva(zero_forest), zero)
+    grad_forest = tmva.read_xml(_write(tmp_path, make_xml(GRAD_TREES, right_first={0}), "grad.xml"))
+    assert _same_session(forest_mod.from_tmva(grad_forest), grad)
+    assert forest_mod.from_tmva(grad_forest).arrays.sums(x) == pytest.approx([c[1] for c in GRAD_CASES], abs=1e-15)
 
 
 def _chain(n_leaves: int):
@@ -555,8 +591,10 @@ def test_kernel_leaf_limit(tmp_path):
     expected = np.array([0, 1 + 1, 11 + 1, 63 + 1, 63 + 1, 63 + 1, 0], float)
     assert session.arrays.sums(x).tolist() == expected.tolist()
     assert np.array_equal(session.arrays.sums(x).astype(np.float32), _with_raw_output(model).run(["raw"], {"features": x})[0][:, 0])
-    too_deep = tmva.to_onnx(tmva.read_xml(_write(tmp_path, make_xml([_chain(65)], nvar=1), "deeper.xml")))
-    assert forest_mod.session(too_deep) is None
+    assert _same_session(forest_mod.from_tmva(tmva.read_xml(tmp_path / "deep.xml")), session)
+    too_deep_forest = tmva.read_xml(_write(tmp_path, make_xml([_chain(65)], nvar=1), "deeper.xml"))
+    assert forest_mod.session(tmva.to_onnx(too_deep_forest)) is None
+    assert forest_mod.from_tmva(too_deep_forest) is None
 
 
 def test_runtime_uses_the_kernel(bdt_dir, cache):

@@ -1,12 +1,15 @@
-"""The converted TMVA BDTs evaluated by a numba kernel: the same trees, the same decisions, about
-five times faster than onnxruntime's TreeEnsembleRegressor on a chunk.
+"""TMVA BDTs evaluated by a numba kernel: the trees of the ONNX graph recast converts them to,
+the same decisions, about five times faster than onnxruntime's TreeEnsembleRegressor on a chunk.
 
-:func:`session` reads the tree ensemble back from a graph written by :func:`recast.models.tmva.to_onnx`
-and returns an object with onnxruntime's ``run(output_names, feeds)`` interface, so that a
+:func:`from_tmva` lays out a weight file's trees for the kernel (what a run uses: no graph is
+made), :func:`session` reads the tree ensemble back from a graph written by
+:func:`recast.models.tmva.to_onnx` (the same arrays: both go through
+:func:`recast.models.tmva.node_table` and one layout); either returns an object with
+onnxruntime's ``run(output_names, feeds)`` interface, so that a
 :class:`~recast.models.runtime.LoadedModel` holds it in place of an ``InferenceSession`` (one call
-per fold per chunk, as before). A graph it cannot evaluate exactly (not ours, a tree with more than
-:data:`MAX_LEAVES` leaves, a threshold that is not a float32 value) gets ``None``, and the
-caller keeps onnxruntime.
+per fold per chunk, as before). A forest it cannot evaluate exactly (not ours, a tree with more
+than :data:`MAX_LEAVES` leaves, a threshold that is not a float32 value) gets ``None``, and the
+caller converts it and keeps onnxruntime.
 
 Decisions are TMVA's (:mod:`recast.models.tmva`): a node sends the event to its *true* child when
 ``float32(x) >= float32(cut)`` and to its *false* child otherwise, NaN included; the converter
@@ -240,7 +243,17 @@ def arrays_from_onnx(model, n_variables: int) -> ForestArrays | None:
         leaf_weight[i], seen[i] = w, True
     if not np.array_equal(seen, is_leaf):
         return None
+    return _laid_out(tree, index, feature, true_id, false_id, is_leaf, thresholds, leaf_weight, n_variables)
 
+
+def _laid_out(tree: np.ndarray, index: dict, feature: np.ndarray, true_id: np.ndarray, false_id: np.ndarray,
+              is_leaf: np.ndarray, thresholds: np.ndarray, leaf_weight: np.ndarray,
+              n_variables: int) -> ForestArrays | None:
+    """The kernel's arrays of an ensemble given per node (``index``: (tree, tree-local id) -> node):
+    its tree, feature, true and false children (tree-local ids), whether it is a leaf, its
+    threshold (double holding a float32 value) and its leaf weight (double). ``None`` when it is
+    not a forest the kernel can evaluate exactly."""
+    n_nodes = len(is_leaf)
     feat, cut, kill, node_offsets, values, leaf_offsets = [], [], [], [0], [], [0]
     visits = 0
     for t in np.unique(tree).tolist():  # tree order: TMVA's and onnxruntime's order of summation
@@ -256,7 +269,7 @@ def arrays_from_onnx(model, n_variables: int) -> ForestArrays | None:
                 kill[slot] = ~false_leaves & 0xFFFF_FFFF_FFFF_FFFF
                 continue
             visits += 1
-            if visits > len(modes):  # a node reached twice: not a forest
+            if visits > n_nodes:  # a node reached twice: not a forest
                 return None
             if is_leaf[entry]:
                 values.append(leaf_weight[entry])
@@ -273,7 +286,7 @@ def arrays_from_onnx(model, n_variables: int) -> ForestArrays | None:
             return None
         node_offsets.append(len(feat))
         leaf_offsets.append(len(values))
-    if visits != len(modes):  # a node no root reaches
+    if visits != n_nodes:  # a node no root reaches
         return None
     return ForestArrays(np.asarray(feat, np.int32), np.asarray(cut, np.float32), np.asarray(kill, np.uint64),
                         np.asarray(node_offsets, np.int64), np.asarray(values, np.float64),
@@ -297,6 +310,27 @@ def session(model) -> ForestSession | None:
                          int(meta["n_variables"]))
 
 
+def from_tmva(forest) -> ForestSession | None:
+    """The :class:`ForestSession` of a TMVA forest (:class:`recast.models.tmva_xml.TMVAForest`)
+    straight from the weight file's trees: the arrays :func:`session` reads back from the graph
+    :func:`recast.models.tmva.to_onnx` makes of it (the same node table,
+    :func:`recast.models.tmva.node_table`), without making the graph or importing onnx. ``None``
+    when the kernel cannot evaluate it (more than :data:`MAX_LEAVES` leaves in a tree)."""
+    from . import tmva
+
+    true_id, false_id, thresholds, weights = tmva.node_table(forest)
+    tree = forest.tree_id.astype(np.int64)
+    index = {(t, k): i for i, (t, k) in enumerate(zip(tree.tolist(), forest.node_id.tolist()))}
+    is_leaf = forest.is_leaf
+    arrays = _laid_out(tree, index, np.where(is_leaf, 0, forest.feature).astype(np.int64), true_id.astype(np.int64),
+                       false_id.astype(np.int64), is_leaf, thresholds, np.where(is_leaf, weights, 0.0),
+                       forest.n_variables)
+    if arrays is None or arrays.n_trees != forest.n_trees:
+        return None
+    return ForestSession(arrays, forest.is_grad, tmva.boost_weight_sum(forest), tmva.INPUT_NAME, tmva.OUTPUT_NAME,
+                         forest.n_variables)
+
+
 # -- kept in the cache ----------------------------------------------------------------------------
 
 FOREST_FORMAT = "1"
@@ -308,7 +342,7 @@ def _kept_path(sha: str) -> Path:
 
 
 def kept(xml_path) -> tuple[ForestSession, dict] | None:
-    """The forest kernel's session for a TMVA XML file and the signature of its converted graph (a
+    """The forest kernel's session for a TMVA XML file and the signature of the graph it converts to (a
     dict of :class:`recast.models.runtime.GraphSignature`'s fields), as :func:`keep` kept
     them in ``<cache>/tmva-forest/<sha256 of the XML>.npz``; ``None`` when nothing valid is kept
     (another converter version or file format, an unreadable file). Neither onnx nor the graph
@@ -329,7 +363,7 @@ def kept(xml_path) -> tuple[ForestSession, dict] | None:
 
 
 def keep(xml_path, session: ForestSession, signature: dict) -> None:
-    """Keep the session made from the converted graph of ``xml_path`` for :func:`kept`. A
+    """Keep the session made from ``xml_path`` (:func:`from_tmva`) for :func:`kept`. A
     cache that cannot be written only means converting again next time."""
     from . import tmva
 

@@ -28,9 +28,9 @@ from ..errors import ModelError, read_text
 from .. import rng
 from .card import FOLD_RULES, ModelCard
 from .forest import ForestSession
+from .forest import from_tmva as forest_from_tmva
 from .forest import keep as forest_keep
 from .forest import kept as forest_kept
-from .forest import session as forest_session
 
 
 def make_batchable(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -228,18 +228,28 @@ def _artifact_path(card: ModelCard, artifact_id: str) -> Path:
 
 def _open(card: ModelCard, artifact_id: str, threads: int, forest_kernel: bool) -> tuple[ForestSession | ort.InferenceSession, Path]:
     """One artifact's session, checked against the card's signature, and the artifact's own path
-    (named in error messages). A TMVA BDT runs through the forest kernel when ``forest_kernel``;
-    its arrays are kept in the cache beside the converted graph, and read back from there without
-    reading the graph (:func:`recast.models.forest.kept`)."""
+    (named in error messages). A TMVA BDT runs through the forest kernel when ``forest_kernel``:
+    its arrays are made straight from the weight file's trees (no ONNX graph) and kept in the
+    cache, and read back from there (:func:`recast.models.forest.kept`); the graph is made only
+    for onnxruntime (a forest the kernel cannot evaluate, or ``forest_kernel`` off)."""
     source = _artifact_path(card, artifact_id)
     where = f"{source} (model card {card.id})"
     use_forest = forest_kernel and card.format == "tmva-xml"
     if use_forest:
         kept = forest_kept(source)
         signature = _signature_from(kept[1]) if kept is not None else None
-        if signature is not None:  # else nothing usable is kept: convert again, keep again
+        if signature is not None:  # else nothing usable is kept: make the arrays again, keep them again
             _check_signature(signature, card, where)
             return kept[0], source
+        from .tmva import graph_signature, read_xml
+
+        trees = read_xml(source)
+        forest = forest_from_tmva(trees)
+        if forest is not None:
+            signature = GraphSignature.from_dict(graph_signature(trees))
+            _check_signature(signature, card, where)
+            forest_keep(source, forest, dataclasses.asdict(signature))
+            return forest, source
     if card.format == "tmva-xml":
         from .tmva import convert
 
@@ -250,11 +260,7 @@ def _open(card: ModelCard, artifact_id: str, threads: int, forest_kernel: bool) 
     _check_signature(signature, card, where)
     if card.fixed_batch:
         model = make_batchable(model)
-    forest = forest_session(model) if use_forest else None
-    if forest is None:
-        return _session(model, where, threads), source
-    forest_keep(source, forest, dataclasses.asdict(signature))
-    return forest, source
+    return _session(model, where, threads), source
 
 
 def check_golden(model: LoadedModel) -> None:
@@ -314,8 +320,9 @@ _LOADED: dict[tuple, LoadedModel] = {}
 
 def load(card: ModelCard, threads: int = 1, forest_kernel: bool = True) -> LoadedModel:
     """Fetch, convert, check and open the model(s) of a card (memoised per process). A TMVA BDT
-    runs through the numba kernel (:mod:`recast.models.forest`) unless ``forest_kernel`` is false
-    (onnxruntime, as before the kernel: for comparisons)."""
+    runs through the numba kernel (:mod:`recast.models.forest`, its arrays made from the weight
+    file) unless ``forest_kernel`` is false (converted to ONNX and run by onnxruntime, as before
+    the kernel: for comparisons)."""
     key = (card.analysis, card.id, card.path, threads, forest_kernel)
     if key in _LOADED:
         return _LOADED[key]

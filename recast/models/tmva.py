@@ -22,7 +22,9 @@ double thresholds and leaf weights: a cut is a float32 value, so comparing in do
 the float32 decision, and the sum over hundreds of trees is accumulated in double instead of
 float32 (onnxruntime accumulates in the threshold type). Runs evaluate the converted trees with the
 numba kernel of :mod:`recast.models.forest` (the same sums bit for bit, TMVA's output transform in
-double); the graph stays the cached, portable form and what ``recast convert tmva`` writes.
+double), laid out straight from the forest read here (:func:`node_table`, as the graph is): the
+graph is what ``recast convert tmva`` writes and what onnxruntime runs, and a run makes it only
+for onnxruntime.
 """
 
 from __future__ import annotations
@@ -49,6 +51,38 @@ INPUT_NAME, OUTPUT_NAME = "features", "score"
 # -- ONNX ---------------------------------------------------------------------------------------
 
 
+def node_table(forest: TMVAForest) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per node, what the converted ensemble holds: the child (tree-local id) an event goes to
+    when ``x >= cut`` is true and the one when it is false (0 at leaves), the threshold in double
+    (0 at leaves), and the weight the ensemble adds when an event ends there (double; meaningful at
+    leaves): the leaf value for Grad, else the tree's boostWeight times it. Shared by the graph
+    (:func:`to_onnx`) and the forest kernel's arrays made straight from the weight file
+    (:func:`recast.models.forest.from_tmva`)."""
+    leaf = forest.is_leaf
+    # intermediate nodes: "x >= cut" true -> right for cType 1, left for cType 0 (TMVA negates
+    # the comparison, so a NaN input goes right at a cType-0 node, as in TMVA)
+    ge_right = forest.ctype == 1
+    true_ids = np.where(leaf, 0, np.where(ge_right, forest.right, forest.left))
+    false_ids = np.where(leaf, 0, np.where(ge_right, forest.left, forest.right))
+    thresholds = np.where(leaf, 0.0, forest.cut.astype(np.float64))
+    leaf_value = forest.leaf_values()
+    weights = leaf_value if forest.is_grad else forest.boost_weight[forest.tree_id] * leaf_value
+    return true_ids, false_ids, thresholds, weights.astype(np.float64)
+
+
+def boost_weight_sum(forest: TMVAForest) -> float:
+    """TMVA's normalisation of a non-Grad forest: the boost weights summed in tree order in double."""
+    return float(sum(forest.boost_weight.tolist()))
+
+
+def graph_signature(forest: TMVAForest) -> dict:
+    """The signature of the graph :func:`to_onnx` makes of ``forest``, as the fields of
+    :class:`recast.models.runtime.GraphSignature`, without making it: input ``features`` float32
+    (ONNX element type 1) [N, NVar], output ``score`` [N, 1]."""
+    return {"inputs": [INPUT_NAME], "input_type": 1, "input_dims": ["N", forest.n_variables],
+            "outputs": {OUTPUT_NAME: ["N", 1]}}
+
+
 def to_onnx(forest: TMVAForest):
     """The forest as an ONNX model: input ``features`` float32 [N, NVar] in VarIndex order,
     output ``score`` float32 [N, 1], TMVA's MVA value."""
@@ -59,18 +93,9 @@ def to_onnx(forest: TMVAForest):
 
     leaf = forest.is_leaf
     n = len(leaf)
-    # intermediate nodes: "x >= cut" true -> right for cType 1, left for cType 0 (TMVA negates
-    # the comparison, so a NaN input goes right at a cType-0 node, as in TMVA)
-    ge_right = forest.ctype == 1
-    true_ids = np.where(leaf, 0, np.where(ge_right, forest.right, forest.left))
-    false_ids = np.where(leaf, 0, np.where(ge_right, forest.left, forest.right))
+    true_ids, false_ids, values, node_weights = node_table(forest)
     modes = np.where(leaf, "LEAF", "BRANCH_GTE").tolist()
-    values = np.where(leaf, 0.0, forest.cut.astype(np.float64))
-    leaf_value = forest.leaf_values()
-    if forest.is_grad:
-        weights = leaf_value[leaf]
-    else:
-        weights = (forest.boost_weight[forest.tree_id] * leaf_value)[leaf]
+    weights = node_weights[leaf]
 
     ensemble = helper.make_node(
         "TreeEnsembleRegressor", ["features_f64"], ["raw"], domain="ai.onnx.ml", name="forest",
@@ -124,7 +149,7 @@ def to_onnx(forest: TMVAForest):
         # TMVA's normalisation, summed in tree order in double (the graph's float32 copy is rounded),
         # for recast.models.forest; not a new converter version: the graph is the same, and a model
         # converted without it runs through onnxruntime if it needs it (not BoostType=Grad)
-        "boost_weight_sum": repr(float(sum(forest.boost_weight.tolist()))),
+        "boost_weight_sum": repr(boost_weight_sum(forest)),
         "converted_by": f"converted by recast {__version__} (recast.models.tmva)",
         "converter_version": CONVERTER_VERSION,
     }

@@ -222,6 +222,10 @@ def _read_variables(root: ET.Element) -> list[tuple[str, str, float, float]]:
     return slots
 
 
+def _where(t: int, local: int, depth: int) -> str:
+    return f"tree {t} node {local} (depth {depth})"
+
+
 def _read_tree(tree: ET.Element, t: int, nvar: int, cols: dict, leaf_kind: str) -> None:
     """Append one tree's nodes to ``cols``; ``leaf_kind`` is the leaf attribute the MVA uses."""
     roots = tree.findall("Node")
@@ -233,47 +237,59 @@ def _read_tree(tree: ET.Element, t: int, nvar: int, cols: dict, leaf_kind: str) 
     ctype_col, left_col, right_col = cols["ctype"], cols["left"], cols["right"]
     res_col, ntype_col, pur_col = cols["res"], cols["ntype"], cols["purity"]
     base = len(tree_col)
-    # pre-order with an explicit stack: (element, global index of the parent, side, depth)
+    # pre-order with an explicit stack: (element, global index of the parent, side, depth); the
+    # checks run on every one of the forest's ~10^4-10^5 nodes, so the message naming the node is
+    # made only when there is a problem (_where)
     stack = [(roots[0], -1, None, 0)]
     while stack:
         el, parent, side, depth = stack.pop()
         local = len(tree_col) - base
-        where = f"tree {t} node {local} (depth {depth})"
         attrs = el.attrib
-        missing = [a for a in _NODE_ATTRS if a not in attrs]
-        if missing:
-            raise _Bad(f"{where} has no {', '.join(missing)} attribute{'s' if len(missing) > 1 else ''}")
         try:
             ncoef, ivar, ctype, ntype = (int(attrs["NCoef"]), int(attrs["IVar"]), int(attrs["cType"]),
                                          int(attrs["nType"]))
             cut, res, purity = float(attrs["Cut"]), float(attrs["res"]), float(attrs["purity"])
-        except ValueError:
-            raise _Bad(f"{where} has a non-numeric attribute") from None
+            complete = "pos" in attrs
+        except (KeyError, ValueError):
+            complete = False
+        if not complete:
+            missing = [a for a in _NODE_ATTRS if a not in attrs]
+            if missing:
+                raise _Bad(f"{_where(t, local, depth)} has no {', '.join(missing)} "
+                           f"attribute{'s' if len(missing) > 1 else ''}")
+            raise _Bad(f"{_where(t, local, depth)} has a non-numeric attribute")
         if ncoef != 0:
-            raise _Bad(f"{where} has NCoef={ncoef}: Fisher-discriminant cuts (UseFisherCuts) are not supported")
-        children = {}
-        for child in el.iterfind("Node"):
+            raise _Bad(f"{_where(t, local, depth)} has NCoef={ncoef}: Fisher-discriminant cuts (UseFisherCuts) "
+                       "are not supported")
+        left = right = None
+        for child in el:
+            if child.tag != "Node":
+                continue
             pos = child.get("pos")
-            if pos not in ("l", "r") or pos in children:
-                raise _Bad(f"{where} has a child with pos={pos!r} (expected one 'l' and one 'r')")
-            children[pos] = child
+            if pos == "l" and left is None:
+                left = child
+            elif pos == "r" and right is None:
+                right = child
+            else:
+                raise _Bad(f"{_where(t, local, depth)} has a child with pos={pos!r} (expected one 'l' and one 'r')")
         if ntype == 0:  # intermediate node
-            if len(children) != 2:
-                raise _Bad(f"{where} is an intermediate node (nType=0) with {len(children)} child node(s), "
-                           "expected 2 (pos 'l' and 'r')")
+            if left is None or right is None:
+                n_children = (left is not None) + (right is not None)
+                raise _Bad(f"{_where(t, local, depth)} is an intermediate node (nType=0) with {n_children} child "
+                           "node(s), expected 2 (pos 'l' and 'r')")
             if not 0 <= ivar < nvar:
-                raise _Bad(f"{where} cuts on IVar={ivar}, outside 0..{nvar - 1}")
+                raise _Bad(f"{_where(t, local, depth)} cuts on IVar={ivar}, outside 0..{nvar - 1}")
             if ctype not in (0, 1):
-                raise _Bad(f"{where} has cType={ctype}, expected 0 or 1")
+                raise _Bad(f"{_where(t, local, depth)} has cType={ctype}, expected 0 or 1")
             if math.isnan(cut):
-                raise _Bad(f"{where} has Cut={attrs['Cut']!r}")
+                raise _Bad(f"{_where(t, local, depth)} has Cut={attrs['Cut']!r}")
         else:
-            if children:
-                raise _Bad(f"{where} is a leaf (nType={ntype}) but has child nodes")
+            if left is not None or right is not None:
+                raise _Bad(f"{_where(t, local, depth)} is a leaf (nType={ntype}) but has child nodes")
             if leaf_kind == "nType" and ntype not in (-1, 1):
-                raise _Bad(f"{where}: leaf nType={ntype}, expected +1 or -1 with UseYesNoLeaf")
+                raise _Bad(f"{_where(t, local, depth)}: leaf nType={ntype}, expected +1 or -1 with UseYesNoLeaf")
             if not math.isfinite(res if leaf_kind == "res" else purity if leaf_kind == "purity" else 0.0):
-                raise _Bad(f"{where}: leaf {leaf_kind} is not finite")
+                raise _Bad(f"{_where(t, local, depth)}: leaf {leaf_kind} is not finite")
             ivar = -1
         me = len(tree_col)
         tree_col.append(t)
@@ -289,5 +305,5 @@ def _read_tree(tree: ET.Element, t: int, nvar: int, cols: dict, leaf_kind: str) 
         if parent >= 0:
             (left_col if side == "l" else right_col)[parent] = local
         if ntype == 0:
-            stack.append((children["r"], me, "r", depth + 1))
-            stack.append((children["l"], me, "l", depth + 1))
+            stack.append((right, me, "r", depth + 1))
+            stack.append((left, me, "l", depth + 1))
