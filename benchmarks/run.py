@@ -43,7 +43,8 @@ cached in ``benchmarks/cache/``. Each stage is timed on its own over the same ev
   ``pipeline.run_point`` on the same events and seed (generation, conversion to the batch, objects,
   selection with the BDTs, documents), wall and CPU time, no chunk read ahead; the same reading
   ahead (Pythia generates the next chunk while the current one is analysed: wall time on two
-  cores, against Pythia alone); the one-core run instrumented, split into
+  cores, against Pythia alone; pythia8mc holds the GIL while it generates, so only the analysis'
+  lock-free kernels overlap it); the one-core run instrumented, split into
   its stages (ms/event of CPU); and the wall time of a point of ``--point-events`` (20000: four
   generation blocks) on 2 local Dask workers (cluster start included, as ``recast run --slha
   --workers 2``) over the same point in one process, with the start of 2 warmed-up workers timed

@@ -139,7 +139,8 @@ def test_a_run_reading_ahead_counts_what_one_reading_in_turn_does(gtt_sample, tm
 
 
 def test_a_point_generated_ahead_counts_what_one_generated_in_turn_does(gtt_slha, monkeypatch):
-    """Pythia generates the next chunk on the reading thread (its nextBatch releases the GIL)."""
+    """Pythia generates the next chunk on the reading thread (holding the GIL: the main thread's
+    lock-free kernels run meanwhile) and the point counts the same."""
     from recast import pipeline
 
     spec = pipeline.PointSpec(slha=gtt_slha, analyses=["ANA-SUSY-2018-22"], nevents=60, seed=9, chunk_size=25)

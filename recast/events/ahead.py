@@ -1,12 +1,14 @@
 """Reading ahead: a source's next chunk made on a thread of its own while the caller analyses the
 current one.
 
-What a chunk costs before the analysis sees it runs mostly outside Python's lock: the HepMC
-reader's parsing kernel, its inflating thread, and Pythia's ``nextBatch`` (pythia8mc releases the
-lock while it generates). On a machine with a spare core the next chunk is then made while the
-jets and the selection of the current one run, and a run takes about as long as the slower of
-the two instead of their sum. The chunks, their order and everything counted are the same: only
-when each is made changes.
+For a HepMC file, what a chunk costs before the analysis sees it runs mostly outside Python's
+lock (the parsing kernel, the inflating thread): on a machine with a spare core the next chunk is
+read while the jets and the selection of the current one run, and a run takes about as long as
+the slower of the two instead of their sum. Pythia is different: pythia8mc holds the lock for
+the whole of ``nextBatch`` (measured: two threads generating take as long as one after the
+other, and a Python loop beside it gets a thirtieth of its speed), so an SLHA point gains only
+the analysis' own lock-free kernels (the jet clustering), which run while Pythia generates. The
+chunks, their order and everything counted are the same: only when each is made changes.
 
 At most one chunk is made ahead: the next one is started when the current one is handed over, so
 a run holds two chunks at a time, never more (memory stays bounded by the chunk size). A source
