@@ -70,6 +70,26 @@ def test_generated_samples_equal_the_pyhepmc_reader(sample, forward_parents, ass
     assert (origin & 1).any() and (origin & 4).any() and (origin == 0).any()
 
 
+@pytest.mark.parametrize("block", [509, 4096, 200_000])
+def test_the_same_events_whatever_the_block_of_text_read_at_a_time(sample, block, monkeypatch, tmp_path,
+                                                                    assert_same_batches):
+    """The reader reuses one buffer, moving the unparsed tail of each block to its front: with
+    blocks from a few lines to several events, and events far longer than a block (the buffer
+    grows), plain and gzip, HepMC3 and HepMC2, the batches are the default reading's."""
+    import gzip
+
+    from recast.events import hepmc
+
+    h3, h2 = sample
+    expected = {path: read(path, chunk_size=7) for path in (h3, h2)}
+    assert h3.stat().st_size / 30 > 4096  # events longer than the small blocks
+    packed = tmp_path / "sample.hepmc.gz"
+    packed.write_bytes(gzip.compress(h3.read_bytes()))
+    monkeypatch.setattr(hepmc, "_BLOCK", block)
+    for path, same_as in ((h3, h3), (h2, h2), (packed, h3)):
+        assert_same_batches(read(path, chunk_size=7), expected[same_as])
+
+
 def test_the_momenta_are_bit_identical(sample):
     """Not just equal to the comparison's precision: the same doubles strtod gives."""
     h3, _ = sample

@@ -363,11 +363,17 @@ def _eight_bytes(b64, i):
 PAD = 16
 
 
+def padded_size(length: int) -> int:
+    """The size of a buffer for ``length`` bytes of text: a multiple of 8 with at least :data:`PAD`
+    bytes after the text, which must be zeros, as the kernels read whole words."""
+    return (length + PAD + 7) // 8 * 8
+
+
 def padded(data: np.ndarray, length: int | None = None) -> np.ndarray:
-    """A copy of ``data`` (uint8) in a buffer whose length is a multiple of 8 with at least
-    :data:`PAD` zero bytes after the data, as the kernels read whole words."""
+    """A copy of ``data`` (uint8) in a buffer of :func:`padded_size` for ``length`` (default: its
+    own length) bytes, zeros after the data."""
     length = len(data) if length is None else length
-    out = np.zeros((length + PAD + 7) // 8 * 8, np.uint8)
+    out = np.zeros(padded_size(length), np.uint8)
     out[:len(data)] = data
     return out
 

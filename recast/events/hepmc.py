@@ -190,7 +190,10 @@ class HepMCSource:
         state = np.array([forced or 1.0, -1.0, 1.0 if self.forward_parents == "keep" else 0.0, 0.0, forced, 0.0])
         err = np.zeros(7, np.int64)
         room = np.zeros(8, np.int64)
-        buf = _text.padded(np.zeros(0, np.uint8))
+        # one buffer for the whole file: each block of text is read into it after the unparsed tail
+        # of the one before (moved to the front), instead of a new zeroed buffer per block
+        text = bytearray(_text.padded_size(2 * _BLOCK))
+        buf = np.frombuffer(text, np.uint8)  # the kernel's view of the same bytes
         filled = pos = end = 0  # bytes of text in buf, where the kernel starts, where the last event begins
         offset = 0  # bytes of text before buf[0]
         final = _text.BOUNDARY
@@ -226,25 +229,31 @@ class HepMCSource:
                 elif status == _text.END:
                     break
                 else:  # NEED_DATA: keep the unparsed tail, append the next block
+                    tail = filled - pos
+                    if _text.padded_size(tail + _BLOCK) > len(text):  # an event longer than a block: more room
+                        larger = bytearray(_text.padded_size(tail + _BLOCK))
+                        larger[:tail] = text[pos:filled]
+                        text, buf = larger, np.frombuffer(larger, np.uint8)
+                    elif tail:
+                        text[:tail] = text[pos:filled]
                     try:
-                        data = stream.read(_BLOCK)
+                        n_read = stream.readinto(memoryview(text)[tail:tail + _BLOCK])
                     except Exception as exc:  # gzip, isal, lzma, bz2 and zstandard each raise their own
                         message = (f"{self.path}: event {self.n_read + acc.n_ev + 1}: cannot decompress the "
                                    f"data after line {line_number(self.path, offset + filled)}: {exc}")
                         if acc.n_ev:
                             yield self._columnar_batch(acc, file_unit)
                         raise EventFileError(message) from None
-                    tail = filled - pos
-                    new = _text.padded(buf[pos:filled], tail + len(data))
-                    new[tail:tail + len(data)] = np.frombuffer(data, np.uint8)
                     offset += pos
-                    buf, filled, pos = new, tail + len(data), 0
+                    filled, pos = tail + n_read, 0
+                    text[filled:filled + _text.PAD] = bytes(_text.PAD)  # the kernels read whole words past the text
                     # hand the kernel whole events only: up to where the last one in the buffer starts
-                    start = data.rfind(b"\nE ")
-                    if not data:
+                    # (searched in the new text only, as a line starting there is whole)
+                    start = text.rfind(b"\nE ", tail, filled)
+                    if not n_read:
                         end, final = filled, _text.LAST
                     elif start >= 0:
-                        end, final = tail + start + 1, _text.BOUNDARY
+                        end, final = start + 1, _text.BOUNDARY
                     else:
                         end, final = 0, _text.BOUNDARY
         if acc.n_ev:
