@@ -174,6 +174,33 @@ def test_an_unreadable_or_outdated_kept_forest_is_made_again(tmp_path, monkeypat
     assert set(model.sessions) == {"even", "odd"}
 
 
+def test_bdts_on_onnxruntime_convert_the_weight_file(tmp_path, monkeypatch):
+    """Without the forest kernel (``forest_kernel=False``), or for a forest it cannot evaluate, a
+    BDT is converted to ONNX (kept in the cache) and run by onnxruntime: the card's golden outputs
+    are reproduced, and the scores are the kernel's within a few float32 ulp (onnxruntime's
+    float32 Tanh)."""
+    from recast.models import forest
+
+    monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(runtime, "_LOADED", {})
+    card = card_mod.card(ANA, "BDT-GGd3")
+    kernel = runtime.load(card)
+    onnx_run = runtime.load(card, forest_kernel=False)
+    assert all(isinstance(s, forest.ForestSession) for s in kernel.sessions.values())
+    assert all(isinstance(s, ort.InferenceSession) for s in onnx_run.sessions.values())
+    assert len(list((tmp_path / "cache" / "tmva-onnx").glob("*.onnx"))) == 2
+    x = np.random.default_rng(5).normal(0.0, 1.0, (500, len(card.inputs))).astype(np.float32) * 300.0
+    for fold in ("even", "odd"):
+        a, b = kernel.run_fold(fold, x), onnx_run.run_fold(fold, x)
+        assert np.abs(a - b).max() <= 8 * np.finfo(np.float32).eps and not np.array_equal(a, 0 * a)
+    # a forest the kernel cannot lay out: onnxruntime, not an error
+    monkeypatch.setattr(runtime, "_LOADED", {})
+    monkeypatch.setattr(runtime, "forest_kept", lambda path: None)
+    monkeypatch.setattr(runtime, "forest_from_tmva", lambda trees: None)
+    fallback = runtime.load(card)
+    assert all(isinstance(s, ort.InferenceSession) for s in fallback.sessions.values())
+
+
 def test_a_run_on_bdts_does_not_import_onnx(tmp_path):
     """onnx takes half a second to import and a graph a tenth of a second to make: a process that
     evaluates the BDTs through the forest kernel makes their arrays from the weight files (first
