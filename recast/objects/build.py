@@ -32,7 +32,7 @@ import numpy as np
 from ..events.record import FROM_HADRON, FROM_TAU
 from .. import rng
 from .jets import B_LABELLING, TAGGED_BIN, UNTAGGED_BIN, BTagWorkingPoint, btag, cluster_jets
-from .kinematics import pt_eta_phi_m
+from .kinematics import pt_eta_phi, pt_eta_phi_m
 from .leptons import dress, isolation
 
 JET_INPUTS = ("exclude-prompt-leptons", "all-visible")
@@ -104,7 +104,7 @@ def build_objects(batch: ak.Array, config: ObjectConfig, seed: int = 0) -> Objec
     apid = np.abs(pid)
     charge = ak.to_numpy(flat.charge)
     origin = ak.to_numpy(flat.origin)
-    pt, eta, phi, _ = pt_eta_phi_m(px, py, pz, e)
+    pt, eta, phi = pt_eta_phi(px, py, pz)
 
     invisible = np.isin(apid, (12, 14, 16)) | ((apid >= 1000000) & (charge == 0))
     prompt = (origin & FROM_HADRON) == 0
@@ -113,23 +113,29 @@ def build_objects(batch: ak.Array, config: ObjectConfig, seed: int = 0) -> Objec
 
     p4 = np.stack([px, py, pz, e], axis=1)
     dressed, owner = dress(offsets, eta, phi, p4, is_lepton, is_photon, config.dressing_dr)
-    lpt, leta, lphi, lm = pt_eta_phi_m(dressed[:, 0], dressed[:, 1], dressed[:, 2], dressed[:, 3])
+    # the dressed leptons' kinematics: a few rows of the chunk's hundreds of thousands
+    rows = np.flatnonzero(is_lepton)
+    lepton_p4 = dressed[rows]
+    lpt, leta, lphi, lm = pt_eta_phi_m(lepton_p4[:, 0], lepton_p4[:, 1], lepton_p4[:, 2], lepton_p4[:, 3])
+    lepton_pt = np.zeros(len(px))
+    lepton_pt[rows] = lpt
     is_track = (charge != 0) & (pt > config.track_pt_min) & (np.abs(eta) < 2.5)
     is_calo = ~invisible & (apid != 13) & (np.abs(eta) < 4.9)
-    iso = isolation(offsets, pt, eta, phi, is_lepton, lpt, is_track, is_calo, owner)
+    iso = isolation(offsets, pt, eta, phi, is_lepton, lepton_pt, is_track, is_calo, owner)[rows]
 
     lepton_values = {
         "pt": lpt, "eta": leta, "phi": lphi, "m": lm,
-        "px": dressed[:, 0], "py": dressed[:, 1], "pz": dressed[:, 2], "E": dressed[:, 3],
-        "charge": charge, "pid": pid, "from_tau": (origin & FROM_TAU) != 0,
+        "px": lepton_p4[:, 0], "py": lepton_p4[:, 1], "pz": lepton_p4[:, 2], "E": lepton_p4[:, 3],
+        "charge": charge[rows], "pid": pid[rows], "from_tau": (origin[rows] & FROM_TAU) != 0,
         "ptvarcone20": iso[:, 0], "ptvarcone30": iso[:, 1], "topoetcone20": iso[:, 2],
         "ptcone20": iso[:, 3],
     }
     identified = np.ones(len(lpt), dtype=bool)  # truth leptons pass every identification point
     lepton_values.update(id_loose=identified, id_medium=identified, id_tight=identified)
     keep = lpt > config.lepton_pt_min
-    electrons = _split(lepton_values, is_lepton & (apid == 11) & keep, event_of, n_events)
-    muons = _split(lepton_values, is_lepton & (apid == 13) & keep, event_of, n_events)
+    lepton_event = event_of[rows]
+    electrons = _split(lepton_values, (apid[rows] == 11) & keep, lepton_event, n_events)
+    muons = _split(lepton_values, (apid[rows] == 13) & keep, lepton_event, n_events)
 
     if config.jet_inputs == "exclude-prompt-leptons":
         jet_input = ~invisible & ~is_lepton & (owner < 0)

@@ -31,13 +31,17 @@ def pt_eta_phi_m(px, py, pz, e):
     eta of a particle along the beam axis is +-1e10 rather than infinite; m is the signed
     sqrt(E^2 - p^2) clipped at zero (rounding can make massless four-vectors slightly spacelike).
     """
-    pt = np.hypot(px, py)
+    pt, eta, phi = pt_eta_phi(px, py, pz)
     p = np.sqrt(pt**2 + pz**2)
-    eta = pseudorapidity(pt, pz)
-    phi = np.arctan2(py, px)
     m2 = e**2 - p**2
     m = np.sqrt(np.maximum(m2, 0.0))
     return pt, eta, phi, m
+
+
+def pt_eta_phi(px, py, pz):
+    """(pT, eta, phi) as :func:`pt_eta_phi_m` gives them, without the mass."""
+    pt = np.hypot(px, py)
+    return pt, pseudorapidity(pt, pz), np.arctan2(py, px)
 
 
 def pseudorapidity(pt, pz):
