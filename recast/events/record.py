@@ -215,16 +215,16 @@ def _children_summary(parent_offsets, parents, abspid, is_b, is_c, p4):
     return b_child, c_child, tau_child, lep_child, nu_sum
 
 
-def _jagged(event_of: np.ndarray, n_events: int, mask: np.ndarray, p4: np.ndarray,
-            columns: dict[str, np.ndarray], minus: np.ndarray | None = None) -> ak.Array:
+def _jagged(event_offsets: np.ndarray, mask: np.ndarray, p4: np.ndarray, columns: dict[str, np.ndarray],
+            minus: np.ndarray | None = None) -> ak.Array:
     """The particles in ``mask`` as a jagged record array: their four-momenta (rows of ``p4``,
-    less those of ``minus`` if given) and ``columns``, split into events (``event_of``: the
-    event of each particle)."""
+    less those of ``minus`` if given) and ``columns``, split into events (``event_offsets``: where
+    each event's particles start)."""
     idx = np.flatnonzero(mask)
     rows = p4[idx] if minus is None else p4[idx] - minus[idx]
     fields = {"px": rows[:, 0], "py": rows[:, 1], "pz": rows[:, 2], "E": rows[:, 3],
               **{k: v[idx] for k, v in columns.items()}}
-    counts = np.bincount(event_of[idx], minlength=n_events)
+    counts = np.diff(np.searchsorted(idx, event_offsets))  # idx is increasing: how many fall in each event
     return ak.unflatten(ak.zip(fields, depth_limit=1), counts)
 
 
@@ -244,16 +244,13 @@ def to_batch(rec: GenRecord) -> ak.Array:
     b_child, c_child, tau_child, lep_child, nu_sum = _children_summary(
         rec.parent_offsets, rec.parents, abspid, is_b, is_c, rec.p4)
 
-    n_events = rec.n_events
-    event_of = np.repeat(np.arange(n_events), np.diff(rec.event_offsets))
     charge = charge.astype(np.float32)
-    particles = _jagged(event_of, n_events, rec.final, rec.p4,
-                        {"pid": rec.pid, "charge": charge, "origin": origin})
-    bhadrons = _jagged(event_of, n_events, is_b & ~b_child, rec.p4, {})
-    chadrons = _jagged(event_of, n_events, is_c & ~c_child, rec.p4, {})
+    particles = _jagged(rec.event_offsets, rec.final, rec.p4, {"pid": rec.pid, "charge": charge, "origin": origin})
+    bhadrons = _jagged(rec.event_offsets, is_b & ~b_child, rec.p4, {})
+    chadrons = _jagged(rec.event_offsets, is_c & ~c_child, rec.p4, {})
     last_tau = (abspid == 15) & ~tau_child
-    taus = _jagged(event_of, n_events, last_tau, rec.p4,
-                   {"charge": charge, "hadronic": ~lep_child, "origin": origin}, minus=nu_sum)
+    taus = _jagged(rec.event_offsets, last_tau, rec.p4, {"charge": charge, "hadronic": ~lep_child, "origin": origin},
+                   minus=nu_sum)
     return ak.zip({"event_number": rec.event_number, "weight": rec.weight, "particles": particles,
                    "bhadrons": bhadrons, "chadrons": chadrons, "taus": taus}, depth_limit=1)
 
