@@ -236,10 +236,9 @@ def to_batch(rec: GenRecord) -> ak.Array:
         warnings.warn(
             "events carry no decay history: every lepton looks prompt and there are no B hadrons "
             "for b-labelling", stacklevel=2)
-    own = np.zeros(len(abspid), np.uint8)
-    own[hadron & ~rec.beam] |= FROM_HADRON
-    own[abspid == 15] |= FROM_TAU
-    own[bsm] |= FROM_BSM
+    # the flags each particle passes to its descendants (bit by bit, without indexing a million rows)
+    own = ((hadron & ~rec.beam).view(np.uint8) * FROM_HADRON | (abspid == 15).view(np.uint8) * FROM_TAU
+           | bsm.view(np.uint8) * FROM_BSM)
     origin = _ancestor_flags(rec.parent_offsets, rec.parents, own)
     b_child, c_child, tau_child, lep_child, nu_sum = _children_summary(
         rec.parent_offsets, rec.parents, abspid, is_b, is_c, rec.p4)
