@@ -195,7 +195,7 @@ class ForestSession:
         return session, head
 
 
-# -- reading the converted graph -----------------------------------------------------------------
+# -- reading a converted graph back (the cross-check of from_tmva) --------------------------------
 
 
 def _attributes(node) -> dict:
@@ -294,7 +294,10 @@ def _laid_out(tree: np.ndarray, index: dict, feature: np.ndarray, true_id: np.nd
 
 
 def session(model) -> ForestSession | None:
-    """A :class:`ForestSession` for a TMVA BDT converted by recast, or ``None`` (keep onnxruntime)."""
+    """A :class:`ForestSession` for a TMVA BDT converted by recast (a graph of
+    :func:`recast.models.tmva.to_onnx`, as ``recast convert tmva`` writes it), or ``None``. Runs
+    lay their forests out from the weight file (:func:`from_tmva`); this reads the portable graph
+    back, the check that the graph and the kernel hold the same trees (``tests/test_tmva.py``)."""
     from .tmva import INPUT_NAME, OUTPUT_NAME
 
     meta = {p.key: p.value for p in model.metadata_props}
